@@ -1,0 +1,106 @@
+// The one typed configuration module. Every setting comes from an env var with a default that runs locally
+// out of the box (the local infra and docker-compose.yml bind the same loopback ports).
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+const schema = z.object({
+  RANKSTREAM_DATA_DIR: z.string().default('.rankstream'),
+  RANKSTREAM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  KAFKA_BROKERS: list.default(['127.0.0.1:19092']),
+  KAFKA_CLIENT_ID: z.string().default('rankstream'),
+  SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:16379'),
+  CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:18123'),
+  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('rankstream'),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+
+  TOPIC_EVENTS: z.string().default('rankstream.events'),
+  TOPIC_EVENTS_DLQ: z.string().default('rankstream.events.dlq'),
+  TOPIC_FEED_REQUESTS: z.string().default('rankstream.feed-requests'),
+  TOPIC_FEED_REQUESTS_DLQ: z.string().default('rankstream.feed-requests.dlq'),
+  TOPIC_FEEDS: z.string().default('rankstream.feeds'),
+  TOPIC_PARTITIONS: positiveInt.default(4),
+
+  RUNNER_MAX_RETRIES: z.coerce.number().int().min(0).default(3),
+  RUNNER_RETRY_BACKOFF_MS: positiveInt.default(200),
+
+  LEDGER_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('ledger'),
+
+  POPULARITY_HALF_LIFE_S: positiveInt.default(6 * 3600),
+  POPULARITY_MAX_ITEMS: positiveInt.default(10_000),
+  POPULARITY_TTL_S: positiveInt.default(14 * 24 * 3600),
+  SEEN_MAX_ITEMS: positiveInt.default(500),
+  SEEN_TTL_S: positiveInt.default(30 * 24 * 3600),
+
+  HTTP_HOST: z.string().default('127.0.0.1'),
+  HTTP_PORT: port.default(18080),
+  FEED_DEFAULT_K: positiveInt.default(10),
+  FEED_MAX_K: positiveInt.default(200),
+  MODEL_VERSION: z.string().default('popularity-v1'),
+
+  DEMO_LOG_PATH: z.string().default('../shared/datasets/taobao-userbehavior-stream/UserBehavior.csv'),
+  DEMO_TENANT: z.string().default('taobao'),
+});
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config {
+  dataDir: string;
+  logLevel: RawConfig['RANKSTREAM_LOG_LEVEL'];
+  kafka: { brokers: string[]; clientId: string };
+  schemaRegistryUrl: string;
+  redisUrl: string;
+  clickhouse: { url: string; database: string; user: string; password: string };
+  topics: { events: string; eventsDlq: string; feedRequests: string; feedRequestsDlq: string; feeds: string; partitions: number };
+  runner: { maxRetries: number; retryBackoffMs: number };
+  ledger: { table: string };
+  popularity: { halfLifeS: number; maxItems: number; ttlS: number; seenMaxItems: number; seenTtlS: number };
+  http: { host: string; port: number };
+  feed: { defaultK: number; maxK: number; modelVersion: string };
+  demo: { logPath: string; tenant: string };
+}
+
+/** Parses config from an env-like record; throws one error naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${details}`);
+  }
+  const c = parsed.data;
+  return {
+    dataDir: c.RANKSTREAM_DATA_DIR,
+    logLevel: c.RANKSTREAM_LOG_LEVEL,
+    kafka: { brokers: c.KAFKA_BROKERS, clientId: c.KAFKA_CLIENT_ID },
+    schemaRegistryUrl: c.SCHEMA_REGISTRY_URL,
+    redisUrl: c.REDIS_URL,
+    clickhouse: { url: c.CLICKHOUSE_URL, database: c.CLICKHOUSE_DATABASE, user: c.CLICKHOUSE_USER, password: c.CLICKHOUSE_PASSWORD },
+    topics: {
+      events: c.TOPIC_EVENTS,
+      eventsDlq: c.TOPIC_EVENTS_DLQ,
+      feedRequests: c.TOPIC_FEED_REQUESTS,
+      feedRequestsDlq: c.TOPIC_FEED_REQUESTS_DLQ,
+      feeds: c.TOPIC_FEEDS,
+      partitions: c.TOPIC_PARTITIONS,
+    },
+    runner: { maxRetries: c.RUNNER_MAX_RETRIES, retryBackoffMs: c.RUNNER_RETRY_BACKOFF_MS },
+    ledger: { table: c.LEDGER_TABLE },
+    popularity: {
+      halfLifeS: c.POPULARITY_HALF_LIFE_S,
+      maxItems: c.POPULARITY_MAX_ITEMS,
+      ttlS: c.POPULARITY_TTL_S,
+      seenMaxItems: c.SEEN_MAX_ITEMS,
+      seenTtlS: c.SEEN_TTL_S,
+    },
+    http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
+    feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },
+    demo: { logPath: c.DEMO_LOG_PATH, tenant: c.DEMO_TENANT },
+  };
+}

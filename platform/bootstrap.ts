@@ -1,0 +1,31 @@
+// Idempotent provisioning: topics, schemas, ClickHouse database and ledger table. Safe to run on every start.
+import type { Config } from '../core/config.ts';
+import { LedgerWriter } from '../processors/ledger-writer.ts';
+import { registerEventSchemas, type EventSchemaIds } from '../schemas/event-codec.ts';
+import { registerFeedSchemas, type FeedSchemaIds } from '../schemas/feed-codec.ts';
+import { SchemaRegistryClient } from '../schemas/registry.ts';
+import { allTopics, createKafka, ensureTopics } from '../streams/kafka.ts';
+import { createClickHouse, ensureDatabase } from './clickhouse.ts';
+import type { Logger } from './logger.ts';
+
+export interface Provisioned {
+  eventSchemaIds: EventSchemaIds;
+  feedSchemaIds: FeedSchemaIds;
+}
+
+export async function provision(config: Config, logger: Logger): Promise<Provisioned> {
+  const kafka = createKafka(config, logger);
+  await ensureTopics(kafka, allTopics(config), config.topics.partitions);
+  const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
+  const eventSchemaIds = await registerEventSchemas(registry, config.topics.events);
+  const feedSchemaIds = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
+  await ensureDatabase(config);
+  const clickhouse = createClickHouse(config);
+  try {
+    await new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table).ensureTable();
+  } finally {
+    await clickhouse.close();
+  }
+  logger.info({ topics: allTopics(config), eventSchemaIds, feedSchemaIds }, 'provisioned');
+  return { eventSchemaIds, feedSchemaIds };
+}

@@ -1,0 +1,38 @@
+// ClickHouse client factory and literal escaping. ClickHouse 18.16 (Debian) has no query parameters, so every
+// value interpolated into SQL goes through sqlString().
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Config } from '../core/config.ts';
+
+export type { ClickHouseClient };
+
+export function createClickHouse(config: Config, database: string | undefined = config.clickhouse.database): ClickHouseClient {
+  return createClient({
+    url: config.clickhouse.url,
+    username: config.clickhouse.user,
+    password: config.clickhouse.password,
+    database,
+    // 18.16 silently truncates a streamed result on a mid-query error unless the server buffers the whole answer.
+    clickhouse_settings: { wait_end_of_query: 1 },
+    request_timeout: 60_000,
+  });
+}
+
+/** A ClickHouse string literal: quotes and backslashes escaped, control characters as escapes. */
+export function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t').replace(/\0/g, '\\0')}'`;
+}
+
+/** An identifier we control (database/table); rejects anything else rather than quoting it. */
+export function sqlIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a safe SQL identifier: ${JSON.stringify(name)}`);
+  return name;
+}
+
+export async function ensureDatabase(config: Config): Promise<void> {
+  const admin = createClickHouse(config, undefined);
+  try {
+    await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(config.clickhouse.database)}` });
+  } finally {
+    await admin.close();
+  }
+}

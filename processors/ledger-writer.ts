@@ -1,0 +1,114 @@
+// The ledger writer: every accepted event, append-only, in ClickHouse. The table is a ReplacingMergeTree whose
+// sorting key ends in event_id, so a batch delivered twice (crash before commit, replay) collapses to one row per
+// event: read with FINAL (or after OPTIMIZE ... FINAL) for exact counts.
+import type { InteractionEvent } from '../core/events.ts';
+import type { ClickHouseClient } from '../platform/clickhouse.ts';
+import { sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
+import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
+
+/** DDL accepted by both ClickHouse 18.16 and current releases (no DateTime64, codecs, TTL or Map). */
+export function ledgerTableDdl(database: string, table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${sqlIdentifier(database)}.${sqlIdentifier(table)} (
+  event_id String,
+  tenant String,
+  event_type Enum8('impression' = 1, 'click' = 2, 'engagement' = 3, 'conversion' = 4),
+  user_id String,
+  item_id String,
+  ts DateTime('UTC'),
+  ts_ms UInt64,
+  recommendation_id Nullable(String),
+  feed_id Nullable(String),
+  position Nullable(Int32),
+  action Nullable(String),
+  value Nullable(Float64),
+  context_keys Array(String),
+  context_values Array(String),
+  schema_id UInt32,
+  kafka_topic String,
+  kafka_partition UInt32,
+  kafka_offset UInt64,
+  ingested_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(ts)
+ORDER BY (tenant, toDate(ts), event_id)`;
+}
+
+export interface LedgerRow {
+  event_id: string;
+  tenant: string;
+  event_type: InteractionEvent['type'];
+  user_id: string;
+  item_id: string;
+  ts: number;
+  ts_ms: number;
+  recommendation_id: string | null;
+  feed_id: string | null;
+  position: number | null;
+  action: string | null;
+  value: number | null;
+  context_keys: string[];
+  context_values: string[];
+  schema_id: number;
+  kafka_topic: string;
+  kafka_partition: number;
+  kafka_offset: string;
+  ingested_at: number;
+}
+
+/** Maps one consumed event to its ledger row. Pure. */
+export function toLedgerRow(record: ConsumedRecord<InteractionEvent>, ingestedAtMs: number): LedgerRow {
+  const e = record.value;
+  const keys = Object.keys(e.context).sort();
+  return {
+    event_id: e.eventId,
+    tenant: e.tenant,
+    event_type: e.type,
+    user_id: e.userId,
+    item_id: e.itemId,
+    ts: Math.floor(e.timestamp / 1000),
+    ts_ms: e.timestamp,
+    recommendation_id: e.recommendationId,
+    feed_id: e.type === 'impression' ? e.feedId : null,
+    position: e.type === 'impression' ? e.position : null,
+    action: e.type === 'engagement' ? e.action : null,
+    value: e.type === 'conversion' ? e.value : null,
+    context_keys: keys,
+    context_values: keys.map((k) => e.context[k] ?? ''),
+    schema_id: record.schemaId ?? 0,
+    kafka_topic: record.topic,
+    kafka_partition: record.partition,
+    kafka_offset: record.offset,
+    ingested_at: Math.floor(ingestedAtMs / 1000),
+  };
+}
+
+export class LedgerWriter implements BatchProcessor<InteractionEvent> {
+  readonly name = 'ledger-writer';
+
+  constructor(
+    private readonly clickhouse: ClickHouseClient,
+    private readonly database: string,
+    private readonly table: string,
+  ) {}
+
+  async ensureTable(): Promise<void> {
+    await this.clickhouse.command({ query: ledgerTableDdl(this.database, this.table) });
+  }
+
+  async process(records: ConsumedRecord<InteractionEvent>[]): Promise<void> {
+    const now = Date.now();
+    await this.clickhouse.insert({
+      table: `${sqlIdentifier(this.database)}.${sqlIdentifier(this.table)}`,
+      values: records.map((r) => toLedgerRow(r, now)),
+      format: 'JSONEachRow',
+    });
+  }
+}
+
+/** Distinct events in the ledger, optionally for one tenant (FINAL collapses replayed duplicates). */
+export async function countLedgerRows(clickhouse: ClickHouseClient, database: string, table: string, tenant?: string): Promise<number> {
+  const where = tenant === undefined ? '' : ` WHERE tenant = ${sqlString(tenant)}`;
+  const rs = await clickhouse.query({ query: `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where}`, format: 'JSONEachRow' });
+  const rows = await rs.json<{ n: string | number }>();
+  return Number(rows[0]?.n ?? 0);
+}

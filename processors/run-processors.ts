@@ -1,0 +1,54 @@
+// Starts the event processors (ledger writer, popularity), each in its own consumer group on the events topic.
+import type { Config } from '../core/config.ts';
+import type { InteractionEvent } from '../core/events.ts';
+import { popularityParams } from '../core/popularity.ts';
+import { createClickHouse } from '../platform/clickhouse.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { createRedis } from '../platform/redis.ts';
+import { decodeEvent } from '../schemas/event-codec.ts';
+import { SchemaRegistryClient } from '../schemas/registry.ts';
+import { runConsumer, type BatchProcessor, type RunningConsumer } from '../streams/consumer-runner.ts';
+import { createKafka } from '../streams/kafka.ts';
+import { LedgerWriter } from './ledger-writer.ts';
+import { PopularityProcessor } from './popularity.ts';
+
+export interface RunningProcessors {
+  stop(): Promise<void>;
+}
+
+export async function startProcessors(config: Config, logger: Logger, metrics: Metrics, groupPrefix = 'rankstream'): Promise<RunningProcessors> {
+  const kafka = createKafka(config, logger);
+  const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
+  const clickhouse = createClickHouse(config);
+  const redis = createRedis(config);
+  const p = config.popularity;
+  const processors: BatchProcessor<InteractionEvent>[] = [
+    new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table),
+    new PopularityProcessor(redis, popularityParams(p.halfLifeS), { maxItems: p.maxItems, ttlS: p.ttlS, seenMaxItems: p.seenMaxItems, seenTtlS: p.seenTtlS }),
+  ];
+  const running: RunningConsumer[] = [];
+  for (const processor of processors) {
+    running.push(
+      await runConsumer({
+        kafka,
+        groupId: `${groupPrefix}-${processor.name}`,
+        topic: config.topics.events,
+        dlqTopic: config.topics.eventsDlq,
+        decode: (m) => decodeEvent(registry, m),
+        processor,
+        logger,
+        metrics,
+        maxRetries: config.runner.maxRetries,
+        retryBackoffMs: config.runner.retryBackoffMs,
+      }),
+    );
+  }
+  return {
+    async stop() {
+      await Promise.all(running.map((r) => r.stop()));
+      await clickhouse.close();
+      redis.disconnect();
+    },
+  };
+}

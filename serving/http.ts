@@ -1,0 +1,90 @@
+// The reader's HTTP face: feeds, health and Prometheus metrics. Every 4xx names the offending field.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { checkFeedRequest, type FeedRequestLimits } from '../core/feed-request.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import type { FeedService } from './feed-service.ts';
+
+export interface HttpDeps {
+  feeds: FeedService;
+  limits: FeedRequestLimits;
+  metrics: Metrics;
+  logger: Logger;
+  /** Resolves when every dependency answers; rejects with the reason otherwise. */
+  checkHealth: () => Promise<void>;
+}
+
+interface ErrorBody {
+  error: string;
+  field: string;
+}
+
+function fail(reply: FastifyReply, status: number, field: string, error: string): ErrorBody {
+  void reply.code(status);
+  return { error, field };
+}
+
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 64 * 1024, disableRequestLogging: true });
+
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) {
+      deps.logger.error({ err }, 'request failed');
+      return reply.code(500).send({ error: 'internal error', field: 'request' });
+    }
+    const field = err.code?.startsWith('FST_ERR_CTP') ? 'body' : 'request';
+    return reply.code(status).send({ error: err.message, field });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, field: 'path' }));
+
+  async function serveFeed(input: Record<string, unknown>, reply: FastifyReply) {
+    const endTimer = deps.metrics.feedSeconds.startTimer({ channel: 'http' });
+    const checked = checkFeedRequest(input, deps.limits);
+    if (!checked.ok) {
+      deps.metrics.feedsServed.inc({ channel: 'http', status: 'invalid_request' });
+      return fail(reply, 400, checked.field, checked.error);
+    }
+    const outcome = await deps.feeds.feed(checked.value);
+    endTimer();
+    deps.metrics.feedsServed.inc({ channel: 'http', status: outcome.status });
+    if (outcome.status !== 'ok') return fail(reply, 404, outcome.field, outcome.error);
+    return { tenant: checked.value.tenant, user: checked.value.userId, ...outcome };
+  }
+
+  app.get<{ Params: { user: string }; Querystring: Record<string, string | string[] | undefined> }>('/v1/feeds/:user', async (req, reply) => {
+    const q = req.query;
+    for (const [name, value] of Object.entries(q)) {
+      if (Array.isArray(value)) return fail(reply, 400, name, `${name}: given more than once`);
+    }
+    const exclude = typeof q.exclude === 'string' && q.exclude.length > 0 ? q.exclude.split(',') : [];
+    return serveFeed({ tenant: q.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude }, reply);
+  });
+
+  app.post('/v1/feeds', async (req, reply) => {
+    const body = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(reply, 400, 'body', 'body: must be a JSON object');
+    const b = body as Record<string, unknown>;
+    return serveFeed({ tenant: b.tenant, userId: b.user, k: b.k, exclude: b.exclude }, reply);
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.checkHealth();
+      return { status: 'ok' };
+    } catch (err) {
+      return reply.code(503).send({ status: 'unavailable', error: (err as Error).message });
+    }
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    void reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  return app;
+}

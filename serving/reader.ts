@@ -1,0 +1,65 @@
+// The thin reader: answers feed requests from the requests topic and over HTTP, from the same FeedService.
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { createRedis } from '../platform/redis.ts';
+import { decodeFeedRequest, registerFeedSchemas } from '../schemas/feed-codec.ts';
+import { SchemaRegistryClient } from '../schemas/registry.ts';
+import { runConsumer } from '../streams/consumer-runner.ts';
+import { createKafka } from '../streams/kafka.ts';
+import { FeedRequestProcessor } from './feed-request-processor.ts';
+import { FeedService } from './feed-service.ts';
+import { buildHttpServer } from './http.ts';
+
+export interface RunningReader {
+  http: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startReader(config: Config, logger: Logger, metrics: Metrics, opts: { groupId?: string; port?: number } = {}): Promise<RunningReader> {
+  const kafka = createKafka(config, logger);
+  const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
+  const redis = createRedis(config);
+  const feeds = new FeedService(redis, config.popularity.halfLifeS * 1000, config.feed.modelVersion);
+  const limits = { defaultK: config.feed.defaultK, maxK: config.feed.maxK };
+  const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const consumer = await runConsumer({
+    kafka,
+    groupId: opts.groupId ?? 'rankstream-reader',
+    topic: config.topics.feedRequests,
+    dlqTopic: config.topics.feedRequestsDlq,
+    decode: (m) => decodeFeedRequest(registry, m),
+    processor: new FeedRequestProcessor(feeds, limits, registry, ids, producer, config.topics.feeds, metrics),
+    logger,
+    metrics,
+    maxRetries: config.runner.maxRetries,
+    retryBackoffMs: config.runner.retryBackoffMs,
+    producer,
+  });
+  const http = buildHttpServer({
+    feeds,
+    limits,
+    metrics,
+    logger,
+    checkHealth: async () => {
+      await redis.ping();
+    },
+  });
+  await http.listen({ host: config.http.host, port: opts.port ?? config.http.port });
+  const { port } = http.server.address() as AddressInfo;
+  return {
+    http,
+    url: `http://${config.http.host}:${port}`,
+    async stop() {
+      await http.close();
+      await consumer.stop();
+      await producer.disconnect();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,167 @@
+// The consumer runner every processor uses, shaped like Kafka Streams' Processor API:
+//   fetch batch -> decode (bad bytes -> dead letter) -> process (side effects, bounded retries)
+//   -> dead letters published -> commit.
+// Offsets are committed only after side effects and dead letters are durable, so delivery is at-least-once and
+// processors make their side effects idempotent. A poison message is isolated and dead-lettered; it never stops
+// its partition. An outage (every record fails) is not the records' fault: nothing is committed or dead-lettered,
+// the batch is retried by kafkajs and, after its retries, the consumer restarts from the last commit.
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Logger } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
+import { DecodeError, RecordRejectedError, ValidationError } from './record-errors.ts';
+import { deadLetter, publishDeadLetters, type DeadLetter } from './dead-letter.ts';
+
+export interface ConsumedRecord<T> {
+  value: T;
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  /** The original bytes, kept so a record that fails in processing is dead-lettered intact. */
+  raw: Buffer | null;
+  schemaId: number | null;
+}
+
+/** Turns bytes into a typed value. Throws DecodeError (or ValidationError) for bad input; anything else is an outage. */
+export type RecordDecoder<T> = (message: KafkaMessage) => Promise<{ value: T; schemaId: number | null }>;
+
+export interface BatchProcessor<T> {
+  readonly name: string;
+  /** Applies the batch's side effects. Must be idempotent: a batch can be delivered again after a crash. */
+  process(records: ConsumedRecord<T>[]): Promise<void>;
+}
+
+export interface RunnerOptions<T> {
+  kafka: Kafka;
+  groupId: string;
+  topic: string;
+  dlqTopic: string;
+  decode: RecordDecoder<T>;
+  processor: BatchProcessor<T>;
+  logger: Logger;
+  metrics: Metrics;
+  maxRetries: number;
+  retryBackoffMs: number;
+  fromBeginning?: boolean;
+  /** Shared producer for dead letters; one is created when absent. */
+  producer?: Producer;
+}
+
+export interface RunningConsumer {
+  consumer: Consumer;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Runs the side effects with bounded retries and exponential backoff; rethrows the last error. */
+async function withRetries(attempts: number, backoffMs: number, onRetry: (err: unknown, attempt: number) => Promise<void>, fn: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof RecordRejectedError || attempt >= attempts) throw err;
+      await onRetry(err, attempt + 1);
+      await sleep(backoffMs * 2 ** attempt);
+    }
+  }
+}
+
+export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningConsumer> {
+  const { kafka, processor, logger, metrics } = opts;
+  const log = logger.child({ processor: processor.name, topic: opts.topic });
+  const ownsProducer = !opts.producer;
+  const producer = opts.producer ?? kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  if (ownsProducer) await producer.connect();
+  const consumer = kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
+
+  async function handleBatch({ batch, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const endTimer = metrics.batchSeconds.startTimer({ processor: processor.name });
+    const letters: DeadLetter[] = [];
+    const good: ConsumedRecord<T>[] = [];
+    const source = (m: KafkaMessage) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value });
+
+    // 1. decode: a message that cannot be decoded or validated is dead-lettered, never retried
+    for (const m of batch.messages) {
+      try {
+        const { value, schemaId } = await opts.decode(m);
+        good.push({ value, topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, raw: m.value, schemaId });
+      } catch (err) {
+        if (err instanceof DecodeError) letters.push(deadLetter(source(m), processor.name, 'decode', err.message, err.schemaId));
+        else if (err instanceof ValidationError) letters.push(deadLetter(source(m), processor.name, 'validate', err.message, err.schemaId));
+        else throw err; // e.g. registry unreachable: retry the batch later
+      }
+    }
+
+    // 2. side effects, with bounded retries; on persistent failure isolate the poison records
+    const onRetry = async (err: unknown, attempt: number) => {
+      metrics.batchRetries.inc({ processor: processor.name });
+      log.warn({ err, attempt, partition: batch.partition }, 'side effects failed; retrying');
+      await heartbeat();
+    };
+    if (good.length > 0) {
+      try {
+        await withRetries(opts.maxRetries, opts.retryBackoffMs, onRetry, () => processor.process(good));
+      } catch (batchErr) {
+        letters.push(...(await isolatePoison(good, batchErr)));
+      }
+    }
+
+    // 3. dead letters durable before the commit
+    await publishDeadLetters(producer, opts.dlqTopic, letters);
+    for (const l of letters) metrics.deadLettered.inc({ processor: processor.name, topic: batch.topic, stage: l.stage });
+
+    // 4. commit
+    if (!isRunning() || isStale()) return;
+    const last = batch.messages[batch.messages.length - 1]!;
+    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }] }] });
+    metrics.consumed.inc({ processor: processor.name, topic: batch.topic }, batch.messages.length);
+    await heartbeat();
+    endTimer();
+  }
+
+  /**
+   * Processes records one at a time. Records that fail alone while others succeed (or that the processor rejects
+   * outright) are poison; if every record fails, it is an outage and the original error propagates.
+   */
+  async function isolatePoison(records: ConsumedRecord<T>[], batchErr: unknown): Promise<DeadLetter[]> {
+    if (records.length === 1 && !(batchErr instanceof RecordRejectedError)) throw batchErr;
+    const failed: { record: ConsumedRecord<T>; err: unknown }[] = [];
+    let succeeded = 0;
+    for (const record of records) {
+      try {
+        await withRetries(batchErr instanceof RecordRejectedError ? 0 : 1, opts.retryBackoffMs, async () => {}, () => processor.process([record]));
+        succeeded++;
+      } catch (err) {
+        failed.push({ record, err });
+      }
+    }
+    const allRejected = failed.every((f) => f.err instanceof RecordRejectedError);
+    if (succeeded === 0 && !allRejected) throw batchErr;
+    log.error({ poison: failed.length, succeeded }, 'dead-lettering records that fail on their own');
+    return failed.map(({ record, err }) =>
+      deadLetter(
+        { topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.raw },
+        processor.name,
+        'process',
+        (err as Error).message ?? String(err),
+        record.schemaId,
+      ),
+    );
+  }
+
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: handleBatch });
+  log.info({ groupId: opts.groupId }, 'consumer running');
+
+  return {
+    consumer,
+    async stop() {
+      await consumer.disconnect();
+      if (ownsProducer) await producer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// Kafka client factory and topic provisioning. kafkajs logs are bridged into our structured logger.
+import { Kafka, logLevel, type ITopicConfig, type LogEntry } from 'kafkajs';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../platform/logger.ts';
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(config: Config, logger: Logger, clientId = config.kafka.clientId): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId,
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.WARN,
+    retry: { retries: 8, initialRetryTime: 200 },
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        log[LEVELS[level] ?? 'info']({ ...rest }, message);
+      },
+  });
+}
+
+/** Creates the given topics when missing (KRaft brokers do not auto-create them reliably). */
+export async function ensureTopics(kafka: Kafka, topics: string[], partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing: ITopicConfig[] = topics
+      .filter((t) => !existing.has(t))
+      .map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 }));
+    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export function allTopics(config: Config): string[] {
+  const t = config.topics;
+  return [t.events, t.eventsDlq, t.feedRequests, t.feedRequestsDlq, t.feeds];
+}
