@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // Redis and ClickHouse (started by test/setup/services.ts when not already reachable).
 export default defineConfig({
   test: {
+    reporters: ['default', './test/setup/count-reporter.ts'],
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },

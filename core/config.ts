@@ -40,7 +40,7 @@ const schema = z.object({
   SEEN_TTL_S: positiveInt.default(30 * 24 * 3600),
 
   HTTP_HOST: z.string().default('127.0.0.1'),
-  HTTP_PORT: port.default(18080),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18080), // 0 = any free port
   FEED_DEFAULT_K: positiveInt.default(10),
   FEED_MAX_K: positiveInt.default(200),
   MODEL_VERSION: z.string().default('popularity-v1'),

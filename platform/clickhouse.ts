@@ -5,12 +5,13 @@ import type { Config } from '../core/config.ts';
 
 export type { ClickHouseClient };
 
-export function createClickHouse(config: Config, database: string | undefined = config.clickhouse.database): ClickHouseClient {
+/** A client bound to `database` (the configured one by default; null for the server default, to create it). */
+export function createClickHouse(config: Config, database: string | null = config.clickhouse.database): ClickHouseClient {
   return createClient({
     url: config.clickhouse.url,
     username: config.clickhouse.user,
     password: config.clickhouse.password,
-    database,
+    ...(database === null ? {} : { database }),
     // 18.16 silently truncates a streamed result on a mid-query error unless the server buffers the whole answer.
     clickhouse_settings: { wait_end_of_query: 1 },
     request_timeout: 60_000,
@@ -29,7 +30,7 @@ export function sqlIdentifier(name: string): string {
 }
 
 export async function ensureDatabase(config: Config): Promise<void> {
-  const admin = createClickHouse(config, undefined);
+  const admin = createClickHouse(config, null);
   try {
     await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(config.clickhouse.database)}` });
   } finally {

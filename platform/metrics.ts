@@ -5,6 +5,7 @@ export interface Metrics {
   registry: Registry;
   consumed: Counter<'processor' | 'topic'>;
   deadLettered: Counter<'processor' | 'topic' | 'stage'>;
+  skipped: Counter<'processor' | 'topic'>;
   batchSeconds: Histogram<'processor'>;
   batchRetries: Counter<'processor'>;
   feedsServed: Counter<'channel' | 'status'>;
@@ -20,6 +21,7 @@ export function createMetrics(withDefaults = true): Metrics {
     registry,
     consumed: new Counter({ name: 'rankstream_records_consumed_total', help: 'Records a processor consumed and committed.', labelNames: ['processor', 'topic'], registers }),
     deadLettered: new Counter({ name: 'rankstream_records_dead_lettered_total', help: 'Records sent to a dead-letter topic.', labelNames: ['processor', 'topic', 'stage'], registers }),
+    skipped: new Counter({ name: 'rankstream_records_skipped_total', help: 'Undecodable records skipped (dead-lettered by another processor).', labelNames: ['processor', 'topic'], registers }),
     batchSeconds: new Histogram({ name: 'rankstream_batch_seconds', help: 'Time from batch fetch to commit.', labelNames: ['processor'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     batchRetries: new Counter({ name: 'rankstream_batch_retries_total', help: 'Retried side-effect attempts.', labelNames: ['processor'], registers }),
     feedsServed: new Counter({ name: 'rankstream_feeds_total', help: 'Feed responses by channel (http, kafka) and status.', labelNames: ['channel', 'status'], registers }),

@@ -37,6 +37,7 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
         dlqTopic: config.topics.eventsDlq,
         decode: (m) => decodeEvent(registry, m),
         processor,
+        undecodable: processor instanceof LedgerWriter ? 'dead-letter' : 'skip',
         logger,
         metrics,
         maxRetries: config.runner.maxRetries,

@@ -25,7 +25,8 @@ function fail(reply: FastifyReply, status: number, field: string, error: string)
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger, bodyLimit: 64 * 1024, disableRequestLogging: true });
+  // Request logs are info-level; the http child logs warnings and errors only, so a busy reader does not log per request.
+  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 64 * 1024 });
 
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });

@@ -44,6 +44,12 @@ export interface RunnerOptions<T> {
   maxRetries: number;
   retryBackoffMs: number;
   fromBeginning?: boolean;
+  /**
+   * What to do with a message that cannot be decoded or validated. Several processors read the events topic; one
+   * of them (the ledger writer, the system of record) dead-letters such messages, the others skip them, so each bad
+   * message is in the dead-letter topic exactly once.
+   */
+  undecodable?: 'dead-letter' | 'skip';
   /** Shared producer for dead letters; one is created when absent. */
   producer?: Producer;
 }
@@ -78,7 +84,7 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
 
-  async function handleBatch({ batch, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async function handleBatch({ batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const endTimer = metrics.batchSeconds.startTimer({ processor: processor.name });
     const letters: DeadLetter[] = [];
@@ -91,6 +97,10 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
         const { value, schemaId } = await opts.decode(m);
         good.push({ value, topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, raw: m.value, schemaId });
       } catch (err) {
+        if ((err instanceof DecodeError || err instanceof ValidationError) && opts.undecodable === 'skip') {
+          metrics.skipped.inc({ processor: processor.name, topic: batch.topic });
+          continue;
+        }
         if (err instanceof DecodeError) letters.push(deadLetter(source(m), processor.name, 'decode', err.message, err.schemaId));
         else if (err instanceof ValidationError) letters.push(deadLetter(source(m), processor.name, 'validate', err.message, err.schemaId));
         else throw err; // e.g. registry unreachable: retry the batch later
@@ -118,6 +128,7 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
     // 4. commit
     if (!isRunning() || isStale()) return;
     const last = batch.messages[batch.messages.length - 1]!;
+    resolveOffset(last.offset); // advances the fetch position; the commit below makes it durable
     await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }] }] });
     metrics.consumed.inc({ processor: processor.name, topic: batch.topic }, batch.messages.length);
     await heartbeat();
@@ -125,30 +136,40 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   }
 
   /**
-   * Processes records one at a time. Records that fail alone while others succeed (or that the processor rejects
-   * outright) are poison; if every record fails, it is an outage and the original error propagates.
+   * Processes records one at a time. If every record fails it is an outage and the original error propagates.
+   * Records that fail while others succeed get the full retry budget once more (an outage may have ended meanwhile);
+   * those that still fail, and those the processor rejects outright, are poison.
    */
   async function isolatePoison(records: ConsumedRecord<T>[], batchErr: unknown): Promise<DeadLetter[]> {
     if (records.length === 1 && !(batchErr instanceof RecordRejectedError)) throw batchErr;
     const failed: { record: ConsumedRecord<T>; err: unknown }[] = [];
-    let succeeded = 0;
     for (const record of records) {
       try {
-        await withRetries(batchErr instanceof RecordRejectedError ? 0 : 1, opts.retryBackoffMs, async () => {}, () => processor.process([record]));
-        succeeded++;
+        await processor.process([record]);
       } catch (err) {
         failed.push({ record, err });
       }
     }
-    const allRejected = failed.every((f) => f.err instanceof RecordRejectedError);
-    if (succeeded === 0 && !allRejected) throw batchErr;
-    log.error({ poison: failed.length, succeeded }, 'dead-lettering records that fail on their own');
-    return failed.map(({ record, err }) =>
+    if (failed.length === records.length && !failed.every((f) => f.err instanceof RecordRejectedError)) throw batchErr;
+    const poison: typeof failed = [];
+    for (const f of failed) {
+      if (f.err instanceof RecordRejectedError) {
+        poison.push(f);
+        continue;
+      }
+      try {
+        await withRetries(opts.maxRetries, opts.retryBackoffMs, async () => {}, () => processor.process([f.record]));
+      } catch (err) {
+        poison.push({ record: f.record, err });
+      }
+    }
+    if (poison.length > 0) log.error({ poison: poison.length, batch: records.length }, 'dead-lettering records that fail on their own');
+    return poison.map(({ record, err }) =>
       deadLetter(
         { topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.raw },
         processor.name,
         'process',
-        (err as Error).message ?? String(err),
+        err instanceof Error ? err.message : String(err),
         record.schemaId,
       ),
     );

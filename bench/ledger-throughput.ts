@@ -1,0 +1,122 @@
+// Throughput of the ledger processor (decode + validate + ClickHouse insert + commit) against a raw kafkajs consumer
+// that only counts, on the same topic and the same real events, in one run. Prints JSON.
+//   npm run bench:ledger -- [--log path] [--repeat n]
+import { cpus, totalmem } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
+import { loadConfig } from '../core/config.ts';
+import type { InteractionEvent } from '../core/events.ts';
+import { ensureServices } from '../infra/local/services.ts';
+import { provision } from '../platform/bootstrap.ts';
+import { createClickHouse } from '../platform/clickhouse.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
+import { LedgerWriter, countLedgerRows } from '../processors/ledger-writer.ts';
+import { decodeEvent } from '../schemas/event-codec.ts';
+import { SchemaRegistryClient } from '../schemas/registry.ts';
+import { runConsumer } from '../streams/consumer-runner.ts';
+import { EventProducer } from '../streams/event-producer.ts';
+import { allTopics, createKafka } from '../streams/kafka.ts';
+import { consumerLag } from '../streams/offsets.ts';
+import { readTaobaoLog } from '../streams/taobao-source.ts';
+
+const opts = new Command('bench:ledger')
+  .option('--log <path>', 'Taobao UserBehavior.csv', loadConfig().demo.logPath)
+  .option('--repeat <n>', 'replay the log n times (distinct event ids)', (v) => Number(v), 2)
+  .parse()
+  .opts<{ log: string; repeat: number }>();
+
+const run = randomBytes(3).toString('hex');
+const config = loadConfig({
+  ...process.env,
+  RANKSTREAM_LOG_LEVEL: 'warn',
+  TOPIC_EVENTS: `bench.${run}.events`,
+  TOPIC_EVENTS_DLQ: `bench.${run}.events.dlq`,
+  TOPIC_FEED_REQUESTS: `bench.${run}.feed-requests`,
+  TOPIC_FEED_REQUESTS_DLQ: `bench.${run}.feed-requests.dlq`,
+  TOPIC_FEEDS: `bench.${run}.feeds`,
+  LEDGER_TABLE: `ledger_bench_${run}`,
+});
+const logger = createLogger(config.logLevel, 'bench');
+await ensureServices({ log: (l: string) => console.error(`infra: ${l}`) });
+await provision(config, logger);
+const kafka = createKafka(config, logger);
+const admin = kafka.admin();
+await admin.connect();
+const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
+
+// 1. load the topic with real events
+const events: InteractionEvent[] = [];
+for await (const p of readTaobaoLog(opts.log, 'bench')) if (p.ok) events.push(p.event);
+const producer = await EventProducer.connect(kafka, registry, config.topics.events);
+const produceStart = performance.now();
+let total = 0;
+for (let r = 0; r < opts.repeat; r++) {
+  for (let i = 0; i < events.length; i += 5000) {
+    await producer.send(events.slice(i, i + 5000).map((e) => ({ ...e, eventId: `${r}:${e.eventId}` })));
+  }
+  total += events.length;
+}
+const produceS = (performance.now() - produceStart) / 1000;
+await producer.disconnect();
+
+async function timeUntilCaughtUp(groupId: string, start: number): Promise<number> {
+  for (;;) {
+    if ((await consumerLag(admin, groupId, config.topics.events)) === 0n) return (performance.now() - start) / 1000;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// 2. raw kafkajs consumer: fetch and count only
+const rawGroup = `bench-${run}-raw`;
+const raw = kafka.consumer({ groupId: rawGroup });
+await raw.connect();
+await raw.subscribe({ topic: config.topics.events, fromBeginning: true });
+let rawCount = 0;
+const rawStart = performance.now();
+await raw.run({ eachBatch: async ({ batch }) => void (rawCount += batch.messages.length) });
+const rawS = await timeUntilCaughtUp(rawGroup, rawStart);
+await raw.disconnect();
+
+// 3. the ledger processor through the runner
+const clickhouse = createClickHouse(config);
+const ledgerGroup = `bench-${run}-ledger`;
+const ledgerStart = performance.now();
+const ledger = await runConsumer({
+  kafka,
+  groupId: ledgerGroup,
+  topic: config.topics.events,
+  dlqTopic: config.topics.eventsDlq,
+  decode: (m) => decodeEvent(registry, m),
+  processor: new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table),
+  logger,
+  metrics: createMetrics(false),
+  maxRetries: 3,
+  retryBackoffMs: 200,
+});
+const ledgerS = await timeUntilCaughtUp(ledgerGroup, ledgerStart);
+await ledger.stop();
+const rows = await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table);
+
+// clean up what the run created
+await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
+await clickhouse.close();
+await admin.deleteTopics({ topics: allTopics(config) });
+await admin.disconnect();
+
+const cpu = cpus();
+console.log(
+  JSON.stringify(
+    {
+      benchmark: 'ledger-throughput',
+      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      data: { log: opts.log, repeat: opts.repeat, events: total, partitions: config.topics.partitions },
+      produce: { seconds: +produceS.toFixed(2), eventsPerSec: Math.round(total / produceS) },
+      rawKafkajsConsumer: { seconds: +rawS.toFixed(2), eventsPerSec: Math.round(total / rawS), counted: rawCount },
+      ledgerProcessor: { seconds: +ledgerS.toFixed(2), eventsPerSec: Math.round(total / ledgerS), ledgerRows: rows, ledgerRowsMatch: rows === total },
+      ledgerVsRaw: +(rawS / ledgerS).toFixed(3),
+    },
+    null,
+    2,
+  ),
+);

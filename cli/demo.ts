@@ -1,0 +1,208 @@
+// The main job, end to end on the real services: bring up the local infra if needed, provision topics/schemas/tables,
+// start the processors and the reader, replay a real event log through Kafka, wait until every processor has caught up,
+// then ask for feeds over Kafka and HTTP and print a summary.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import type { InteractionEvent } from '../core/events.ts';
+import { loadConfig, type Config } from '../core/config.ts';
+import { ensureServices } from '../infra/local/services.ts';
+import { provision } from '../platform/bootstrap.ts';
+import { createClickHouse } from '../platform/clickhouse.ts';
+import { createLogger, type Logger } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
+import { createRedis } from '../platform/redis.ts';
+import { countLedgerRows } from '../processors/ledger-writer.ts';
+import { popularityKey, popularityMetaKey, seenKey } from '../processors/popularity-store.ts';
+import { startProcessors } from '../processors/run-processors.ts';
+import { decodeFeed, registerFeedSchemas, type FeedRecord } from '../schemas/feed-codec.ts';
+import { SchemaRegistryClient } from '../schemas/registry.ts';
+import { startReader } from '../serving/reader.ts';
+import { EventProducer } from '../streams/event-producer.ts';
+import { createKafka } from '../streams/kafka.ts';
+import { topicEndOffsetTotal, waitForCaughtUp } from '../streams/offsets.ts';
+import { readTaobaoLog } from '../streams/taobao-source.ts';
+
+interface Options {
+  log: string;
+  tenant: string;
+  users: number;
+  k: number;
+  limit?: number;
+  poison: number;
+  batch: number;
+}
+
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+
+async function main(): Promise<void> {
+  const config = loadConfig({ RANKSTREAM_LOG_LEVEL: 'warn', ...process.env });
+  const program = new Command('demo')
+    .description('Replay a real event log through rankstream and print ranked feeds.')
+    .option('--log <path>', 'Taobao UserBehavior.csv to replay', config.demo.logPath)
+    .option('--tenant <id>', 'tenant the events belong to', config.demo.tenant)
+    .option('--users <n>', 'how many of the most active users get a feed', positive('--users'), 3)
+    .option('-k, --k <n>', 'items per feed', positive('-k'), 10)
+    .option('--limit <n>', 'replay only the first n lines', positive('--limit'))
+    .option('--poison <n>', 'also send n corrupt messages to show the dead-letter path', positive('--poison'), 0)
+    .option('--batch <n>', 'events per produce call', positive('--batch'), 2000)
+    .parse();
+  const opts = program.opts<Options>();
+  if (!existsSync(opts.log)) {
+    console.error(`demo: event log not found at ${opts.log} (pass --log <path> or set DEMO_LOG_PATH)`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel, 'demo');
+  const started = Date.now();
+
+  const infra = await ensureServices({ log: (line: string) => console.log(`infra: ${line}`) });
+  console.log(infra.startedByUs.length > 0 ? `started local services: ${infra.startedByUs.join(', ')}` : 'services already reachable');
+  await provision(config, logger);
+  await resetTenantState(config, opts.tenant);
+
+  const kafka = createKafka(config, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const dlqBefore = await topicEndOffsetTotal(admin, config.topics.eventsDlq);
+  const metrics = createMetrics(false);
+  const processors = await startProcessors(config, logger, metrics);
+  const reader = await startReader(config, logger, metrics);
+  const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
+  const producer = await EventProducer.connect(kafka, registry, config.topics.events);
+
+  // 1. replay the log
+  const replayStart = Date.now();
+  const activity = new Map<string, number>();
+  let read = 0;
+  let accepted = 0;
+  const rejected: { line: number; reason: string }[] = [];
+  let pending: InteractionEvent[] = [];
+  for await (const parsed of readTaobaoLog(opts.log, opts.tenant)) {
+    if (opts.limit !== undefined && read >= opts.limit) break;
+    read++;
+    if (!parsed.ok) {
+      rejected.push({ line: parsed.line, reason: parsed.reason });
+      continue;
+    }
+    pending.push(parsed.event);
+    activity.set(parsed.event.userId, (activity.get(parsed.event.userId) ?? 0) + 1);
+    if (pending.length >= opts.batch) {
+      await producer.send(pending);
+      accepted += pending.length;
+      pending = [];
+    }
+  }
+  await producer.send(pending);
+  accepted += pending.length;
+  if (opts.poison > 0) await sendPoison(kafka, config.topics.events, opts.poison);
+  const replayMs = Date.now() - replayStart;
+  console.log(`replayed ${accepted} events in ${(replayMs / 1000).toFixed(1)} s (${Math.round(accepted / (replayMs / 1000))}/s produced)`);
+
+  // 2. wait for the processors and the ledger
+  await waitForCaughtUp(admin, ['rankstream-ledger-writer', 'rankstream-popularity'], config.topics.events, 300_000);
+  const clickhouse = createClickHouse(config);
+  const ledgerRows = await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table, opts.tenant);
+  await clickhouse.close();
+  const processedMs = Date.now() - replayStart;
+  const dlqCount = Number((await topicEndOffsetTotal(admin, config.topics.eventsDlq)) - dlqBefore);
+
+  // 3. feeds for the most active users, over Kafka and HTTP
+  const users = [...activity.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, opts.users).map(([u]) => u);
+  const feeds = await requestFeedsOverKafka(config, logger, registry, opts.tenant, users, opts.k);
+  for (const f of feeds) {
+    console.log(`\nfeed for user ${f.userId} (${activity.get(f.userId)} events; recommendation ${f.recommendationId}; ${f.modelVersion}/${f.indexVersion}):`);
+    if (f.status !== 'ok') console.log(`  ${f.status}: ${f.error}`);
+    f.items.forEach((it, i) => console.log(`  ${String(i + 1).padStart(2)}. item ${it.itemId.padEnd(10)} score ${it.score.toFixed(3)}`));
+  }
+  const httpUser = users[0];
+  const httpStatus = httpUser ? (await fetch(`${reader.url}/v1/feeds/${encodeURIComponent(httpUser)}?tenant=${opts.tenant}&k=${opts.k}`)).status : 0;
+
+  const summary = {
+    log: opts.log,
+    tenant: opts.tenant,
+    linesRead: read,
+    rejectedAtSource: rejected.length,
+    eventsAccepted: accepted,
+    ledgerRows,
+    ledgerMatchesAccepted: ledgerRows === accepted,
+    dlqRecords: dlqCount,
+    feedsOut: feeds.length,
+    httpFeedStatus: httpStatus,
+    replaySeconds: +(replayMs / 1000).toFixed(2),
+    processedSeconds: +(processedMs / 1000).toFixed(2),
+    elapsedSeconds: +((Date.now() - started) / 1000).toFixed(2),
+  };
+  if (rejected.length > 0) console.log(`\nrejected at source (not sent): ${rejected.slice(0, 5).map((r) => `line ${r.line}: ${r.reason}`).join('; ')}`);
+  console.log('\nsummary:');
+  console.log(JSON.stringify(summary, null, 2));
+  console.log(`\nreader still answering at ${reader.url} until exit; services keep running (npm run infra -- down to stop them).`);
+
+  await producer.disconnect();
+  await reader.stop();
+  await processors.stop();
+  await admin.disconnect();
+  if (!summary.ledgerMatchesAccepted) process.exitCode = 1;
+}
+
+/** Clears the tenant's popularity and its users' seen sets so the demo's scores reflect this replay only. */
+async function resetTenantState(config: Config, tenant: string): Promise<void> {
+  const redis = createRedis(config);
+  try {
+    await redis.del(popularityKey(tenant), popularityMetaKey(tenant));
+    const stream = redis.scanStream({ match: seenKey(tenant, '*'), count: 1000 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function sendPoison(kafka: ReturnType<typeof createKafka>, topic: string, n: number): Promise<void> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const junk = [Buffer.from('not avro at all'), Buffer.from([0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3])];
+  await producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: `poison-${i}`, value: junk[i % junk.length]! })) });
+  await producer.disconnect();
+}
+
+async function requestFeedsOverKafka(config: Config, logger: Logger, registry: SchemaRegistryClient, tenant: string, users: string[], k: number): Promise<FeedRecord[]> {
+  const kafka = createKafka(config, logger, 'rankstream-demo-feeds');
+  const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
+  const wanted = new Map<string, string>(users.map((u) => [randomUUID(), u]));
+  const got = new Map<string, FeedRecord>();
+  const consumer = kafka.consumer({ groupId: `rankstream-demo-${randomUUID()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: config.topics.feeds, fromBeginning: true });
+  let resolveAll!: () => void;
+  const allIn = new Promise<void>((r) => (resolveAll = r));
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const feed = await decodeFeed(registry, message.value);
+      if (wanted.has(feed.requestId)) got.set(feed.requestId, feed);
+      if (got.size === wanted.size) resolveAll();
+    },
+  });
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const messages = [];
+  for (const [requestId, userId] of wanted) {
+    messages.push({ key: `${tenant}/${userId}`, value: await registry.encode(ids.request, { requestId, tenant, userId, k, exclude: [], timestamp: Date.now() }) });
+  }
+  await producer.send({ topic: config.topics.feedRequests, acks: -1, messages });
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no feed answers within 60 s')), 60_000).unref());
+  try {
+    await Promise.race([allIn, timeout]);
+  } finally {
+    await producer.disconnect();
+    await consumer.disconnect();
+  }
+  return users.map((u) => [...got.values()].find((f) => f.userId === u)!).filter(Boolean);
+}
+
+main().catch((err: unknown) => {
+  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

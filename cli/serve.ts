@@ -1,0 +1,14 @@
+// Runs the reader (feed requests topic + HTTP API) until SIGTERM.
+import { loadConfig } from '../core/config.ts';
+import { provision } from '../platform/bootstrap.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
+import { startReader } from '../serving/reader.ts';
+import { onShutdown } from './shutdown.ts';
+
+const config = loadConfig();
+const logger = createLogger(config.logLevel, 'reader');
+await provision(config, logger);
+const reader = await startReader(config, logger, createMetrics());
+logger.info({ url: reader.url }, 'reader listening');
+onShutdown(logger, () => reader.stop());
