@@ -3,23 +3,23 @@
 // then ask for feeds over Kafka and HTTP and print a summary.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { InteractionEvent } from '../core/events.ts';
 import { loadConfig, type Config } from '../core/config.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { provision } from '../platform/bootstrap.ts';
-import { createClickHouse } from '../platform/clickhouse.ts';
+import { createClickHouse, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createRedis } from '../platform/redis.ts';
-import { countLedgerRows } from '../processors/ledger-writer.ts';
 import { popularityKey, popularityMetaKey, seenKey } from '../processors/popularity-store.ts';
 import { startProcessors } from '../processors/run-processors.ts';
 import { decodeFeed, registerFeedSchemas, type FeedRecord } from '../schemas/feed-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { startReader } from '../serving/reader.ts';
 import { EventProducer } from '../streams/event-producer.ts';
-import { createKafka } from '../streams/kafka.ts';
+import { createKafka, createProducer } from '../streams/kafka.ts';
 import { topicEndOffsetTotal, waitForCaughtUp } from '../streams/offsets.ts';
 import { readTaobaoLog } from '../streams/taobao-source.ts';
 
@@ -78,12 +78,14 @@ async function main(): Promise<void> {
   const replayStart = Date.now();
   const activity = new Map<string, number>();
   let read = 0;
+  let lastLine = 0;
   let accepted = 0;
   const rejected: { line: number; reason: string }[] = [];
   let pending: InteractionEvent[] = [];
   for await (const parsed of readTaobaoLog(opts.log, opts.tenant)) {
     if (opts.limit !== undefined && read >= opts.limit) break;
     read++;
+    lastLine = parsed.line;
     if (!parsed.ok) {
       rejected.push({ line: parsed.line, reason: parsed.reason });
       continue;
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
   // 2. wait for the processors and the ledger
   await waitForCaughtUp(admin, ['rankstream-ledger-writer', 'rankstream-popularity'], config.topics.events, 300_000);
   const clickhouse = createClickHouse(config);
-  const ledgerRows = await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table, opts.tenant);
+  const ledgerRows = await countReplayedRows(clickhouse, config, opts.tenant, basename(opts.log), lastLine);
   await clickhouse.close();
   const processedMs = Date.now() - replayStart;
   const dlqCount = Number((await topicEndOffsetTotal(admin, config.topics.eventsDlq)) - dlqBefore);
@@ -139,13 +141,29 @@ async function main(): Promise<void> {
   if (rejected.length > 0) console.log(`\nrejected at source (not sent): ${rejected.slice(0, 5).map((r) => `line ${r.line}: ${r.reason}`).join('; ')}`);
   console.log('\nsummary:');
   console.log(JSON.stringify(summary, null, 2));
-  console.log(`\nreader still answering at ${reader.url} until exit; services keep running (npm run infra -- down to stop them).`);
+  console.log(`\nthe reader at ${reader.url} stops with the demo (npm run serve runs one); the services keep running (npm run infra -- down stops them).`);
 
   await producer.disconnect();
   await reader.stop();
   await processors.stop();
   await admin.disconnect();
   if (!summary.ledgerMatchesAccepted) process.exitCode = 1;
+}
+
+/**
+ * Ledger rows (FINAL: one per event id) of this replay: event ids are <file>:<line>, so earlier replays of other
+ * line ranges, or of other files, do not count.
+ */
+async function countReplayedRows(clickhouse: ClickHouseClient, config: Config, tenant: string, source: string, lastLine: number): Promise<number> {
+  const like = sqlString(`${source.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`);
+  const rs = await clickhouse.query({
+    query: `SELECT count() AS n FROM ${config.clickhouse.database}.${config.ledger.table} FINAL
+            WHERE tenant = ${sqlString(tenant)} AND event_id LIKE ${like}
+              AND toUInt64OrZero(replaceRegexpOne(event_id, '^.*:', '')) BETWEEN 1 AND ${lastLine}`,
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ n: string }>();
+  return Number(row?.n ?? 0);
 }
 
 /** Clears the tenant's popularity and its users' seen sets so the demo's scores reflect this replay only. */
@@ -161,7 +179,7 @@ async function resetTenantState(config: Config, tenant: string): Promise<void> {
 }
 
 async function sendPoison(kafka: ReturnType<typeof createKafka>, topic: string, n: number): Promise<void> {
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = createProducer(kafka);
   await producer.connect();
   const junk = [Buffer.from('not avro at all'), Buffer.from([0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3])];
   await producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: `poison-${i}`, value: junk[i % junk.length]! })) });
@@ -185,7 +203,7 @@ async function requestFeedsOverKafka(config: Config, logger: Logger, registry: S
       if (got.size === wanted.size) resolveAll();
     },
   });
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = createProducer(kafka);
   await producer.connect();
   const messages = [];
   for (const [requestId, userId] of wanted) {

@@ -1,6 +1,6 @@
 // ClickHouse client factory and literal escaping. ClickHouse 18.16 (Debian) has no query parameters, so every
 // value interpolated into SQL goes through sqlString().
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../core/config.ts';
 
 export type { ClickHouseClient };
@@ -15,6 +15,11 @@ export function createClickHouse(config: Config, database: string | null = confi
     // 18.16 silently truncates a streamed result on a mid-query error unless the server buffers the whole answer.
     clickhouse_settings: { wait_end_of_query: 1 },
     request_timeout: 60_000,
+    // Drop idle sockets well before the server's keep-alive timeout (3 s by default on 18.16), even when the event
+    // loop was busy: reusing one the server already closed fails the insert with EPIPE.
+    keep_alive: { enabled: true, idle_socket_ttl: 1500, eagerly_destroy_stale_sockets: true },
+    // Failures surface as rejected promises that our adapters log with context; the client's own log is redundant.
+    log: { level: ClickHouseLogLevel.OFF },
   });
 }
 

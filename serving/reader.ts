@@ -8,7 +8,7 @@ import { createRedis } from '../platform/redis.ts';
 import { decodeFeedRequest, registerFeedSchemas } from '../schemas/feed-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer } from '../streams/consumer-runner.ts';
-import { createKafka } from '../streams/kafka.ts';
+import { createKafka, createProducer } from '../streams/kafka.ts';
 import { FeedRequestProcessor } from './feed-request-processor.ts';
 import { FeedService } from './feed-service.ts';
 import { buildHttpServer } from './http.ts';
@@ -26,7 +26,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const feeds = new FeedService(redis, config.popularity.halfLifeS * 1000, config.feed.modelVersion);
   const limits = { defaultK: config.feed.defaultK, maxK: config.feed.maxK };
   const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
-  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer = createProducer(kafka);
   await producer.connect();
   const consumer = await runConsumer({
     kafka,

@@ -10,6 +10,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { DecodeError, RecordRejectedError, ValidationError } from './record-errors.ts';
 import { deadLetter, publishDeadLetters, type DeadLetter } from './dead-letter.ts';
+import { createProducer } from './kafka.ts';
 
 export interface ConsumedRecord<T> {
   value: T;
@@ -78,7 +79,7 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   const { kafka, processor, logger, metrics } = opts;
   const log = logger.child({ processor: processor.name, topic: opts.topic });
   const ownsProducer = !opts.producer;
-  const producer = opts.producer ?? kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer = opts.producer ?? createProducer(kafka);
   if (ownsProducer) await producer.connect();
   const consumer = kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
   await consumer.connect();

@@ -4,6 +4,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { validateEvent, type InteractionEvent } from '../core/events.ts';
 import { encodeEvent, registerEventSchemas, type EventSchemaIds } from '../schemas/event-codec.ts';
 import type { SchemaRegistryClient } from '../schemas/registry.ts';
+import { createProducer } from './kafka.ts';
 
 export class InvalidEventError extends Error {
   constructor(message: string) {
@@ -27,7 +28,7 @@ export class EventProducer {
 
   static async connect(kafka: Kafka, registry: SchemaRegistryClient, topic: string): Promise<EventProducer> {
     const ids = await registerEventSchemas(registry, topic);
-    const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    const producer = createProducer(kafka);
     await producer.connect();
     return new EventProducer(producer, registry, ids, topic);
   }

@@ -1,5 +1,5 @@
 // Kafka client factory and topic provisioning. kafkajs logs are bridged into our structured logger.
-import { Kafka, logLevel, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type ITopicConfig, type LogEntry, type Producer } from 'kafkajs';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../platform/logger.ts';
 
@@ -21,9 +21,17 @@ export function createKafka(config: Config, logger: Logger, clientId = config.ka
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        log[LEVELS[level] ?? 'info']({ ...rest }, message);
+        // Our idempotent producers keep a bounded retry budget on purpose (a send fails rather than hangs during an
+        // outage); kafkajs warns about that on every connect, which is noise, not news.
+        const lvl = message.startsWith('Limiting retries for the idempotent producer') ? 'debug' : (LEVELS[level] ?? 'info');
+        log[lvl]({ ...rest }, message);
       },
   });
+}
+
+/** The producer every component uses: idempotent, one request in flight (ordering), murmur2 partitioner as in Java. */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
 }
 
 /** Creates the given topics when missing (KRaft brokers do not auto-create them reliably). */

@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { validateEvent, type InteractionEvent } from '../core/events.ts';
 
-export type ParsedLine = { ok: true; event: InteractionEvent } | { ok: false; line: number; reason: string };
+export type ParsedLine = { ok: true; line: number; event: InteractionEvent } | { ok: false; line: number; reason: string };
 
 /** Parses one line; eventId is stable (<file>:<line>) so a replay of the same file is deduplicated by the ledger. */
 export function parseTaobaoLine(text: string, lineNo: number, source: string, tenant: string): ParsedLine {
@@ -31,7 +31,7 @@ export function parseTaobaoLine(text: string, lineNo: number, source: string, te
       return { ok: false, line: lineNo, reason: `unknown behavior ${JSON.stringify(behavior)}` };
   }
   const checked = validateEvent(candidate);
-  return checked.ok ? { ok: true, event: checked.value } : { ok: false, line: lineNo, reason: checked.error };
+  return checked.ok ? { ok: true, line: lineNo, event: checked.value } : { ok: false, line: lineNo, reason: checked.error };
 }
 
 /** Streams the file line by line (1-based line numbers), skipping blank lines. */

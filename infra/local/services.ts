@@ -351,14 +351,14 @@ function clickhouseDef(cfg: Config, l: Layout): ServiceDef {
         `<?xml version="1.0"?>
 <yandex>
     <logger>
-        <level>information</level>
+        <level>warning</level>
         <console>1</console>
     </logger>
     <listen_host>127.0.0.1</listen_host>
     <http_port>${port}</http_port>
     <tcp_port>${CLICKHOUSE_TCP_PORT}</tcp_port>
     <max_connections>1024</max_connections>
-    <keep_alive_timeout>3</keep_alive_timeout>
+    <keep_alive_timeout>10</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
     <uncompressed_cache_size>1073741824</uncompressed_cache_size>
     <mark_cache_size>536870912</mark_cache_size>

@@ -12,7 +12,7 @@ import { startProcessors, type RunningProcessors } from '../../processors/run-pr
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { parseDeadLetter } from '../../streams/dead-letter.ts';
 import { EventProducer } from '../../streams/event-producer.ts';
-import { createKafka } from '../../streams/kafka.ts';
+import { createKafka, createProducer } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { eventually, isolatedConfig, logger, readTopic } from './harness.ts';
 
@@ -80,7 +80,7 @@ describe('event pipeline', () => {
   });
 
   it('dead-letters a corrupt payload, an unknown schema id and an invalid event while later events flow', async () => {
-    const raw = kafka.producer();
+    const raw = createProducer(kafka);
     await raw.connect();
     const invalid = await registry.encode(producer.schemaIds.click, { eventId: 'bad-tenant', tenant: 'NOT A TENANT', userId: 'u', itemId: 'i', timestamp: t0, recommendationId: null, context: {} });
     const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 2, 4, 6]);

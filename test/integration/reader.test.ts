@@ -11,7 +11,7 @@ import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { startReader, type RunningReader } from '../../serving/reader.ts';
 import { parseDeadLetter } from '../../streams/dead-letter.ts';
 import { EventProducer } from '../../streams/event-producer.ts';
-import { createKafka } from '../../streams/kafka.ts';
+import { createKafka, createProducer } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { isolatedConfig, logger, readTopic } from './harness.ts';
 
@@ -152,7 +152,7 @@ describe('reader over HTTP', () => {
 
 describe('reader over Kafka', () => {
   it('answers each feed request on the feeds topic keyed by user, and dead-letters undecodable requests', async () => {
-    const producer = kafka.producer();
+    const producer = createProducer(kafka);
     await producer.connect();
     const reqs = [
       { requestId: randomUUID(), tenant: A, userId: 'u2', k: 4, exclude: [], timestamp: Date.now() },

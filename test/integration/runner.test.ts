@@ -5,7 +5,7 @@ import { createMetrics } from '../../platform/metrics.ts';
 import { parseDeadLetter } from '../../streams/dead-letter.ts';
 import { runConsumer, type BatchProcessor, type ConsumedRecord } from '../../streams/consumer-runner.ts';
 import { DecodeError } from '../../streams/record-errors.ts';
-import { createKafka, ensureTopics } from '../../streams/kafka.ts';
+import { createKafka, ensureTopics, createProducer } from '../../streams/kafka.ts';
 import { consumerLag } from '../../streams/offsets.ts';
 import { eventually, isolatedConfig, logger, readTopic } from './harness.ts';
 
@@ -24,7 +24,7 @@ const decode = async (m: { value: Buffer | null }) => {
 };
 
 async function produce(topic: string, values: string[]) {
-  const p = kafka.producer();
+  const p = createProducer(kafka);
   await p.connect();
   await p.send({ topic, messages: values.map((v) => ({ value: v })) });
   await p.disconnect();
