@@ -13,7 +13,7 @@ import { createClickHouse, sqlString, type ClickHouseClient } from '../platform/
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createRedis } from '../platform/redis.ts';
-import { popularityKey, popularityMetaKey, seenKey } from '../processors/popularity-store.ts';
+import { TENANTS_KEY } from '../processors/feature-store.ts';
 import { startProcessors } from '../processors/run-processors.ts';
 import { decodeFeed, registerFeedSchemas, type FeedRecord } from '../schemas/feed-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   console.log(`replayed ${accepted} events in ${(replayMs / 1000).toFixed(1)} s (${Math.round(accepted / (replayMs / 1000))}/s produced)`);
 
   // 2. wait for the processors and the ledger
-  await waitForCaughtUp(admin, ['rankstream-ledger-writer', 'rankstream-popularity'], config.topics.events, 300_000);
+  await waitForCaughtUp(admin, ['rankstream-ledger-writer', 'rankstream-features'], config.topics.events, 300_000);
   const clickhouse = createClickHouse(config);
   const ledgerRows = await countReplayedRows(clickhouse, config, opts.tenant, basename(opts.log), lastLine);
   await clickhouse.close();
@@ -166,13 +166,13 @@ async function countReplayedRows(clickhouse: ClickHouseClient, config: Config, t
   return Number(row?.n ?? 0);
 }
 
-/** Clears the tenant's popularity and its users' seen sets so the demo's scores reflect this replay only. */
+/** Clears the tenant's real-time state (every key with its hash tag) so the demo's figures reflect this replay only. */
 async function resetTenantState(config: Config, tenant: string): Promise<void> {
   const redis = createRedis(config);
   try {
-    await redis.del(popularityKey(tenant), popularityMetaKey(tenant));
-    const stream = redis.scanStream({ match: seenKey(tenant, '*'), count: 1000 });
+    const stream = redis.scanStream({ match: `rs:{${tenant}}:*`, count: 1000 });
     for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.del(...keys);
+    await redis.srem(TENANTS_KEY, tenant);
   } finally {
     redis.disconnect();
   }

@@ -34,6 +34,9 @@ const schema = z.object({
   LEDGER_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('ledger'),
 
   POPULARITY_HALF_LIFE_S: positiveInt.default(6 * 3600),
+  TRENDING_HALF_LIFE_S: positiveInt.default(3600),
+  RECENT_MAX_ITEMS: positiveInt.default(50),
+  DEDUPE_TTL_S: positiveInt.default(7 * 24 * 3600),
   POPULARITY_MAX_ITEMS: positiveInt.default(10_000),
   POPULARITY_TTL_S: positiveInt.default(14 * 24 * 3600),
   SEEN_MAX_ITEMS: positiveInt.default(500),
@@ -61,7 +64,17 @@ export interface Config {
   topics: { events: string; eventsDlq: string; feedRequests: string; feedRequestsDlq: string; feeds: string; partitions: number };
   runner: { maxRetries: number; retryBackoffMs: number };
   ledger: { table: string };
-  popularity: { halfLifeS: number; maxItems: number; ttlS: number; seenMaxItems: number; seenTtlS: number };
+  features: {
+    halfLifeS: number;
+    trendingHalfLifeS: number;
+    maxItems: number;
+    ttlS: number;
+    seenMaxItems: number;
+    seenTtlS: number;
+    recentMaxItems: number;
+    /** How long an event id is remembered for de-duplication (re-delivery, replays). */
+    dedupeTtlS: number;
+  };
   http: { host: string; port: number };
   feed: { defaultK: number; maxK: number; modelVersion: string };
   demo: { logPath: string; tenant: string };
@@ -92,12 +105,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     runner: { maxRetries: c.RUNNER_MAX_RETRIES, retryBackoffMs: c.RUNNER_RETRY_BACKOFF_MS },
     ledger: { table: c.LEDGER_TABLE },
-    popularity: {
+    features: {
       halfLifeS: c.POPULARITY_HALF_LIFE_S,
+      trendingHalfLifeS: c.TRENDING_HALF_LIFE_S,
       maxItems: c.POPULARITY_MAX_ITEMS,
       ttlS: c.POPULARITY_TTL_S,
       seenMaxItems: c.SEEN_MAX_ITEMS,
       seenTtlS: c.SEEN_TTL_S,
+      recentMaxItems: c.RECENT_MAX_ITEMS,
+      dedupeTtlS: c.DEDUPE_TTL_S,
     },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
     feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },

@@ -1,7 +1,7 @@
 // Starts the event processors (ledger writer, popularity), each in its own consumer group on the events topic.
 import type { Config } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
-import { popularityParams } from '../core/popularity.ts';
+import { decayParams } from '../core/popularity.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
@@ -11,7 +11,7 @@ import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer, type BatchProcessor, type RunningConsumer } from '../streams/consumer-runner.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { LedgerWriter } from './ledger-writer.ts';
-import { PopularityProcessor } from './popularity.ts';
+import { FeaturesProcessor } from './features.ts';
 
 export interface RunningProcessors {
   stop(): Promise<void>;
@@ -22,10 +22,10 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const clickhouse = createClickHouse(config);
   const redis = createRedis(config);
-  const p = config.popularity;
+  const f = config.features;
   const processors: BatchProcessor<InteractionEvent>[] = [
     new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table),
-    new PopularityProcessor(redis, popularityParams(p.halfLifeS), { maxItems: p.maxItems, ttlS: p.ttlS, seenMaxItems: p.seenMaxItems, seenTtlS: p.seenTtlS }),
+    new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f),
   ];
   const running: RunningConsumer[] = [];
   for (const processor of processors) {

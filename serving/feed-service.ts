@@ -5,7 +5,7 @@ import { candidatePoolSize, rankFeed, type ScoredItem } from '../core/feed.ts';
 import type { ValidFeedRequest } from '../core/feed-request.ts';
 import { decayedScore } from '../core/popularity.ts';
 import type { Redis } from '../platform/redis.ts';
-import { readFeedInputs, readTopItems } from '../processors/popularity-store.ts';
+import { popularityKey, readFeedInputs, readTopItems } from '../processors/feature-store.ts';
 
 export const INDEX_VERSION = 'redis-live';
 
@@ -25,7 +25,7 @@ export class FeedService {
     if (!inputs.tenantKnown) return { status: 'unknown_tenant', field: 'tenant', error: `tenant ${JSON.stringify(req.tenant)} is not known` };
     if (!inputs.userKnown) return { status: 'unknown_user', field: 'user', error: `user ${JSON.stringify(req.userId)} has no activity in tenant ${JSON.stringify(req.tenant)}` };
     const query = { k: req.k, seen: inputs.seen, exclude: new Set(req.exclude) };
-    const candidates = await readTopItems(this.redis, req.tenant, candidatePoolSize(query));
+    const candidates = await readTopItems(this.redis, popularityKey(req.tenant), candidatePoolSize(query));
     const asOf = inputs.latestEventMs ?? inputs.epochMs ?? 0;
     const epoch = inputs.epochMs ?? asOf;
     const items = rankFeed(candidates, query).map((c) => ({ itemId: c.itemId, score: decayedScore(c.score, epoch, asOf, this.halfLifeMs) }));

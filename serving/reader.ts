@@ -23,7 +23,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const kafka = createKafka(config, logger);
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const redis = createRedis(config);
-  const feeds = new FeedService(redis, config.popularity.halfLifeS * 1000, config.feed.modelVersion);
+  const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion);
   const limits = { defaultK: config.feed.defaultK, maxK: config.feed.maxK };
   const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
   const producer = createProducer(kafka);

@@ -7,7 +7,7 @@ import { createClickHouse, sqlString, type ClickHouseClient } from '../../platfo
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
 import { countLedgerRows } from '../../processors/ledger-writer.ts';
-import { popularityKey, seenKey } from '../../processors/popularity-store.ts';
+import { popularityKey, seenKey } from '../../processors/feature-store.ts';
 import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { parseDeadLetter } from '../../streams/dead-letter.ts';

@@ -59,7 +59,7 @@ beforeAll(async () => {
   await producer.disconnect();
   const admin = kafka.admin();
   await admin.connect();
-  await waitForCaughtUp(admin, [`test-${config.suffix}-popularity`], config.topics.events, 60_000);
+  await waitForCaughtUp(admin, [`test-${config.suffix}-features`], config.topics.events, 60_000);
   await admin.disconnect();
 });
 
