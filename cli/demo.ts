@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   console.log(`replayed ${accepted} events in ${(replayMs / 1000).toFixed(1)} s (${Math.round(accepted / (replayMs / 1000))}/s produced)`);
 
   // 2. wait for the processors and the ledger
-  await waitForCaughtUp(admin, ['rankstream-ledger-writer', 'rankstream-features'], config.topics.events, 300_000);
+  await waitForCaughtUp(admin, ['ledger-writer', 'features'].map((p) => `${config.runner.groupPrefix}-${p}`), config.topics.events, 300_000);
   const clickhouse = createClickHouse(config);
   const ledgerRows = await countReplayedRows(clickhouse, config, opts.tenant, basename(opts.log), lastLine);
   await clickhouse.close();

@@ -28,6 +28,7 @@ const schema = z.object({
   TOPIC_FEEDS: z.string().default('rankstream.feeds'),
   TOPIC_PARTITIONS: positiveInt.default(4),
 
+  CONSUMER_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('rankstream'),
   RUNNER_MAX_RETRIES: z.coerce.number().int().min(0).default(3),
   RUNNER_RETRY_BACKOFF_MS: positiveInt.default(200),
 
@@ -37,6 +38,7 @@ const schema = z.object({
   TRENDING_HALF_LIFE_S: positiveInt.default(3600),
   RECENT_MAX_ITEMS: positiveInt.default(50),
   DEDUPE_TTL_S: positiveInt.default(7 * 24 * 3600),
+  FEATURE_PRIOR_STRENGTH: positiveInt.default(100),
   POPULARITY_MAX_ITEMS: positiveInt.default(10_000),
   POPULARITY_TTL_S: positiveInt.default(14 * 24 * 3600),
   SEEN_MAX_ITEMS: positiveInt.default(500),
@@ -62,7 +64,7 @@ export interface Config {
   redisUrl: string;
   clickhouse: { url: string; database: string; user: string; password: string };
   topics: { events: string; eventsDlq: string; feedRequests: string; feedRequestsDlq: string; feeds: string; partitions: number };
-  runner: { maxRetries: number; retryBackoffMs: number };
+  runner: { groupPrefix: string; maxRetries: number; retryBackoffMs: number };
   ledger: { table: string };
   features: {
     halfLifeS: number;
@@ -74,6 +76,8 @@ export interface Config {
     recentMaxItems: number;
     /** How long an event id is remembered for de-duplication (re-delivery, replays). */
     dedupeTtlS: number;
+    /** Pseudo-trials of the tenant-wide rate that smooth every per-item / per-user rate. */
+    priorStrength: number;
   };
   http: { host: string; port: number };
   feed: { defaultK: number; maxK: number; modelVersion: string };
@@ -103,7 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       feeds: c.TOPIC_FEEDS,
       partitions: c.TOPIC_PARTITIONS,
     },
-    runner: { maxRetries: c.RUNNER_MAX_RETRIES, retryBackoffMs: c.RUNNER_RETRY_BACKOFF_MS },
+    runner: { groupPrefix: c.CONSUMER_GROUP_PREFIX, maxRetries: c.RUNNER_MAX_RETRIES, retryBackoffMs: c.RUNNER_RETRY_BACKOFF_MS },
     ledger: { table: c.LEDGER_TABLE },
     features: {
       halfLifeS: c.POPULARITY_HALF_LIFE_S,
@@ -114,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       seenTtlS: c.SEEN_TTL_S,
       recentMaxItems: c.RECENT_MAX_ITEMS,
       dedupeTtlS: c.DEDUPE_TTL_S,
+      priorStrength: c.FEATURE_PRIOR_STRENGTH,
     },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
     feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },

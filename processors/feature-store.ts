@@ -20,7 +20,8 @@ export const sessionItemsKey = (tenant: string, user: string) => `${prefix(tenan
 export const userCountersKey = (tenant: string, user: string) => `${prefix(tenant)}cnt:u:${user}`;
 export const itemCountersKey = (tenant: string, item: string) => `${prefix(tenant)}cnt:i:${item}`;
 export const categoryCountersKey = (tenant: string, category: string) => `${prefix(tenant)}cnt:c:${category}`;
-export const eventMarkerKey = (tenant: string, processor: string, eventId: string) => `${prefix(tenant)}ev:${processor}:${eventId}`;
+/** Tenant-wide counters: the prior of every smoothed rate. */
+export const tenantCountersKey = (tenant: string) => `${prefix(tenant)}cnt:all`;
 
 export interface FeatureLimits {
   maxItems: number;
@@ -79,8 +80,8 @@ for i = ${HEADER_ARGS + 1}, #ARGV, ${EVENT_ARGS} do
       redis.call('LTRIM', sessItems, 0, recentMax - 1)
       redis.call('EXPIRE', sessItems, seenTtl)
     end
-    local ckeys = { p .. 'cnt:u:' .. user, p .. 'cnt:i:' .. item }
-    if category ~= '' then ckeys[3] = p .. 'cnt:c:' .. category end
+    local ckeys = { p .. 'cnt:all', p .. 'cnt:u:' .. user, p .. 'cnt:i:' .. item }
+    if category ~= '' then ckeys[4] = p .. 'cnt:c:' .. category end
     for _, ck in ipairs(ckeys) do
       for f in string.gmatch(fields, '[^|]+') do redis.call('HINCRBY', ck, f, 1) end
       redis.call('EXPIRE', ck, counterTtl)
@@ -225,4 +226,76 @@ export async function readTopItems(redis: Redis, key: string, count: number): Pr
   const out: ScoredItem[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push({ itemId: flat[i]!, score: Number(flat[i + 1]) });
   return out;
+}
+
+export interface UserFeatureData {
+  session: { id: string; startMs: number; lastMs: number; events: number; counts: Record<string, number>; items: string[] } | null;
+  recentItems: string[];
+  counters: Record<string, string>;
+  latestEventMs: number | null;
+}
+
+/** Everything stored about a user, in one round trip. */
+export async function readUserFeatureData(redis: Redis, tenant: string, user: string): Promise<UserFeatureData> {
+  const results =
+    (await redis
+      .pipeline()
+      .hgetall(sessionKey(tenant, user))
+      .lrange(sessionItemsKey(tenant, user), 0, -1)
+      .lrange(recentKey(tenant, user), 0, -1)
+      .hgetall(userCountersKey(tenant, user))
+      .hget(popularityMetaKey(tenant), 'latestEventMs')
+      .exec()) ?? [];
+  for (const [err] of results) if (err) throw err;
+  const sess = (results[0]?.[1] ?? {}) as Record<string, string>;
+  const latest = results[4]?.[1] as string | null;
+  return {
+    session: sess.id
+      ? {
+          id: sess.id,
+          startMs: Number(sess.start),
+          lastMs: Number(sess.last),
+          events: Number(sess.n ?? 0),
+          counts: { impression: Number(sess.i ?? 0), click: Number(sess.c ?? 0), engagement: Number(sess.e ?? 0), conversion: Number(sess.v ?? 0) },
+          items: (results[1]?.[1] as string[] | undefined) ?? [],
+        }
+      : null,
+    recentItems: (results[2]?.[1] as string[] | undefined) ?? [],
+    counters: (results[3]?.[1] ?? {}) as Record<string, string>,
+    latestEventMs: latest ? Number(latest) : null,
+  };
+}
+
+export interface ItemFeatureData {
+  counters: Record<string, string>;
+  categoryCounters: Record<string, string> | null;
+  tenantCounters: Record<string, string>;
+  popularity: number | null;
+  trending: number | null;
+  epochMs: number | null;
+  latestEventMs: number | null;
+}
+
+export async function readItemFeatureData(redis: Redis, tenant: string, item: string, category: string | null): Promise<ItemFeatureData> {
+  const pipe = redis
+    .pipeline()
+    .hgetall(itemCountersKey(tenant, item))
+    .hgetall(tenantCountersKey(tenant))
+    .zscore(popularityKey(tenant), item)
+    .zscore(trendingKey(tenant), item)
+    .hmget(popularityMetaKey(tenant), 'epochMs', 'latestEventMs');
+  if (category) pipe.hgetall(categoryCountersKey(tenant, category));
+  const results = (await pipe.exec()) ?? [];
+  for (const [err] of results) if (err) throw err;
+  const [epoch, latest] = (results[4]?.[1] as (string | null)[] | undefined) ?? [null, null];
+  const num = (v: unknown) => (typeof v === 'string' ? Number(v) : null);
+  return {
+    counters: (results[0]?.[1] ?? {}) as Record<string, string>,
+    tenantCounters: (results[1]?.[1] ?? {}) as Record<string, string>,
+    popularity: num(results[2]?.[1]),
+    trending: num(results[3]?.[1]),
+    epochMs: num(epoch),
+    latestEventMs: num(latest),
+    categoryCounters: category ? ((results[5]?.[1] ?? {}) as Record<string, string>) : null,
+  };
 }

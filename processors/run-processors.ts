@@ -17,7 +17,7 @@ export interface RunningProcessors {
   stop(): Promise<void>;
 }
 
-export async function startProcessors(config: Config, logger: Logger, metrics: Metrics, groupPrefix = 'rankstream'): Promise<RunningProcessors> {
+export async function startProcessors(config: Config, logger: Logger, metrics: Metrics, groupPrefix = config.runner.groupPrefix): Promise<RunningProcessors> {
   const kafka = createKafka(config, logger);
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const clickhouse = createClickHouse(config);

@@ -1,12 +1,15 @@
 // The reader's HTTP face: feeds, health and Prometheus metrics. Every 4xx names the offending field.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { tenantId } from '../core/events.ts';
 import { checkFeedRequest, type FeedRequestLimits } from '../core/feed-request.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
+import type { FeatureService } from './feature-service.ts';
 import type { FeedService } from './feed-service.ts';
 
 export interface HttpDeps {
   feeds: FeedService;
+  features: FeatureService;
   limits: FeedRequestLimits;
   metrics: Metrics;
   logger: Logger;
@@ -71,6 +74,21 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(reply, 400, 'body', 'body: must be a JSON object');
     const b = body as Record<string, unknown>;
     return serveFeed({ tenant: b.tenant, userId: b.user, k: b.k, exclude: b.exclude }, reply);
+  });
+
+  // Real-time features, for debugging and for rankers outside this process.
+  app.get<{ Params: { user: string }; Querystring: { tenant?: string } }>('/v1/users/:user/features', async (req, reply) => {
+    const tenant = tenantId.safeParse(req.query.tenant);
+    if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
+    if (!(await deps.features.tenantKnown(tenant.data))) return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
+    return { tenant: tenant.data, user: req.params.user, ...(await deps.features.user(tenant.data, req.params.user)) };
+  });
+
+  app.get<{ Params: { item: string }; Querystring: { tenant?: string; category?: string } }>('/v1/items/:item/features', async (req, reply) => {
+    const tenant = tenantId.safeParse(req.query.tenant);
+    if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
+    if (!(await deps.features.tenantKnown(tenant.data))) return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
+    return { tenant: tenant.data, item: req.params.item, ...(await deps.features.item(tenant.data, req.params.item, req.query.category ?? null)) };
   });
 
   app.get('/healthz', async (_req, reply) => {

@@ -10,6 +10,7 @@ import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer } from '../streams/consumer-runner.ts';
 import { createKafka, createProducer } from '../streams/kafka.ts';
 import { FeedRequestProcessor } from './feed-request-processor.ts';
+import { FeatureService } from './feature-service.ts';
 import { FeedService } from './feed-service.ts';
 import { buildHttpServer } from './http.ts';
 
@@ -30,7 +31,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   await producer.connect();
   const consumer = await runConsumer({
     kafka,
-    groupId: opts.groupId ?? 'rankstream-reader',
+    groupId: opts.groupId ?? `${config.runner.groupPrefix}-reader`,
     topic: config.topics.feedRequests,
     dlqTopic: config.topics.feedRequestsDlq,
     decode: (m) => decodeFeedRequest(registry, m),
@@ -41,8 +42,11 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     retryBackoffMs: config.runner.retryBackoffMs,
     producer,
   });
+  const f = config.features;
+  const features = new FeatureService(redis, { halfLifeMs: f.halfLifeS * 1000, trendingHalfLifeMs: f.trendingHalfLifeS * 1000, priorStrength: f.priorStrength });
   const http = buildHttpServer({
     feeds,
+    features,
     limits,
     metrics,
     logger,

@@ -156,15 +156,25 @@ export function foldInUser(model: ItemSide, gram: Float64Array, interactions: re
   const b = new Float64Array(f);
   // Sum repeated items first (as csrFromTriples does for training): confidence grows with the total strength.
   const cells = new Map<number, number>();
-  for (const { item, value } of interactions) cells.set(item, (cells.get(item) ?? 0) + value);
+  for (const { item, value } of interactions) {
+    if (item >= 0 && item < model.nItems) cells.set(item, (cells.get(item) ?? 0) + value);
+  }
+  // Σ (cᵢ - 1) yᵢyᵢᵀ = ZᵀZ with row i of Z = sqrt(cᵢ - 1)·yᵢ. Z is stored transposed (f × m) so each entry of ZᵀZ
+  // is one contiguous dot of length m instead of m short rank-1 updates.
+  const zt = new Float64Array(f * cells.size);
+  let m = 0;
   for (const [item, value] of cells) {
-    if (!(item >= 0 && item < model.nItems) || value === 0) continue;
+    if (value === 0) continue;
     const off = item * f;
     const extra = params.alpha * Math.abs(value);
-    // Only the lower triangle is read by the factorisation.
-    for (let r = 0; r < f; r++) axpy(extra * Y[off + r]!, Y, off, a, r * f, r + 1);
     if (value > 0) axpy(1 + extra, Y, off, b, 0, f);
+    const scale = Math.sqrt(extra);
+    for (let r = 0; r < f; r++) zt[r * cells.size + m] = scale * Y[off + r]!;
+    m++;
   }
+  const stride = cells.size;
+  // Only the lower triangle is read by the factorisation.
+  for (let r = 0; r < f; r++) for (let c = 0; c <= r; c++) a[r * f + c]! += dot(zt, r * stride, zt, c * stride, m);
   choleskyInPlace(a, f);
   choleskySolveInPlace(a, f, b);
   return b;

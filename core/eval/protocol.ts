@@ -1,0 +1,317 @@
+// The offline evaluation protocol: one split, every model, one run, the same users and relevant items for all.
+//
+// - History of a user = their train ∪ test-early rows. Every model recommends top-K excluding the whole history
+//   (any rating: the user has seen those items).
+// - Relevant items = the user's test-late items rated >= `relevantFrom` (4 by default: "liked") that are not in
+//   their history. The same definition for every model.
+// - Evaluated users = users with at least one relevant item and a non-empty history. Users whose first rating falls
+//   in test-late are cold starts that no personalised model can address; they are counted and skipped.
+// - Training data: train ∪ test-early for popularity, item-kNN, EASE and "ALS batch (full retrain)". The fold-in
+//   row trains ALS on train only, then streams each test-early row in time order through foldInUser (that user's
+//   vector recomputed from all their rows so far, item factors fixed; users new since train are created this way).
+//   Items first seen in test-early have no factors in that model (score 0) until a retrain. "ALS batch (train only,
+//   no fold-in)" is the same train-only model without the stream, to show what fold-in adds.
+// - Interaction values come from one rating mapping (rating-values.ts) for every model that takes weights.
+import { foldInUser, itemGramian, recommendAls, trainAls, type AlsModel, type AlsParams } from '../models/als.ts';
+import { recommendEase, trainEase, type EaseParams } from '../models/ease.ts';
+import { recommendItemKnn, trainItemKnn, type ItemKnnParams } from '../models/item-knn.ts';
+import { recommendPopular, trainPopularity } from '../models/popularity-baseline.ts';
+import { csrFromTriples, type SparseMatrix } from '../models/sparse.ts';
+import type { ItemDistance } from './genre-distance.ts';
+import type { InteractionLog } from './interaction-log.ts';
+import { averagePrecisionAtK, catalogCoverage, intraListDiversity, ndcgAtK, precisionAtK, recallAtK, reciprocalRankAtK } from './metrics.ts';
+import { ratingValue, type RatingValues } from './rating-values.ts';
+import type { Split } from './splits.ts';
+
+export const MODEL_NAMES = ['popularity', 'item-knn', 'ease', 'als-batch-full', 'als-train-only', 'als-fold-in'] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+
+export const MODEL_LABELS: Record<ModelName, string> = {
+  popularity: 'popularity',
+  'item-knn': 'item-kNN',
+  ease: 'EASE',
+  'als-batch-full': 'ALS batch (full retrain on train+early)',
+  'als-train-only': 'ALS batch (train only, no fold-in)',
+  'als-fold-in': 'ALS + streaming fold-in',
+};
+
+export interface ProtocolConfig {
+  ks: readonly number[];
+  /** Test-late ratings at or above this are relevant. */
+  relevantFrom: number;
+  ratingValues: RatingValues;
+  als: AlsParams;
+  ease: EaseParams;
+  itemKnn: ItemKnnParams;
+  models: readonly ModelName[];
+}
+
+export interface MetricsAtK {
+  k: number;
+  precision: number;
+  recall: number;
+  ndcg: number;
+  /** Standard error of the mean NDCG over users: how much of a difference between rows is noise. */
+  ndcgStdErr: number;
+  map: number;
+  mrr: number;
+  coverage: number;
+  ild: number;
+}
+
+export interface ModelResult {
+  model: ModelName;
+  label: string;
+  /** Fitting on the model's training data; for the fold-in row, the train-only ALS fit. */
+  trainSeconds: number;
+  /** Fold-in row only: streaming every test-early row through foldInUser. */
+  foldIn?: { events: number; seconds: number; meanMicros: number; usersCreated: number };
+  recommendSeconds: number;
+  metrics: MetricsAtK[];
+}
+
+export interface SplitReport {
+  split: Split['name'];
+  description: string;
+  rows: { train: number; early: number; late: number };
+  users: { train: number; early: number; late: number; earlyNotInTrain: number; evaluated: number; coldSkipped: number };
+  catalogSize: number;
+  relevant: { items: number; perUserMean: number; itemsUnseenInTrain: number };
+  models: ModelResult[];
+}
+
+export type Progress = (message: string) => void;
+
+/** Everything the models are fitted on or judged against for one split, built once. */
+interface SplitData {
+  /** Train ∪ early, signed values (zeros kept: the item still counts as history). */
+  history: SparseMatrix;
+  /** The positive part of `history`, the weights for item-kNN and EASE. */
+  positive: SparseMatrix;
+  evaluated: Int32Array;
+  relevant: Map<number, Set<number>>;
+}
+
+function valuesOf(log: InteractionLog, rows: Int32Array, mapping: RatingValues): Float64Array {
+  const out = new Float64Array(rows.length);
+  for (let k = 0; k < rows.length; k++) out[k] = ratingValue(log.rating[rows[k]!]!, mapping);
+  return out;
+}
+
+function matrixOf(log: InteractionLog, rows: Int32Array, mapping: RatingValues): SparseMatrix {
+  const users = new Int32Array(rows.length);
+  const items = new Int32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    users[k] = log.user[rows[k]!]!;
+    items[k] = log.item[rows[k]!]!;
+  }
+  return csrFromTriples(log.nUsers, log.nItems, users, items, valuesOf(log, rows, mapping));
+}
+
+function positivePart(m: SparseMatrix): SparseMatrix {
+  const indptr = new Int32Array(m.nRows + 1);
+  const indices: number[] = [];
+  const values: number[] = [];
+  for (let r = 0; r < m.nRows; r++) {
+    for (let k = m.indptr[r]!; k < m.indptr[r + 1]!; k++) {
+      if (m.values[k]! > 0) {
+        indices.push(m.indices[k]!);
+        values.push(m.values[k]!);
+      }
+    }
+    indptr[r + 1] = indices.length;
+  }
+  return { nRows: m.nRows, nCols: m.nCols, indptr, indices: Int32Array.from(indices), values: Float64Array.from(values) };
+}
+
+function concat(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+const row = (m: SparseMatrix, u: number) => ({
+  items: m.indices.subarray(m.indptr[u]!, m.indptr[u + 1]!),
+  values: m.values.subarray(m.indptr[u]!, m.indptr[u + 1]!),
+});
+
+function prepare(log: InteractionLog, split: Split, config: ProtocolConfig): SplitData & { coldSkipped: number } {
+  const history = matrixOf(log, concat(split.train, split.early), config.ratingValues);
+  const relevant = new Map<number, Set<number>>();
+  for (const r of split.late) {
+    if (log.rating[r]! < config.relevantFrom) continue;
+    const u = log.user[r]!;
+    const i = log.item[r]!;
+    if (row(history, u).items.includes(i)) continue;
+    let set = relevant.get(u);
+    if (!set) relevant.set(u, (set = new Set()));
+    set.add(i);
+  }
+  const users = [...relevant.keys()].sort((a, b) => a - b);
+  const evaluated = Int32Array.from(users.filter((u) => history.indptr[u + 1]! > history.indptr[u]!));
+  return { history, positive: positivePart(history), evaluated, relevant, coldSkipped: users.length - evaluated.length };
+}
+
+function timed<T>(f: () => T): [T, number] {
+  const started = performance.now();
+  const value = f();
+  return [value, (performance.now() - started) / 1000];
+}
+
+function score(lists: readonly Int32Array[], data: SplitData, ks: readonly number[], catalogSize: number, distance: ItemDistance): MetricsAtK[] {
+  const n = data.evaluated.length;
+  return ks.map((k) => {
+    let precision = 0;
+    let recall = 0;
+    let ndcg = 0;
+    let ndcgSq = 0;
+    let map = 0;
+    let mrr = 0;
+    let ild = 0;
+    let ildLists = 0;
+    lists.forEach((list, idx) => {
+      const rel = data.relevant.get(data.evaluated[idx]!)!;
+      precision += precisionAtK(list, rel, k);
+      recall += recallAtK(list, rel, k);
+      const g = ndcgAtK(list, rel, k);
+      ndcg += g;
+      ndcgSq += g * g;
+      map += averagePrecisionAtK(list, rel, k);
+      mrr += reciprocalRankAtK(list, rel, k);
+      const d = intraListDiversity(list, k, distance);
+      if (!Number.isNaN(d)) {
+        ild += d;
+        ildLists++;
+      }
+    });
+    const mean = n === 0 ? 0 : ndcg / n;
+    const variance = n < 2 ? 0 : (ndcgSq - n * mean * mean) / (n - 1);
+    return {
+      k,
+      precision: n === 0 ? 0 : precision / n,
+      recall: n === 0 ? 0 : recall / n,
+      ndcg: mean,
+      ndcgStdErr: n < 2 ? 0 : Math.sqrt(Math.max(0, variance) / n),
+      map: n === 0 ? 0 : map / n,
+      mrr: n === 0 ? 0 : mrr / n,
+      coverage: catalogCoverage(lists, k, catalogSize),
+      ild: ildLists === 0 ? 0 : ild / ildLists,
+    };
+  });
+}
+
+/** Top-kMax for every evaluated user from a per-user recommender. */
+function recommendAll(data: SplitData, recommend: (user: number, history: Int32Array) => Int32Array): [Int32Array[], number] {
+  return timed(() => Array.from(data.evaluated, (u) => recommend(u, row(data.history, u).items)));
+}
+
+function alsLists(model: AlsModel, userFactors: Float64Array, data: SplitData, kMax: number): [Int32Array[], number] {
+  const scratch = new Float64Array(model.nItems);
+  const f = model.factors;
+  return recommendAll(data, (u, history) => recommendAls(model, userFactors.subarray(u * f, (u + 1) * f), history, kMax, scratch));
+}
+
+/** Streams test-early through foldInUser on a train-only model; returns the updated user factors. */
+function streamFoldIn(log: InteractionLog, split: Split, model: AlsModel, config: ProtocolConfig): { userFactors: Float64Array; usersCreated: number; seconds: number } {
+  const f = model.factors;
+  const userFactors = model.userFactors.slice();
+  const seen: { item: number; value: number }[][] = Array.from({ length: log.nUsers }, () => []);
+  for (const r of split.train) seen[log.user[r]!]!.push({ item: log.item[r]!, value: ratingValue(log.rating[r]!, config.ratingValues) });
+  let usersCreated = 0;
+  const [, seconds] = timed(() => {
+    const gram = itemGramian(model);
+    for (const r of split.early) {
+      const u = log.user[r]!;
+      const interactions = seen[u]!;
+      if (interactions.length === 0) usersCreated++;
+      interactions.push({ item: log.item[r]!, value: ratingValue(log.rating[r]!, config.ratingValues) });
+      userFactors.set(foldInUser(model, gram, interactions, config.als), u * f);
+    }
+  });
+  return { userFactors, usersCreated, seconds };
+}
+
+/** Runs every configured model on one split. Pure computation; `progress` only reports. */
+export function runProtocol(log: InteractionLog, split: Split, distance: ItemDistance, config: ProtocolConfig, progress: Progress = () => {}): SplitReport {
+  const data = prepare(log, split, config);
+  const kMax = Math.max(...config.ks);
+  const catalog = new Set<number>();
+  for (const r of split.train) catalog.add(log.item[r]!);
+  const trainItems = new Set(catalog);
+  for (const r of split.early) catalog.add(log.item[r]!);
+  const usersOf = (rows: Int32Array) => new Set(Array.from(rows, (r) => log.user[r]!));
+  const trainUsers = usersOf(split.train);
+  const earlyUsers = usersOf(split.early);
+  let relevantItems = 0;
+  let unseenInTrain = 0;
+  for (const set of data.relevant.values()) {
+    relevantItems += set.size;
+    for (const i of set) if (!trainItems.has(i)) unseenInTrain++;
+  }
+  const report: SplitReport = {
+    split: split.name,
+    description: split.description,
+    rows: { train: split.train.length, early: split.early.length, late: split.late.length },
+    users: {
+      train: trainUsers.size,
+      early: earlyUsers.size,
+      late: usersOf(split.late).size,
+      earlyNotInTrain: [...earlyUsers].filter((u) => !trainUsers.has(u)).length,
+      evaluated: data.evaluated.length,
+      coldSkipped: data.coldSkipped,
+    },
+    catalogSize: catalog.size,
+    relevant: { items: relevantItems, perUserMean: data.relevant.size === 0 ? 0 : relevantItems / data.relevant.size, itemsUnseenInTrain: unseenInTrain },
+    models: [],
+  };
+  const add = (model: ModelName, trainSeconds: number, [lists, recommendSeconds]: [Int32Array[], number], foldIn?: ModelResult['foldIn']): void => {
+    const result: ModelResult = { model, label: MODEL_LABELS[model], trainSeconds, recommendSeconds, metrics: score(lists, data, config.ks, catalog.size, distance) };
+    if (foldIn) result.foldIn = foldIn;
+    report.models.push(result);
+    const m = result.metrics[0]!;
+    progress(`${split.name}: ${result.label}: NDCG@${m.k} ${m.ndcg.toFixed(4)} (train ${trainSeconds.toFixed(2)} s)`);
+  };
+  const wants = (m: ModelName) => config.models.includes(m);
+
+  if (wants('popularity')) {
+    const [model, seconds] = timed(() => trainPopularity(data.history.indices, log.nItems));
+    const scratch = new Float64Array(log.nItems);
+    add('popularity', seconds, recommendAll(data, (_, history) => recommendPopular(model, history, kMax, scratch)));
+  }
+  if (wants('item-knn')) {
+    progress(`${split.name}: training item-kNN`);
+    const [model, seconds] = timed(() => trainItemKnn(data.positive, config.itemKnn));
+    const scratch = new Float64Array(log.nItems);
+    add('item-knn', seconds, recommendAll(data, (u, history) => {
+      const r = row(data.positive, u);
+      return recommendItemKnn(model, r.items, r.values, history, kMax, scratch);
+    }));
+  }
+  if (wants('ease')) {
+    progress(`${split.name}: training EASE`);
+    const [model, seconds] = timed(() => trainEase(data.positive, config.ease));
+    progress(`${split.name}: EASE covers ${model.covered.length} items (support >= ${config.ease.minItemSupport})`);
+    const scratch = new Float64Array(log.nItems);
+    add('ease', seconds, recommendAll(data, (u, history) => {
+      const r = row(data.positive, u);
+      return recommendEase(model, r.items, r.values, history, kMax, scratch);
+    }));
+  }
+  if (wants('als-batch-full')) {
+    progress(`${split.name}: training ALS on train+early`);
+    const [model, seconds] = timed(() => trainAls(data.history, config.als));
+    add('als-batch-full', seconds, alsLists(model, model.userFactors, data, kMax));
+  }
+  if (wants('als-train-only') || wants('als-fold-in')) {
+    progress(`${split.name}: training ALS on train only`);
+    const [model, seconds] = timed(() => trainAls(matrixOf(log, split.train, config.ratingValues), config.als));
+    if (wants('als-train-only')) add('als-train-only', seconds, alsLists(model, model.userFactors, data, kMax));
+    if (wants('als-fold-in')) {
+      const stream = streamFoldIn(log, split, model, config);
+      const foldIn = { events: split.early.length, seconds: stream.seconds, meanMicros: split.early.length === 0 ? 0 : (stream.seconds * 1e6) / split.early.length, usersCreated: stream.usersCreated };
+      add('als-fold-in', seconds, alsLists(model, stream.userFactors, data, kMax), foldIn);
+    }
+  }
+  return report;
+}
