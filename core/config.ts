@@ -44,6 +44,12 @@ const schema = z.object({
   SEEN_MAX_ITEMS: positiveInt.default(500),
   SEEN_TTL_S: positiveInt.default(30 * 24 * 3600),
 
+  ARTIFACTS_DIR: z.string().optional(),
+  SCALER_MIN_SAMPLES: positiveInt.default(1000),
+  SCALER_MIN_DRIFT: z.coerce.number().min(0).default(0.05),
+  SCALER_MAX_DRIFT: z.coerce.number().positive().default(3),
+  SCALER_PUBLISH_INTERVAL_S: positiveInt.default(30),
+
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18080), // 0 = any free port
   FEED_DEFAULT_K: positiveInt.default(10),
@@ -79,6 +85,9 @@ export interface Config {
     /** Pseudo-trials of the tenant-wide rate that smooth every per-item / per-user rate. */
     priorStrength: number;
   };
+  /** Immutable model artifacts (scaler versions, ALS factors); default <dataDir>/artifacts. */
+  artifactsDir: string;
+  scaler: { minSamples: number; minDrift: number; maxDrift: number; publishIntervalS: number };
   http: { host: string; port: number };
   feed: { defaultK: number; maxK: number; modelVersion: string };
   demo: { logPath: string; tenant: string };
@@ -120,6 +129,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       dedupeTtlS: c.DEDUPE_TTL_S,
       priorStrength: c.FEATURE_PRIOR_STRENGTH,
     },
+    artifactsDir: c.ARTIFACTS_DIR ?? `${c.RANKSTREAM_DATA_DIR}/artifacts`,
+    scaler: { minSamples: c.SCALER_MIN_SAMPLES, minDrift: c.SCALER_MIN_DRIFT, maxDrift: c.SCALER_MAX_DRIFT, publishIntervalS: c.SCALER_PUBLISH_INTERVAL_S },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
     feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },
     demo: { logPath: c.DEMO_LOG_PATH, tenant: c.DEMO_TENANT },

@@ -1,7 +1,8 @@
-// Starts the event processors (ledger writer, popularity), each in its own consumer group on the events topic.
+// Starts the event processors (ledger writer, features, scaler), each in its own consumer group on the events topic.
 import type { Config } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { decayParams } from '../core/popularity.ts';
+import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
@@ -10,8 +11,9 @@ import { decodeEvent } from '../schemas/event-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer, type BatchProcessor, type RunningConsumer } from '../streams/consumer-runner.ts';
 import { createKafka } from '../streams/kafka.ts';
-import { LedgerWriter } from './ledger-writer.ts';
 import { FeaturesProcessor } from './features.ts';
+import { LedgerWriter } from './ledger-writer.ts';
+import { ScalerProcessor, ScalerPublisher } from './scaler.ts';
 
 export interface RunningProcessors {
   stop(): Promise<void>;
@@ -26,6 +28,7 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
   const processors: BatchProcessor<InteractionEvent>[] = [
     new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table),
     new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f),
+    new ScalerProcessor(redis, new ScalerPublisher(redis, new ArtifactStore(config.artifactsDir), config.scaler), config.scaler.publishIntervalS * 1000, logger),
   ];
   const running: RunningConsumer[] = [];
   for (const processor of processors) {

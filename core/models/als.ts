@@ -6,7 +6,7 @@
 // YᵀY is shared by every row (computed once per half-sweep), so a row costs O(|Iᵤ|·f + f²) per CG step.
 // Training solves them with a few warm-started conjugate-gradient steps (Takács et al. 2011, as in the `implicit`
 // library); foldInUser solves one user's system exactly with Cholesky.
-import { axpy, cgWorkspace, choleskyInPlace, choleskySolveInPlace, conjugateGradient, dot, matVec, type LinearOperator } from '../linalg.ts';
+import { addGramLower, axpy, cgWorkspace, choleskyInPlace, choleskySolveInPlace, conjugateGradient, dot, matVec, type LinearOperator } from '../linalg.ts';
 import { seededRandom } from '../seeded-random.ts';
 import { transpose, type SparseMatrix } from './sparse.ts';
 import { topKExcluding } from './top-k.ts';
@@ -159,22 +159,23 @@ export function foldInUser(model: ItemSide, gram: Float64Array, interactions: re
   for (const { item, value } of interactions) {
     if (item >= 0 && item < model.nItems) cells.set(item, (cells.get(item) ?? 0) + value);
   }
-  // Σ (cᵢ - 1) yᵢyᵢᵀ = ZᵀZ with row i of Z = sqrt(cᵢ - 1)·yᵢ. Z is stored transposed (f × m) so each entry of ZᵀZ
-  // is one contiguous dot of length m instead of m short rank-1 updates.
-  const zt = new Float64Array(f * cells.size);
   let m = 0;
+  for (const value of cells.values()) if (value !== 0) m++;
+  // Σ (cᵢ - 1) yᵢyᵢᵀ = ZᵀZ with row i of Z = sqrt(cᵢ - 1)·yᵢ. Z is stored transposed (f × m) so each entry of ZᵀZ
+  // is a contiguous dot of length m, computed by a register-blocked kernel.
+  const zt = new Float64Array(f * m);
+  let col = 0;
   for (const [item, value] of cells) {
     if (value === 0) continue;
     const off = item * f;
     const extra = params.alpha * Math.abs(value);
     if (value > 0) axpy(1 + extra, Y, off, b, 0, f);
     const scale = Math.sqrt(extra);
-    for (let r = 0; r < f; r++) zt[r * cells.size + m] = scale * Y[off + r]!;
-    m++;
+    for (let r = 0; r < f; r++) zt[r * m + col] = scale * Y[off + r]!;
+    col++;
   }
-  const stride = cells.size;
   // Only the lower triangle is read by the factorisation.
-  for (let r = 0; r < f; r++) for (let c = 0; c <= r; c++) a[r * f + c]! += dot(zt, r * stride, zt, c * stride, m);
+  addGramLower(zt, f, m, a);
   choleskyInPlace(a, f);
   choleskySolveInPlace(a, f, b);
   return b;
