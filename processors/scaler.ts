@@ -19,6 +19,7 @@ export const scalerAccKey = (tenant: string) => key(tenant, 'acc');
 export const scalerCurrentKey = (tenant: string) => key(tenant, 'current');
 const generationKey = (tenant: string) => key(tenant, 'generation');
 const decisionsKey = (tenant: string) => key(tenant, 'decisions');
+const lockKey = (tenant: string) => key(tenant, 'publish-lock');
 const SCALER_KIND = 'scaler';
 
 interface PartitionAccumulator {
@@ -44,7 +45,7 @@ export interface ScalerMeta {
 
 export class ScalerProcessor implements BatchProcessor<InteractionEvent> {
   readonly name = 'scaler';
-  private lastPublish = 0;
+  private lastPublish = Date.now();
 
   constructor(
     private readonly redis: Redis,
@@ -64,8 +65,13 @@ export class ScalerProcessor implements BatchProcessor<InteractionEvent> {
     if (Date.now() - this.lastPublish >= this.publishIntervalMs) {
       this.lastPublish = Date.now();
       for (const tenant of byTenant.keys()) {
-        const { decision, manifest } = await this.publisher.publish(tenant);
-        if (decision.promote) this.logger.info({ tenant, version: manifest?.version, reason: decision.reason, drift: decision.drift?.max }, 'scaler version promoted');
+        try {
+          const { decision, manifest } = await this.publisher.publish(tenant);
+          if (decision.promote) this.logger.info({ tenant, version: manifest?.version, reason: decision.reason, drift: decision.drift?.max }, 'scaler version promoted');
+        } catch (err) {
+          // publishing is periodic and best-effort: the next interval tries again; folding already succeeded
+          this.logger.warn({ err, tenant }, 'scaler publish skipped');
+        }
       }
     }
   }
@@ -119,6 +125,17 @@ export class ScalerPublisher {
 
   /** Evaluates the candidate against the policy; promotes it (artifact + pointer + next generation) when allowed. */
   async publish(tenant: string, force = false): Promise<{ decision: PromotionDecision; manifest: ArtifactManifest<ScalerMeta> | null }> {
+    // One publisher at a time per tenant (processor instances, the CLI): two promotions would skip a generation.
+    const token = `${process.pid}-${Math.random()}`;
+    if ((await this.redis.set(lockKey(tenant), token, 'PX', 30_000, 'NX')) !== 'OK') throw new Error(`another scaler publish for ${tenant} is running`);
+    try {
+      return await this.publishLocked(tenant, force);
+    } finally {
+      if ((await this.redis.get(lockKey(tenant))) === token) await this.redis.del(lockKey(tenant));
+    }
+  }
+
+  private async publishLocked(tenant: string, force: boolean): Promise<{ decision: PromotionDecision; manifest: ArtifactManifest<ScalerMeta> | null }> {
     const { generation, snapshot } = await this.candidate(tenant);
     const current = await this.current(tenant);
     const decision = decidePromotion(current?.snapshot ?? null, snapshot, this.policy, force);
