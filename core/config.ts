@@ -50,6 +50,18 @@ const schema = z.object({
   SCALER_MAX_DRIFT: z.coerce.number().positive().default(3),
   SCALER_PUBLISH_INTERVAL_S: positiveInt.default(30),
 
+  ALS_FACTORS: positiveInt.default(64),
+  ALS_REGULARIZATION: z.coerce.number().positive().default(0.1),
+  ALS_ALPHA: z.coerce.number().positive().default(10),
+  ALS_ITERATIONS: positiveInt.default(15),
+  ALS_CG_STEPS: positiveInt.default(3),
+  ALS_WEIGHT_IMPRESSION: z.coerce.number().default(0),
+  ALS_WEIGHT_CLICK: z.coerce.number().default(1),
+  ALS_WEIGHT_ENGAGEMENT: z.coerce.number().default(3),
+  ALS_WEIGHT_CONVERSION: z.coerce.number().default(5),
+  ALS_HISTORY_MAX_ITEMS: positiveInt.default(1000),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('rankstream'),
+
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18080), // 0 = any free port
   FEED_DEFAULT_K: positiveInt.default(10),
@@ -88,6 +100,14 @@ export interface Config {
   /** Immutable model artifacts (scaler versions, ALS factors); default <dataDir>/artifacts. */
   artifactsDir: string;
   scaler: { minSamples: number; minDrift: number; maxDrift: number; publishIntervalS: number };
+  als: {
+    params: { factors: number; regularization: number; alpha: number; iterations: number; cgSteps: number; seed: number };
+    /** Interaction strength per event type; negative values are negative feedback. */
+    weights: Record<'impression' | 'click' | 'engagement' | 'conversion', number>;
+    historyMaxItems: number;
+  };
+  /** BullMQ key prefix (queues live in the same Redis). */
+  queuePrefix: string;
   http: { host: string; port: number };
   feed: { defaultK: number; maxK: number; modelVersion: string };
   demo: { logPath: string; tenant: string };
@@ -131,6 +151,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     artifactsDir: c.ARTIFACTS_DIR ?? `${c.RANKSTREAM_DATA_DIR}/artifacts`,
     scaler: { minSamples: c.SCALER_MIN_SAMPLES, minDrift: c.SCALER_MIN_DRIFT, maxDrift: c.SCALER_MAX_DRIFT, publishIntervalS: c.SCALER_PUBLISH_INTERVAL_S },
+    als: {
+      params: { factors: c.ALS_FACTORS, regularization: c.ALS_REGULARIZATION, alpha: c.ALS_ALPHA, iterations: c.ALS_ITERATIONS, cgSteps: c.ALS_CG_STEPS, seed: 42 },
+      weights: { impression: c.ALS_WEIGHT_IMPRESSION, click: c.ALS_WEIGHT_CLICK, engagement: c.ALS_WEIGHT_ENGAGEMENT, conversion: c.ALS_WEIGHT_CONVERSION },
+      historyMaxItems: c.ALS_HISTORY_MAX_ITEMS,
+    },
+    queuePrefix: c.QUEUE_PREFIX,
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
     feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },
     demo: { logPath: c.DEMO_LOG_PATH, tenant: c.DEMO_TENANT },

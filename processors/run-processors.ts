@@ -1,4 +1,4 @@
-// Starts the event processors (ledger writer, features, scaler), each in its own consumer group on the events topic.
+// Starts the event processors (ledger writer, features, scaler, ALS fold-in), each in its own consumer group on the events topic.
 import type { Config } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { decayParams } from '../core/popularity.ts';
@@ -11,6 +11,8 @@ import { decodeEvent } from '../schemas/event-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer, type BatchProcessor, type RunningConsumer } from '../streams/consumer-runner.ts';
 import { createKafka } from '../streams/kafka.ts';
+import { AlsFoldInProcessor } from './als-fold-in.ts';
+import { AlsModelStore } from './als-model-store.ts';
 import { FeaturesProcessor } from './features.ts';
 import { LedgerWriter } from './ledger-writer.ts';
 import { ScalerProcessor, ScalerPublisher } from './scaler.ts';
@@ -25,10 +27,12 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
   const clickhouse = createClickHouse(config);
   const redis = createRedis(config);
   const f = config.features;
+  const artifacts = new ArtifactStore(config.artifactsDir);
   const processors: BatchProcessor<InteractionEvent>[] = [
     new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table),
     new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f),
-    new ScalerProcessor(redis, new ScalerPublisher(redis, new ArtifactStore(config.artifactsDir), config.scaler), config.scaler.publishIntervalS * 1000, logger),
+    new ScalerProcessor(redis, new ScalerPublisher(redis, artifacts, config.scaler), config.scaler.publishIntervalS * 1000, logger),
+    new AlsFoldInProcessor(redis, new AlsModelStore(redis, artifacts), { weights: config.als.weights, historyMaxItems: config.als.historyMaxItems, historyTtlS: f.seenTtlS, dedupeTtlS: f.dedupeTtlS }),
   ];
   const running: RunningConsumer[] = [];
   for (const processor of processors) {

@@ -1,13 +1,19 @@
-// Computes a user's feed from the live Redis state: for now, the tenant's time-decayed popularity minus what the
-// user has seen or excluded. Tenant isolation holds by construction: candidates come only from the tenant's keys.
+// Computes a user's feed from the live Redis state. With a trained ALS model and a vector for the user: the model's
+// exact top items (every item scored), topped up with popular items if filtering left fewer than k; otherwise the
+// tenant's time-decayed popularity. Both minus what the user has seen or excluded. Tenant isolation holds by
+// construction: candidates come only from the tenant's keys and the tenant's model.
 import { randomUUID } from 'node:crypto';
-import { candidatePoolSize, rankFeed, type ScoredItem } from '../core/feed.ts';
+import { candidatePoolSize, rankFeed, type FeedQuery, type ScoredItem } from '../core/feed.ts';
 import type { ValidFeedRequest } from '../core/feed-request.ts';
+import { recommendAls } from '../core/models/als.ts';
 import { decayedScore } from '../core/popularity.ts';
 import type { Redis } from '../platform/redis.ts';
+import type { AlsModelStore } from '../processors/als-model-store.ts';
 import { popularityKey, readFeedInputs, readTopItems } from '../processors/feature-store.ts';
 
 export const INDEX_VERSION = 'redis-live';
+/** ALS candidates are scored exhaustively until the HNSW index (issue 4) serves them. */
+export const EXACT_INDEX = 'exact';
 
 export type FeedOutcome =
   | { status: 'ok'; recommendationId: string; items: ScoredItem[]; modelVersion: string; indexVersion: string }
@@ -18,6 +24,7 @@ export class FeedService {
     private readonly redis: Redis,
     private readonly halfLifeMs: number,
     readonly modelVersion: string,
+    private readonly models: AlsModelStore | null = null,
   ) {}
 
   async feed(req: ValidFeedRequest): Promise<FeedOutcome> {
@@ -25,10 +32,38 @@ export class FeedService {
     if (!inputs.tenantKnown) return { status: 'unknown_tenant', field: 'tenant', error: `tenant ${JSON.stringify(req.tenant)} is not known` };
     if (!inputs.userKnown) return { status: 'unknown_user', field: 'user', error: `user ${JSON.stringify(req.userId)} has no activity in tenant ${JSON.stringify(req.tenant)}` };
     const query = { k: req.k, seen: inputs.seen, exclude: new Set(req.exclude) };
-    const candidates = await readTopItems(this.redis, popularityKey(req.tenant), candidatePoolSize(query));
+    const personal = await this.alsItems(req, query);
+    if (personal && personal.items.length >= req.k) return { status: 'ok', recommendationId: randomUUID(), items: personal.items, modelVersion: personal.version, indexVersion: EXACT_INDEX };
+    const popular = await this.popularItems(req.tenant, inputs, { ...query, exclude: new Set([...query.exclude, ...(personal?.items ?? []).map((i) => i.itemId)]) });
+    if (personal && personal.items.length > 0) {
+      return { status: 'ok', recommendationId: randomUUID(), items: [...personal.items, ...popular.slice(0, req.k - personal.items.length)], modelVersion: `${personal.version}+${this.modelVersion}`, indexVersion: EXACT_INDEX };
+    }
+    return { status: 'ok', recommendationId: randomUUID(), items: popular, modelVersion: this.modelVersion, indexVersion: INDEX_VERSION };
+  }
+
+  private async popularItems(tenant: string, inputs: { epochMs: number | null; latestEventMs: number | null }, query: FeedQuery): Promise<ScoredItem[]> {
+    const candidates = await readTopItems(this.redis, popularityKey(tenant), candidatePoolSize(query));
     const asOf = inputs.latestEventMs ?? inputs.epochMs ?? 0;
     const epoch = inputs.epochMs ?? asOf;
-    const items = rankFeed(candidates, query).map((c) => ({ itemId: c.itemId, score: decayedScore(c.score, epoch, asOf, this.halfLifeMs) }));
-    return { status: 'ok', recommendationId: randomUUID(), items, modelVersion: this.modelVersion, indexVersion: INDEX_VERSION };
+    return rankFeed(candidates, query).map((c) => ({ itemId: c.itemId, score: decayedScore(c.score, epoch, asOf, this.halfLifeMs) }));
+  }
+
+  /** The ALS model's top items for the user, or null without a model or a vector for them. */
+  private async alsItems(req: ValidFeedRequest, query: FeedQuery): Promise<{ version: string; items: ScoredItem[] } | null> {
+    if (!this.models) return null;
+    const model = await this.models.current(req.tenant);
+    if (!model) return null;
+    const vector = await this.models.userVector(req.tenant, model.version, req.userId);
+    if (!vector) return null;
+    const excluded: number[] = [];
+    for (const id of [...query.seen, ...query.exclude]) {
+      const i = model.itemIndex.get(id);
+      if (i !== undefined) excluded.push(i);
+    }
+    const scores = new Float64Array(model.nItems);
+    const top = recommendAls(model, vector, excluded, req.k, scores);
+    const items: ScoredItem[] = [];
+    for (const i of top) items.push({ itemId: model.itemIds[i]!, score: scores[i]! });
+    return { version: model.version, items };
   }
 }

@@ -1,0 +1,118 @@
+// The ALS batch training job: read a tenant's interactions from the ClickHouse ledger (deduplicated with FINAL),
+// aggregate them per (user, item) with the configured event-type weights, train, and publish a new model version.
+// Runs as a BullMQ job (deduplicated per tenant: a second trigger while one is queued or running is a no-op) or
+// directly (tests, benchmarks).
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import type { Config } from '../core/config.ts';
+import { csrFromTriples } from '../core/models/sparse.ts';
+import { trainAls } from '../core/models/als.ts';
+import type { ArtifactManifest } from '../platform/artifact-store.ts';
+import { sqlIdentifier, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { AlsMeta, AlsModelStore } from '../processors/als-model-store.ts';
+import { bullConnection } from './queue-connection.ts';
+
+export const ALS_QUEUE = 'als-training';
+
+export interface AlsTrainingRequest {
+  tenant: string;
+  /** Optional event-time range, epoch ms. */
+  sinceMs?: number;
+  untilMs?: number;
+}
+
+export interface AlsTrainingResult {
+  version: string;
+  nUsers: number;
+  nItems: number;
+  interactions: number;
+  trainSeconds: number;
+}
+
+export interface AlsTrainingDeps {
+  config: Config;
+  clickhouse: ClickHouseClient;
+  models: AlsModelStore;
+  /** Scaler version current at training time, recorded for lineage. */
+  scalerVersion: (tenant: string) => Promise<string | null>;
+  logger: Logger;
+}
+
+/** Reads the aggregated interaction matrix of a tenant from the ledger. */
+export async function readInteractions(clickhouse: ClickHouseClient, config: Config, req: AlsTrainingRequest): Promise<{ users: string[]; items: string[]; rows: Int32Array; cols: Int32Array; values: Float64Array }> {
+  const w = config.als.weights;
+  const conditions = [`tenant = ${sqlString(req.tenant)}`];
+  if (req.sinceMs !== undefined) conditions.push(`ts_ms >= ${Math.floor(req.sinceMs)}`);
+  if (req.untilMs !== undefined) conditions.push(`ts_ms < ${Math.floor(req.untilMs)}`);
+  const weight = `multiIf(event_type = 'impression', ${w.impression}, event_type = 'click', ${w.click}, event_type = 'engagement', ${w.engagement}, ${w.conversion})`;
+  const rs = await clickhouse.query({
+    query: `SELECT user_id, item_id, sum(${weight}) AS v FROM ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)} FINAL
+            WHERE ${conditions.join(' AND ')} GROUP BY user_id, item_id HAVING v != 0`,
+    format: 'JSONEachRow',
+  });
+  const userIndex = new Map<string, number>();
+  const itemIndex = new Map<string, number>();
+  const rows: number[] = [];
+  const cols: number[] = [];
+  const values: number[] = [];
+  for await (const chunk of rs.stream()) {
+    for (const row of chunk) {
+      const { user_id: user, item_id: item, v } = row.json<{ user_id: string; item_id: string; v: string | number }>();
+      let u = userIndex.get(user);
+      if (u === undefined) userIndex.set(user, (u = userIndex.size));
+      let i = itemIndex.get(item);
+      if (i === undefined) itemIndex.set(item, (i = itemIndex.size));
+      rows.push(u);
+      cols.push(i);
+      values.push(Number(v));
+    }
+  }
+  return { users: [...userIndex.keys()], items: [...itemIndex.keys()], rows: Int32Array.from(rows), cols: Int32Array.from(cols), values: Float64Array.from(values) };
+}
+
+export async function trainTenantAls(deps: AlsTrainingDeps, req: AlsTrainingRequest, onProgress?: (p: number) => Promise<void> | void): Promise<{ manifest: ArtifactManifest<AlsMeta>; result: AlsTrainingResult }> {
+  const { config, logger } = deps;
+  const data = await readInteractions(deps.clickhouse, config, req);
+  if (data.rows.length === 0) throw new Error(`no interactions for tenant ${req.tenant} in the ledger${req.sinceMs !== undefined || req.untilMs !== undefined ? ' in the requested range' : ''}`);
+  const R = csrFromTriples(data.users.length, data.items.length, data.rows, data.cols, data.values);
+  const started = performance.now();
+  const model = trainAls(R, config.als.params, (iteration) => void onProgress?.(Math.round((100 * iteration) / config.als.params.iterations)));
+  const trainSeconds = (performance.now() - started) / 1000;
+  const manifest = await deps.models.publish(req.tenant, model, data.users, data.items, {
+    tenant: req.tenant,
+    nUsers: data.users.length,
+    nItems: data.items.length,
+    interactions: data.rows.length,
+    params: config.als.params,
+    weights: config.als.weights,
+    trainSeconds,
+    scalerVersion: await deps.scalerVersion(req.tenant),
+  });
+  logger.info({ tenant: req.tenant, version: manifest.version, users: data.users.length, items: data.items.length, trainSeconds }, 'ALS model published');
+  return { manifest, result: { version: manifest.version, nUsers: data.users.length, nItems: data.items.length, interactions: data.rows.length, trainSeconds } };
+}
+
+export function alsQueue(config: Config): Queue<AlsTrainingRequest, AlsTrainingResult> {
+  return new Queue<AlsTrainingRequest, AlsTrainingResult>(ALS_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix });
+}
+
+/**
+ * Enqueues training for a tenant. Deduplicated by tenant: while a job for the tenant is waiting or running, another
+ * trigger returns that job instead of queueing a second one.
+ */
+export async function enqueueAlsTraining(queue: Queue<AlsTrainingRequest, AlsTrainingResult>, req: AlsTrainingRequest): Promise<Job<AlsTrainingRequest, AlsTrainingResult>> {
+  return queue.add('train', req, { deduplication: { id: `als-${req.tenant}` }, removeOnComplete: 100, removeOnFail: 100, attempts: 2, backoff: { type: 'exponential', delay: 5000 } });
+}
+
+export function startAlsWorker(config: Config, deps: AlsTrainingDeps): { worker: Worker<AlsTrainingRequest, AlsTrainingResult>; events: QueueEvents } {
+  const worker = new Worker<AlsTrainingRequest, AlsTrainingResult>(
+    ALS_QUEUE,
+    async (job) => {
+      const { result } = await trainTenantAls(deps, job.data, (p) => job.updateProgress(p));
+      return result;
+    },
+    { connection: bullConnection(config), prefix: config.queuePrefix, concurrency: 1 },
+  );
+  worker.on('failed', (job, err) => deps.logger.error({ err, tenant: job?.data.tenant }, 'ALS training failed'));
+  return { worker, events: new QueueEvents(ALS_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix }) };
+}

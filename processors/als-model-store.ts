@@ -1,0 +1,150 @@
+// Versioned ALS models: item factors as an immutable, content-addressed artifact (header JSON + float64 factors), user
+// vectors in Redis under the version (float32, one hash per tenant and version), the tenant's current version as a
+// pointer, and an announcement on a pub/sub channel when it changes. Readers load a version by id and keep it until the
+// pointer moves; an old version's user vectors expire an hour after it is replaced, so a reader mid-swap still finds them.
+import type { AlsModel, AlsParams } from '../core/models/als.ts';
+import { itemGramian } from '../core/models/als.ts';
+import type { ArtifactManifest, ArtifactStore } from '../platform/artifact-store.ts';
+import type { Redis } from '../platform/redis.ts';
+
+export const ALS_KIND = 'als';
+export const MODELS_CHANNEL = 'rs:models';
+export const alsCurrentKey = (tenant: string) => `rs:{${tenant}}:als:current`;
+export const alsUsersKey = (tenant: string, version: string) => `rs:{${tenant}}:als:${version}:users`;
+export const alsHistoryKey = (tenant: string, user: string) => `rs:{${tenant}}:als:hist:${user}`;
+
+const OLD_VERSION_GRACE_S = 3600;
+
+export interface AlsHeader {
+  tenant: string;
+  factors: number;
+  nItems: number;
+  itemIds: string[];
+  params: AlsParams;
+}
+
+export interface AlsMeta {
+  tenant: string;
+  nUsers: number;
+  nItems: number;
+  interactions: number;
+  params: AlsParams;
+  weights: Record<string, number>;
+  trainSeconds: number;
+  scalerVersion: string | null;
+  parent: string | null;
+}
+
+/** A model loaded for serving or fold-in: item side only, plus what every user solve shares. */
+export interface LoadedAls {
+  version: string;
+  tenant: string;
+  factors: number;
+  nItems: number;
+  itemIds: string[];
+  itemIndex: Map<string, number>;
+  itemFactors: Float64Array;
+  gram: Float64Array;
+  params: AlsParams;
+}
+
+export function encodeAlsArtifact(header: AlsHeader, itemFactors: Float64Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const out = Buffer.alloc(4 + json.length + itemFactors.length * 8);
+  out.writeUInt32LE(json.length, 0);
+  json.copy(out, 4);
+  for (let i = 0; i < itemFactors.length; i++) out.writeDoubleLE(itemFactors[i]!, 4 + json.length + i * 8);
+  return out;
+}
+
+export function decodeAlsArtifact(content: Buffer): { header: AlsHeader; itemFactors: Float64Array } {
+  const len = content.readUInt32LE(0);
+  const header = JSON.parse(content.subarray(4, 4 + len).toString('utf8')) as AlsHeader;
+  const n = header.nItems * header.factors;
+  if (content.length !== 4 + len + n * 8) throw new Error(`ALS artifact size ${content.length} does not match ${header.nItems} items x ${header.factors} factors`);
+  const itemFactors = new Float64Array(n);
+  for (let i = 0; i < n; i++) itemFactors[i] = content.readDoubleLE(4 + len + i * 8);
+  return { header, itemFactors };
+}
+
+export function encodeVector(v: Float64Array): Buffer {
+  const out = Buffer.alloc(v.length * 4);
+  for (let i = 0; i < v.length; i++) out.writeFloatLE(v[i]!, i * 4);
+  return out;
+}
+
+export function decodeVector(buf: Buffer): Float64Array {
+  const out = new Float64Array(buf.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
+  return out;
+}
+
+export class AlsModelStore {
+  private readonly cache = new Map<string, Promise<LoadedAls>>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly artifacts: ArtifactStore,
+  ) {}
+
+  /** Saves a trained model (artifact + user vectors) and makes it the tenant's current version. */
+  async publish(tenant: string, model: AlsModel, userIds: string[], itemIds: string[], meta: Omit<AlsMeta, 'parent'>): Promise<ArtifactManifest<AlsMeta>> {
+    const parent = await this.currentVersion(tenant);
+    const header: AlsHeader = { tenant, factors: model.factors, nItems: model.nItems, itemIds, params: meta.params };
+    const manifest = await this.artifacts.put<AlsMeta>(ALS_KIND, encodeAlsArtifact(header, model.itemFactors), 'bin', { ...meta, parent });
+    const usersKey = alsUsersKey(tenant, manifest.version);
+    for (let start = 0; start < userIds.length; start += 1000) {
+      const pipe = this.redis.pipeline();
+      for (let u = start; u < Math.min(start + 1000, userIds.length); u++) {
+        pipe.hset(usersKey, userIds[u]!, encodeVector(model.userFactors.subarray(u * model.factors, (u + 1) * model.factors)));
+      }
+      await pipe.exec();
+    }
+    await this.promote(tenant, manifest.version, parent);
+    return manifest;
+  }
+
+  /** Points the tenant at a version and announces it; the previous version's user vectors expire after a grace period. */
+  async promote(tenant: string, version: string, previous: string | null): Promise<void> {
+    const pipe = this.redis.pipeline().set(alsCurrentKey(tenant), version).persist(alsUsersKey(tenant, version));
+    if (previous && previous !== version) pipe.expire(alsUsersKey(tenant, previous), OLD_VERSION_GRACE_S);
+    await pipe.publish(MODELS_CHANNEL, JSON.stringify({ tenant, kind: ALS_KIND, version })).exec();
+  }
+
+  currentVersion(tenant: string): Promise<string | null> {
+    return this.redis.get(alsCurrentKey(tenant));
+  }
+
+  /** The model of a version, loaded once per process and checksum-verified. */
+  load(version: string): Promise<LoadedAls> {
+    let pending = this.cache.get(version);
+    if (!pending) {
+      pending = this.artifacts.load(ALS_KIND, version).then(({ content }) => {
+        const { header, itemFactors } = decodeAlsArtifact(content);
+        const side = { itemFactors, nItems: header.nItems, factors: header.factors };
+        return { version, tenant: header.tenant, factors: header.factors, nItems: header.nItems, itemIds: header.itemIds, itemIndex: new Map(header.itemIds.map((id, i) => [id, i])), itemFactors, gram: itemGramian(side), params: header.params };
+      });
+      pending.catch(() => this.cache.delete(version));
+      this.cache.set(version, pending);
+    }
+    return pending;
+  }
+
+  /** The tenant's current model, or null before its first training. */
+  async current(tenant: string): Promise<LoadedAls | null> {
+    const version = await this.currentVersion(tenant);
+    return version ? this.load(version) : null;
+  }
+
+  async userVector(tenant: string, version: string, user: string): Promise<Float64Array | null> {
+    const buf = await this.redis.hgetBuffer(alsUsersKey(tenant, version), user);
+    return buf ? decodeVector(buf) : null;
+  }
+
+  async writeUserVectors(tenant: string, version: string, vectors: Map<string, Float64Array>): Promise<void> {
+    if (vectors.size === 0) return;
+    const args: (string | Buffer)[] = [];
+    for (const [user, v] of vectors) args.push(user, encodeVector(v));
+    await this.redis.hset(alsUsersKey(tenant, version), ...args);
+  }
+}
