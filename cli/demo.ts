@@ -13,7 +13,11 @@ import { createClickHouse, sqlString, type ClickHouseClient } from '../platform/
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createRedis } from '../platform/redis.ts';
+import { trainTenantAls } from '../jobs/als-training.ts';
+import { ArtifactStore } from '../platform/artifact-store.ts';
+import { AlsModelStore } from '../processors/als-model-store.ts';
 import { TENANTS_KEY } from '../processors/feature-store.ts';
+import { scalerCurrentKey } from '../processors/scaler.ts';
 import { startProcessors } from '../processors/run-processors.ts';
 import { decodeFeed, registerFeedSchemas, type FeedRecord } from '../schemas/feed-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
@@ -31,6 +35,7 @@ interface Options {
   limit?: number;
   poison: number;
   batch: number;
+  als: boolean;
 }
 
 const positive = (name: string) => (v: string) => {
@@ -50,6 +55,7 @@ async function main(): Promise<void> {
     .option('--limit <n>', 'replay only the first n lines', positive('--limit'))
     .option('--poison <n>', 'also send n corrupt messages to show the dead-letter path', positive('--poison'), 0)
     .option('--batch <n>', 'events per produce call', positive('--batch'), 2000)
+    .option('--no-als', 'skip training ALS from the ledger (feeds then come from popularity)')
     .parse();
   const opts = program.opts<Options>();
   if (!existsSync(opts.log)) {
@@ -105,14 +111,29 @@ async function main(): Promise<void> {
   console.log(`replayed ${accepted} events in ${(replayMs / 1000).toFixed(1)} s (${Math.round(accepted / (replayMs / 1000))}/s produced)`);
 
   // 2. wait for the processors and the ledger
-  await waitForCaughtUp(admin, ['ledger-writer', 'features'].map((p) => `${config.runner.groupPrefix}-${p}`), config.topics.events, 300_000);
+  await waitForCaughtUp(admin, ['ledger-writer', 'features', 'scaler', 'als-fold-in'].map((p) => `${config.runner.groupPrefix}-${p}`), config.topics.events, 300_000);
   const clickhouse = createClickHouse(config);
   const ledgerRows = await countReplayedRows(clickhouse, config, opts.tenant, basename(opts.log), lastLine);
   await clickhouse.close();
   const processedMs = Date.now() - replayStart;
   const dlqCount = Number((await topicEndOffsetTotal(admin, config.topics.eventsDlq)) - dlqBefore);
 
-  // 3. feeds for the most active users, over Kafka and HTTP
+  // 3. train ALS from the ledger: feeds become personal, and fold-in keeps user vectors current from here on
+  let als: { version: string; nUsers: number; nItems: number; trainSeconds: number } | null = null;
+  if (opts.als) {
+    const redis = createRedis(config);
+    const ch = createClickHouse(config);
+    try {
+      const deps = { config, clickhouse: ch, models: new AlsModelStore(redis, new ArtifactStore(config.artifactsDir)), scalerVersion: (t: string) => redis.get(scalerCurrentKey(t)), logger };
+      als = (await trainTenantAls(deps, { tenant: opts.tenant })).result;
+      console.log(`trained ALS ${als.version}: ${als.nUsers} users x ${als.nItems} items in ${als.trainSeconds.toFixed(1)} s`);
+    } finally {
+      await ch.close();
+      redis.disconnect();
+    }
+  }
+
+  // 4. feeds for the most active users, over Kafka and HTTP
   const users = [...activity.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, opts.users).map(([u]) => u);
   const feeds = await requestFeedsOverKafka(config, logger, registry, opts.tenant, users, opts.k);
   for (const f of feeds) {
@@ -136,6 +157,7 @@ async function main(): Promise<void> {
     httpFeedStatus: httpStatus,
     replaySeconds: +(replayMs / 1000).toFixed(2),
     processedSeconds: +(processedMs / 1000).toFixed(2),
+    alsModel: als ? { version: als.version, users: als.nUsers, items: als.nItems, trainSeconds: +als.trainSeconds.toFixed(2) } : null,
     elapsedSeconds: +((Date.now() - started) / 1000).toFixed(2),
   };
   if (rejected.length > 0) console.log(`\nrejected at source (not sent): ${rejected.slice(0, 5).map((r) => `line ${r.line}: ${r.reason}`).join('; ')}`);
