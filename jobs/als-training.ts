@@ -5,11 +5,11 @@
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Config } from '../core/config.ts';
 import { csrFromTriples } from '../core/models/sparse.ts';
-import { trainAls } from '../core/models/als.ts';
 import type { ArtifactManifest } from '../platform/artifact-store.ts';
 import { sqlIdentifier, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AlsMeta, AlsModelStore } from '../processors/als-model-store.ts';
+import { trainAlsInChild } from './als-train-process.ts';
 import { bullConnection } from './queue-connection.ts';
 
 export const ALS_QUEUE = 'als-training';
@@ -76,7 +76,7 @@ export async function trainTenantAls(deps: AlsTrainingDeps, req: AlsTrainingRequ
   if (data.rows.length === 0) throw new Error(`no interactions for tenant ${req.tenant} in the ledger${req.sinceMs !== undefined || req.untilMs !== undefined ? ' in the requested range' : ''}`);
   const R = csrFromTriples(data.users.length, data.items.length, data.rows, data.cols, data.values);
   const started = performance.now();
-  const model = trainAls(R, config.als.params, (iteration) => void onProgress?.(Math.round((100 * iteration) / config.als.params.iterations)));
+  const model = await trainAlsInChild(R, config.als.params, (iteration) => void onProgress?.(Math.round((100 * iteration) / config.als.params.iterations)));
   const trainSeconds = (performance.now() - started) / 1000;
   const manifest = await deps.models.publish(req.tenant, model, data.users, data.items, {
     tenant: req.tenant,
