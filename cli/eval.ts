@@ -11,7 +11,7 @@ import { genreJaccardDistance } from '../core/eval/genre-distance.ts';
 import { MODEL_NAMES, runProtocol, type ModelName, type ProtocolConfig, type SplitReport } from '../core/eval/protocol.ts';
 import { DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit, type Split } from '../core/eval/splits.ts';
-import { DatasetError, DEFAULT_MOVIELENS_DIR, loadMovieLens } from './datasets/movielens.ts';
+import { DatasetError, DEFAULT_MOVIELENS_DIR, loadMovieLens, type MovieLensDataset } from './datasets/movielens.ts';
 
 interface Options {
   data: string;
@@ -68,7 +68,7 @@ const opts = new Command('eval')
 const progress = (message: string) => console.error(`eval: ${message}`);
 const started = performance.now();
 
-let dataset;
+let dataset: MovieLensDataset;
 try {
   dataset = loadMovieLens(opts.data);
 } catch (e) {
@@ -131,6 +131,16 @@ writeFileSync(
 );
 console.log(`\nresults: ${out} (${seconds.toFixed(1)} s in all)`);
 
+/** Mean and standard error of the per-user differences a - b. */
+function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; stdErr: number } {
+  const n = a.length;
+  if (n === 0) return { mean: 0, stdErr: 0 };
+  const diffs = a.map((x, i) => x - b[i]!);
+  const mean = diffs.reduce((s, x) => s + x, 0) / n;
+  const variance = n < 2 ? 0 : diffs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1);
+  return { mean, stdErr: Math.sqrt(variance / n) };
+}
+
 function printReport(r: SplitReport): void {
   console.log(`\n== split ${r.split}: ${r.description}`);
   console.log(
@@ -151,6 +161,18 @@ function printReport(r: SplitReport): void {
     console.log(line(header));
     for (const row of rows) console.log(line(row));
   }
-  const foldIn = r.models.find((m) => m.foldIn)?.foldIn;
-  if (foldIn) console.log(`fold-in: ${foldIn.events} test-early events streamed in ${foldIn.seconds.toFixed(2)} s (${foldIn.meanMicros.toFixed(0)} µs each), ${foldIn.usersCreated} users created`);
+  const foldInRow = r.models.find((m) => m.model === 'als-fold-in');
+  const fullRow = r.models.find((m) => m.model === 'als-batch-full');
+  if (foldInRow?.foldIn) {
+    const f = foldInRow.foldIn;
+    console.log(`\nfold-in: ${f.events} test-early events streamed in ${f.seconds.toFixed(2)} s (${f.meanMicros.toFixed(0)} µs each), ${f.usersCreated} users created`);
+  }
+  if (foldInRow && fullRow) {
+    for (const [idx, k] of opts.k.entries()) {
+      const a = foldInRow.metrics[idx]!;
+      const b = fullRow.metrics[idx]!;
+      const d = pairedDifference(a.ndcgByUser, b.ndcgByUser);
+      console.log(`fold-in / full retrain NDCG@${k}: ${(a.ndcg / b.ndcg).toFixed(3)} (paired difference ${d.mean.toFixed(4)} ± ${d.stdErr.toFixed(4)} se over ${a.ndcgByUser.length} users)`);
+    }
+  }
 }

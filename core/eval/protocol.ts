@@ -57,6 +57,8 @@ export interface MetricsAtK {
   mrr: number;
   coverage: number;
   ild: number;
+  /** NDCG of each evaluated user, in SplitReport.evaluatedUsers order, for paired comparisons between rows. */
+  ndcgByUser: number[];
 }
 
 export interface ModelResult {
@@ -76,6 +78,8 @@ export interface SplitReport {
   rows: { train: number; early: number; late: number };
   users: { train: number; early: number; late: number; earlyNotInTrain: number; evaluated: number; coldSkipped: number };
   catalogSize: number;
+  /** Dense user indices of the evaluated users, ascending. */
+  evaluatedUsers: number[];
   relevant: { items: number; perUserMean: number; itemsUnseenInTrain: number };
   models: ModelResult[];
 }
@@ -170,6 +174,7 @@ function score(lists: readonly Int32Array[], data: SplitData, ks: readonly numbe
     let mrr = 0;
     let ild = 0;
     let ildLists = 0;
+    const ndcgByUser: number[] = [];
     lists.forEach((list, idx) => {
       const rel = data.relevant.get(data.evaluated[idx]!)!;
       precision += precisionAtK(list, rel, k);
@@ -177,6 +182,7 @@ function score(lists: readonly Int32Array[], data: SplitData, ks: readonly numbe
       const g = ndcgAtK(list, rel, k);
       ndcg += g;
       ndcgSq += g * g;
+      ndcgByUser.push(g);
       map += averagePrecisionAtK(list, rel, k);
       mrr += reciprocalRankAtK(list, rel, k);
       const d = intraListDiversity(list, k, distance);
@@ -197,6 +203,7 @@ function score(lists: readonly Int32Array[], data: SplitData, ks: readonly numbe
       mrr: n === 0 ? 0 : mrr / n,
       coverage: catalogCoverage(lists, k, catalogSize),
       ild: ildLists === 0 ? 0 : ild / ildLists,
+      ndcgByUser,
     };
   });
 }
@@ -262,6 +269,7 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
       coldSkipped: data.coldSkipped,
     },
     catalogSize: catalog.size,
+    evaluatedUsers: Array.from(data.evaluated),
     relevant: { items: relevantItems, perUserMean: data.relevant.size === 0 ? 0 : relevantItems / data.relevant.size, itemsUnseenInTrain: unseenInTrain },
     models: [],
   };

@@ -9,7 +9,7 @@ export interface ItemKnnParams {
   shrinkage: number;
 }
 
-export const DEFAULT_ITEM_KNN_PARAMS: ItemKnnParams = { neighbours: 100, shrinkage: 10 };
+export const DEFAULT_ITEM_KNN_PARAMS: ItemKnnParams = { neighbours: 200, shrinkage: 100 };
 
 /** Each item's neighbours as CSR rows: item i's neighbours are neighbours[indptr[i] .. indptr[i + 1]). */
 export interface ItemKnnModel {
