@@ -1,30 +1,36 @@
-// Streaming ALS fold-in: each event adds its weight to the user's interaction history (once per event id), then the
-// user's vector is re-solved exactly from the whole history with the current version's item factors fixed, and written
-// under that version. Re-solving from the history (not updating incrementally) makes the vector a pure function of
-// the events, so re-delivery cannot skew it. Items the model has never seen are kept in the history (the next retrain
-// learns them) but carry no factors yet.
+// Streaming ALS fold-in, per batch: each event adds its weight to the user's and the item's interaction histories
+// (once per event id). Then, with the current version: the batch's users are re-solved exactly from their histories
+// (item factors fixed), its items from theirs (user factors fixed; new items get their first vector here), and its
+// users once more with the updated items. Vectors are written under the version (items as overrides of the trained
+// artifact). Re-solving from histories, never updating incrementally, makes every vector a function of the events, so
+// re-delivery cannot skew it. The offline protocol (core/eval/protocol.ts) evaluates exactly this scheme.
 import type { InteractionEvent } from '../core/events.ts';
-import { foldInUser } from '../core/models/als.ts';
+import { foldInItem, foldInUser } from '../core/models/als.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import { alsHistoryKey, type AlsModelStore, type LoadedAls } from './als-model-store.ts';
+import { alsHistoryKey, alsItemHistoryKey, type AlsModelStore, type LoadedAls } from './als-model-store.ts';
 
-// Per event: SET NX its marker, then add its weight to the user's history; returns the users whose history changed.
+// Per event: SET NX its marker, then add its weight to the user's and the item's histories; returns the users and
+// the items whose history changed.
 const APPLY_HISTORY = `
 local p, ttl, dedupeTtl = ARGV[1], ARGV[2], ARGV[3]
-local changed = {}
+local users, items = {}, {}
 for i = 4, #ARGV, 4 do
   local eventId, user, item, weight = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if redis.call('SET', p .. 'ev:als:' .. eventId, '1', 'NX', 'EX', dedupeTtl) then
-    local h = p .. 'als:hist:' .. user
+    local h, ih = p .. 'als:hist:' .. user, p .. 'als:ihist:' .. item
     redis.call('HINCRBYFLOAT', h, item, weight)
     redis.call('EXPIRE', h, ttl)
-    changed[user] = true
+    redis.call('HINCRBYFLOAT', ih, user, weight)
+    redis.call('EXPIRE', ih, ttl)
+    users[user] = true
+    items[item] = true
   end
 end
-local out = {}
-for u, _ in pairs(changed) do out[#out + 1] = u end
-return out
+local outUsers, outItems = {}, {}
+for u, _ in pairs(users) do outUsers[#outUsers + 1] = u end
+for it, _ in pairs(items) do outItems[#outItems + 1] = it end
+return { outUsers, outItems }
 `;
 
 export interface FoldInOptions {
@@ -36,7 +42,7 @@ export interface FoldInOptions {
 
 export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
   readonly name = 'als-fold-in';
-  /** Solve times of the last batches, seconds (for the benchmark). */
+  /** Fold-in compute per event of the last batches (both passes and the item pass), seconds, for the benchmark. */
   readonly solveSeconds: number[] = [];
 
   constructor(
@@ -56,39 +62,74 @@ export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
     for (const [tenant, events] of byTenant) {
       const args: (string | number)[] = [`rs:{${tenant}}:`, this.options.historyTtlS, this.options.dedupeTtlS];
       for (const e of events) args.push(e.eventId, e.userId, e.itemId, this.options.weights[e.type]);
-      const changed = (await this.redis.eval(APPLY_HISTORY, 1, alsHistoryKey(tenant, '_'), ...args)) as string[];
-      // Before the tenant's first training there is no model to fold into; the history still accrues.
+      const [users, items] = (await this.redis.eval(APPLY_HISTORY, 1, alsHistoryKey(tenant, '_'), ...args)) as [string[], string[]];
+      // Before the tenant's first training there is no model to fold into; the histories still accrue.
       const model = await this.models.current(tenant);
-      if (model && changed.length > 0) await this.refresh(tenant, model, changed);
+      if (model && users.length > 0) {
+        const started = performance.now();
+        const firstPass = await this.refresh(tenant, model, users);
+        await this.refreshItems(tenant, model, items, firstPass);
+        await this.refresh(tenant, model, users);
+        this.solveSeconds.push((performance.now() - started) / 1000 / events.length);
+        if (this.solveSeconds.length > 10_000) this.solveSeconds.splice(0, this.solveSeconds.length - 10_000);
+      }
     }
   }
 
+  /** Re-solves the items' vectors from their histories with the user factors fixed (fresh ones from this batch first). */
+  async refreshItems(tenant: string, model: LoadedAls, items: string[], fresh: Map<string, Float64Array>): Promise<void> {
+    const pipe = this.redis.pipeline();
+    for (const i of items) pipe.hgetall(alsItemHistoryKey(tenant, i));
+    const histories = (await pipe.exec()) ?? [];
+    const kept = items.map((_, j) => {
+      const [err, raw] = histories[j] ?? [null, {}];
+      if (err) throw err;
+      return this.bounded(raw as Record<string, string>);
+    });
+    const needed = new Set<string>();
+    for (const { kept: rows } of kept) for (const [user] of rows) if (!fresh.has(user)) needed.add(user);
+    const stored = await this.models.userVectors(tenant, model.version, [...needed]);
+    const userGram = await this.models.userGram(model);
+    const f = model.factors;
+    const vectors = new Map<string, Float64Array>();
+    const trim = this.redis.pipeline();
+    items.forEach((item, j) => {
+      const { kept: rows, dropped } = kept[j]!;
+      if (dropped.length > 0) trim.hdel(alsItemHistoryKey(tenant, item), ...dropped);
+      const known = rows.filter(([user]) => fresh.has(user) || stored.has(user));
+      if (known.length === 0) return;
+      const packed = new Float64Array(known.length * f);
+      known.forEach(([user], k) => packed.set((fresh.get(user) ?? stored.get(user))!, k * f));
+      vectors.set(item, foldInItem(packed, f, userGram, known.map(([, v]) => v), model.params));
+    });
+    await this.models.writeItemVectors(model, vectors);
+    if (trim.length > 0) await trim.exec();
+  }
+
   /** Re-solves the users' vectors from their full histories and writes them under the model's version. */
-  async refresh(tenant: string, model: LoadedAls, users: string[]): Promise<void> {
+  async refresh(tenant: string, model: LoadedAls, users: string[]): Promise<Map<string, Float64Array>> {
     const pipe = this.redis.pipeline();
     for (const u of users) pipe.hgetall(alsHistoryKey(tenant, u));
     const histories = (await pipe.exec()) ?? [];
     const vectors = new Map<string, Float64Array>();
     const trim = this.redis.pipeline();
-    const started = performance.now();
     users.forEach((user, j) => {
       const [err, raw] = histories[j] ?? [null, {}];
       if (err) throw err;
-      const { kept, dropped } = this.boundedHistory(raw as Record<string, string>);
+      const { kept, dropped } = this.bounded(raw as Record<string, string>);
       if (dropped.length > 0) trim.hdel(alsHistoryKey(tenant, user), ...dropped);
       const interactions = kept
         .map(([item, value]) => ({ item: model.itemIndex.get(item) ?? -1, value }))
         .filter((x) => x.item >= 0);
       if (interactions.length > 0) vectors.set(user, foldInUser(model, model.gram, interactions, model.params));
     });
-    this.solveSeconds.push((performance.now() - started) / 1000 / Math.max(1, users.length));
-    if (this.solveSeconds.length > 10_000) this.solveSeconds.splice(0, this.solveSeconds.length - 10_000);
     await this.models.writeUserVectors(tenant, model.version, vectors);
     if (trim.length > 0) await trim.exec();
+    return vectors;
   }
 
   /** Keeps the strongest `historyMaxItems` interactions: a bound on memory and on the solve's cost. */
-  private boundedHistory(raw: Record<string, string>): { kept: [string, number][]; dropped: string[] } {
+  private bounded(raw: Record<string, string>): { kept: [string, number][]; dropped: string[] } {
     const entries = Object.entries(raw).map(([k, v]) => [k, Number(v)] as [string, number]);
     if (entries.length <= this.options.historyMaxItems) return { kept: entries, dropped: [] };
     entries.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));

@@ -3,7 +3,7 @@
 // pointer, and an announcement on a pub/sub channel when it changes. Readers load a version by id and keep it until the
 // pointer moves; an old version's user vectors expire an hour after it is replaced, so a reader mid-swap still finds them.
 import type { AlsModel, AlsParams } from '../core/models/als.ts';
-import { itemGramian } from '../core/models/als.ts';
+import { itemGramian, updateGramian } from '../core/models/als.ts';
 import type { ArtifactManifest, ArtifactStore } from '../platform/artifact-store.ts';
 import type { Redis } from '../platform/redis.ts';
 
@@ -12,6 +12,9 @@ export const MODELS_CHANNEL = 'rs:models';
 export const alsCurrentKey = (tenant: string) => `rs:{${tenant}}:als:current`;
 export const alsUsersKey = (tenant: string, version: string) => `rs:{${tenant}}:als:${version}:users`;
 export const alsHistoryKey = (tenant: string, user: string) => `rs:{${tenant}}:als:hist:${user}`;
+export const alsItemHistoryKey = (tenant: string, item: string) => `rs:{${tenant}}:als:ihist:${item}`;
+/** Item vectors re-solved by fold-in since the version was trained (changed and new items), float32. */
+export const alsItemsKey = (tenant: string, version: string) => `rs:{${tenant}}:als:${version}:items`;
 
 const OLD_VERSION_GRACE_S = 3600;
 
@@ -35,7 +38,10 @@ export interface AlsMeta {
   parent: string | null;
 }
 
-/** A model loaded for serving or fold-in: item side only, plus what every user solve shares. */
+/**
+ * A model as serving and fold-in use it: the version's item side, plus the items fold-in re-solved since (new items
+ * appended), with YᵀY kept current. `itemFactors` may have spare capacity beyond nItems rows.
+ */
 export interface LoadedAls {
   version: string;
   tenant: string;
@@ -47,6 +53,17 @@ export interface LoadedAls {
   gram: Float64Array;
   params: AlsParams;
 }
+
+interface LiveModel {
+  model: LoadedAls;
+  refreshedAt: number;
+  userGram: Promise<Float64Array> | null;
+  /** The stored bytes last applied per item: a refresh applies only what another process changed. */
+  applied: Map<string, Buffer>;
+}
+
+/** How often a process re-reads the item vectors other processes' fold-in wrote. */
+const REFRESH_MS = 5_000;
 
 export function encodeAlsArtifact(header: AlsHeader, itemFactors: Float64Array): Buffer {
   const json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -81,6 +98,7 @@ export function decodeVector(buf: Buffer): Float64Array {
 
 export class AlsModelStore {
   private readonly cache = new Map<string, Promise<LoadedAls>>();
+  private readonly live = new Map<string, LiveModel>();
 
   constructor(
     private readonly redis: Redis,
@@ -107,7 +125,7 @@ export class AlsModelStore {
   /** Points the tenant at a version and announces it; the previous version's user vectors expire after a grace period. */
   async promote(tenant: string, version: string, previous: string | null): Promise<void> {
     const pipe = this.redis.pipeline().set(alsCurrentKey(tenant), version).persist(alsUsersKey(tenant, version));
-    if (previous && previous !== version) pipe.expire(alsUsersKey(tenant, previous), OLD_VERSION_GRACE_S);
+    if (previous && previous !== version) pipe.expire(alsUsersKey(tenant, previous), OLD_VERSION_GRACE_S).expire(alsItemsKey(tenant, previous), OLD_VERSION_GRACE_S);
     await pipe.publish(MODELS_CHANNEL, JSON.stringify({ tenant, kind: ALS_KIND, version })).exec();
   }
 
@@ -115,8 +133,8 @@ export class AlsModelStore {
     return this.redis.get(alsCurrentKey(tenant));
   }
 
-  /** The model of a version, loaded once per process and checksum-verified. */
-  load(version: string): Promise<LoadedAls> {
+  /** The version's artifact, loaded once per process and checksum-verified. */
+  private base(version: string): Promise<LoadedAls> {
     let pending = this.cache.get(version);
     if (!pending) {
       pending = this.artifacts.load(ALS_KIND, version).then(({ content }) => {
@@ -130,10 +148,71 @@ export class AlsModelStore {
     return pending;
   }
 
+  /** The version with the item vectors fold-in wrote since training, re-read every few seconds. */
+  async load(version: string): Promise<LoadedAls> {
+    let live = this.live.get(version);
+    if (!live) {
+      const b = await this.base(version);
+      live = this.live.get(version) ?? { model: { ...b, itemIds: [...b.itemIds], itemIndex: new Map(b.itemIndex), itemFactors: b.itemFactors.slice(), gram: b.gram.slice() }, refreshedAt: 0, userGram: null, applied: new Map() };
+      this.live.set(version, live);
+    }
+    if (Date.now() - live.refreshedAt >= REFRESH_MS) {
+      live.refreshedAt = Date.now();
+      const overrides = await this.redis.hgetallBuffer(alsItemsKey(live.model.tenant, version));
+      for (const [item, buf] of Object.entries(overrides)) {
+        if (live.applied.get(item)?.equals(buf)) continue;
+        live.applied.set(item, buf);
+        setItemVector(live.model, item, decodeVector(buf));
+      }
+    }
+    return live.model;
+  }
+
   /** The tenant's current model, or null before its first training. */
   async current(tenant: string): Promise<LoadedAls | null> {
     const version = await this.currentVersion(tenant);
     return version ? this.load(version) : null;
+  }
+
+  /** XᵀX over the version's trained user vectors (fixed between retrains): what every item re-solve shares. */
+  async userGram(model: LoadedAls): Promise<Float64Array> {
+    const live = this.live.get(model.version);
+    if (!live) throw new Error(`model ${model.version} is not loaded`);
+    if (!live.userGram) {
+      live.userGram = this.redis.hvalsBuffer(alsUsersKey(model.tenant, model.version)).then((vectors) => {
+        const f = model.factors;
+        const packed = new Float64Array(vectors.length * f);
+        vectors.forEach((buf, j) => packed.set(decodeVector(buf), j * f));
+        return itemGramian({ itemFactors: packed, nItems: vectors.length, factors: f });
+      });
+      live.userGram.catch(() => (live.userGram = null));
+    }
+    return live.userGram;
+  }
+
+  async userVectors(tenant: string, version: string, users: string[]): Promise<Map<string, Float64Array>> {
+    const out = new Map<string, Float64Array>();
+    if (users.length === 0) return out;
+    const bufs = await this.redis.hmgetBuffer(alsUsersKey(tenant, version), ...users);
+    users.forEach((u, j) => {
+      const b = bufs[j];
+      if (b) out.set(u, decodeVector(b));
+    });
+    return out;
+  }
+
+  /** Applies re-solved item vectors to the loaded model and stores them for other processes. */
+  async writeItemVectors(model: LoadedAls, vectors: Map<string, Float64Array>): Promise<void> {
+    if (vectors.size === 0) return;
+    const live = this.live.get(model.version);
+    const args: (string | Buffer)[] = [];
+    for (const [item, v] of vectors) {
+      setItemVector(model, item, v);
+      const buf = encodeVector(v);
+      live?.applied.set(item, buf);
+      args.push(item, buf);
+    }
+    await this.redis.hset(alsItemsKey(model.tenant, model.version), ...args);
   }
 
   async userVector(tenant: string, version: string, user: string): Promise<Float64Array | null> {
@@ -147,4 +226,25 @@ export class AlsModelStore {
     for (const [user, v] of vectors) args.push(user, encodeVector(v));
     await this.redis.hset(alsUsersKey(tenant, version), ...args);
   }
+}
+
+/** Sets (or appends) an item's vector in a loaded model, keeping YᵀY equal to the Gramian of its factors. */
+export function setItemVector(model: LoadedAls, item: string, vector: Float64Array): void {
+  const f = model.factors;
+  let i = model.itemIndex.get(item);
+  if (i === undefined) {
+    i = model.nItems;
+    if ((i + 1) * f > model.itemFactors.length) {
+      const grown = new Float64Array(Math.max((i + 1) * f, Math.ceil(model.itemFactors.length * 1.5)));
+      grown.set(model.itemFactors);
+      model.itemFactors = grown;
+    }
+    model.itemIds.push(item);
+    model.itemIndex.set(item, i);
+    model.nItems = i + 1;
+    updateGramian(model.gram, f, null, vector);
+  } else {
+    updateGramian(model.gram, f, model.itemFactors.slice(i * f, (i + 1) * f), vector);
+  }
+  model.itemFactors.set(vector, i * f);
 }

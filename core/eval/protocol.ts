@@ -7,12 +7,13 @@
 // - Evaluated users = users with at least one relevant item and a non-empty history. Users whose first rating falls
 //   in test-late are cold starts that no personalised model can address; they are counted and skipped.
 // - Training data: train ∪ test-early for popularity, item-kNN, EASE and "ALS batch (full retrain)". The fold-in
-//   row trains ALS on train only, then streams each test-early row in time order through foldInUser (that user's
-//   vector recomputed from all their rows so far, item factors fixed; users new since train are created this way).
-//   Items first seen in test-early have no factors in that model (score 0) until a retrain. "ALS batch (train only,
-//   no fold-in)" is the same train-only model without the stream, to show what fold-in adds.
+//   row trains ALS on train only, then streams test-early in time order, in batches of FOLD_IN_BATCH rows, through
+//   the same fold-in as processors/als-fold-in.ts: the batch's users re-solved from all their rows so far (item factors
+//   fixed), then its items from all their rows (user factors fixed), then its users again. Users and items new since
+//   train are created this way. "ALS batch (train only, no fold-in)" is the same train-only model without the
+//   stream, to show what fold-in adds.
 // - Interaction values come from one rating mapping (rating-values.ts) for every model that takes weights.
-import { foldInUser, itemGramian, recommendAls, trainAls, type AlsModel, type AlsParams } from '../models/als.ts';
+import { foldInItem, foldInUser, itemGramian, recommendAls, trainAls, updateGramian, type AlsModel, type AlsParams } from '../models/als.ts';
 import { recommendEase, trainEase, type EaseParams } from '../models/ease.ts';
 import { recommendItemKnn, trainItemKnn, type ItemKnnParams } from '../models/item-knn.ts';
 import { recommendPopular, trainPopularity } from '../models/popularity-baseline.ts';
@@ -219,24 +220,56 @@ function alsLists(model: AlsModel, userFactors: Float64Array, data: SplitData, k
   return recommendAll(data, (u, history) => recommendAls(model, userFactors.subarray(u * f, (u + 1) * f), history, kMax, scratch));
 }
 
-/** Streams test-early through foldInUser on a train-only model; returns the updated user factors. */
-function streamFoldIn(log: InteractionLog, split: Split, model: AlsModel, config: ProtocolConfig): { userFactors: Float64Array; usersCreated: number; seconds: number } {
+/** Events per streamed batch: the size of a typical Kafka fetch in the fold-in processor. */
+export const FOLD_IN_BATCH = 500;
+
+/**
+ * Streams test-early through fold-in on a train-only model, batch by batch as the fold-in processor does: the batch's
+ * users are re-solved with the item factors fixed, then its items with the user factors fixed (XᵀX of the train-only
+ * users, kept fixed between retrains; YᵀY kept current as items change), then its users again. Returns the updated
+ * factors.
+ */
+function streamFoldIn(log: InteractionLog, split: Split, model: AlsModel, config: ProtocolConfig): { userFactors: Float64Array; itemFactors: Float64Array; usersCreated: number; seconds: number } {
   const f = model.factors;
   const userFactors = model.userFactors.slice();
-  const seen: { item: number; value: number }[][] = Array.from({ length: log.nUsers }, () => []);
-  for (const r of split.train) seen[log.user[r]!]!.push({ item: log.item[r]!, value: ratingValue(log.rating[r]!, config.ratingValues) });
+  const itemFactors = model.itemFactors.slice();
+  const byUser: { item: number; value: number }[][] = Array.from({ length: log.nUsers }, () => []);
+  const byItem: { user: number; value: number }[][] = Array.from({ length: log.nItems }, () => []);
+  const add = (r: number) => {
+    const value = ratingValue(log.rating[r]!, config.ratingValues);
+    byUser[log.user[r]!]!.push({ item: log.item[r]!, value });
+    byItem[log.item[r]!]!.push({ user: log.user[r]!, value });
+  };
+  for (const r of split.train) add(r);
   let usersCreated = 0;
   const [, seconds] = timed(() => {
-    const gram = itemGramian(model);
-    for (const r of split.early) {
-      const u = log.user[r]!;
-      const interactions = seen[u]!;
-      if (interactions.length === 0) usersCreated++;
-      interactions.push({ item: log.item[r]!, value: ratingValue(log.rating[r]!, config.ratingValues) });
-      userFactors.set(foldInUser(model, gram, interactions, config.als), u * f);
+    const itemSide = { itemFactors, nItems: model.nItems, factors: f };
+    const itemGram = itemGramian(itemSide);
+    const userGram = itemGramian({ itemFactors: userFactors, nItems: log.nUsers, factors: f });
+    const solveUser = (u: number) => userFactors.set(foldInUser(itemSide, itemGram, byUser[u]!, config.als), u * f);
+    for (let start = 0; start < split.early.length; start += FOLD_IN_BATCH) {
+      const users = new Set<number>();
+      const items = new Set<number>();
+      for (let k = start; k < Math.min(start + FOLD_IN_BATCH, split.early.length); k++) {
+        const r = split.early[k]!;
+        if (byUser[log.user[r]!]!.length === 0) usersCreated++;
+        add(r);
+        users.add(log.user[r]!);
+        items.add(log.item[r]!);
+      }
+      for (const u of users) solveUser(u);
+      for (const i of items) {
+        const rows = byItem[i]!;
+        const packed = new Float64Array(rows.length * f);
+        rows.forEach(({ user }, j) => packed.set(userFactors.subarray(user * f, (user + 1) * f), j * f));
+        const next = foldInItem(packed, f, userGram, rows.map((x) => x.value), config.als);
+        updateGramian(itemGram, f, itemFactors.slice(i * f, (i + 1) * f), next);
+        itemFactors.set(next, i * f);
+      }
+      for (const u of users) solveUser(u);
     }
   });
-  return { userFactors, usersCreated, seconds };
+  return { userFactors, itemFactors, usersCreated, seconds };
 }
 
 /** Runs every configured model on one split. Pure computation; `progress` only reports. */
@@ -318,7 +351,7 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
     if (wants('als-fold-in')) {
       const stream = streamFoldIn(log, split, model, config);
       const foldIn = { events: split.early.length, seconds: stream.seconds, meanMicros: split.early.length === 0 ? 0 : (stream.seconds * 1e6) / split.early.length, usersCreated: stream.usersCreated };
-      add('als-fold-in', seconds, alsLists(model, stream.userFactors, data, kMax), foldIn);
+      add('als-fold-in', seconds, alsLists({ ...model, itemFactors: stream.itemFactors }, stream.userFactors, data, kMax), foldIn);
     }
   }
   return report;

@@ -202,3 +202,25 @@ export function scoreAll(model: ItemSide, userVector: Float64Array, out: Float64
 export function recommendAls(model: ItemSide, userVector: Float64Array, history: ArrayLike<number>, k: number, scratch?: Float64Array): Int32Array {
   return topKExcluding(scoreAll(model, userVector, scratch), k, history);
 }
+
+/**
+ * Keeps a Gramian (YᵀY) equal to the Gramian of the factors after one row changes from `previous` (null for a new
+ * row) to `next`: O(f²) instead of recomputing over every row.
+ */
+export function updateGramian(gram: Float64Array, factors: number, previous: Float64Array | null, next: Float64Array): void {
+  for (let a = 0; a < factors; a++) {
+    for (let b = 0; b < factors; b++) {
+      gram[a * factors + b]! += next[a]! * next[b]! - (previous ? previous[a]! * previous[b]! : 0);
+    }
+  }
+}
+
+/**
+ * An item's vector from its interactions with the user factors fixed: the same normal equations as foldInUser with the
+ * roles swapped. `userVectors` packs the interacting users' vectors row-major (m × factors), in the order of `values`;
+ * `userGram` is XᵀX over all users of the model.
+ */
+export function foldInItem(userVectors: Float64Array, factors: number, userGram: Float64Array, values: readonly number[], params: Pick<AlsParams, 'regularization' | 'alpha'>): Float64Array {
+  const side = { itemFactors: userVectors, nItems: values.length, factors };
+  return foldInUser(side, userGram, values.map((value, item) => ({ item, value })), params);
+}

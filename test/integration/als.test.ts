@@ -13,7 +13,7 @@ import { provision } from '../../platform/bootstrap.ts';
 import { createClickHouse, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
-import { AlsModelStore, alsHistoryKey, alsUsersKey } from '../../processors/als-model-store.ts';
+import { AlsModelStore, alsHistoryKey, alsItemsKey, alsUsersKey } from '../../processors/als-model-store.ts';
 import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { startReader, type RunningReader } from '../../serving/reader.ts';
@@ -136,6 +136,24 @@ describe('ALS', () => {
     const f = await feed('newbie', 2);
     expect(f.modelVersion).toBe(version);
     expect(f.items.map((i) => i.itemId[0])).toEqual(['B', 'B']);
+  });
+
+  it('gives an item first seen after training a vector of the right taste within the stream', async () => {
+    const version = (await models.currentVersion(tenant))!;
+    await producer.send(['a0', 'a1', 'a2', 'a4', 'a5'].map((u) => click(u, 'A-fresh')));
+    await caughtUp();
+    expect(await redis.hexists(alsItemsKey(tenant, version), 'A-fresh')).toBe(1);
+    const model = await new AlsModelStore(redis, new ArtifactStore(artifactsDir)).load(version);
+    const i = model.itemIndex.get('A-fresh')!;
+    expect(i).toBeGreaterThanOrEqual(24); // appended after the trained items
+    const item = model.itemFactors.subarray(i * model.factors, (i + 1) * model.factors);
+    const score = async (user: string) => {
+      const v = (await models.userVector(tenant, version, user))!;
+      return v.reduce((s, x, d) => s + x * item[d]!, 0);
+    };
+    // an A-taste user who never clicked it scores it above every B-taste user
+    const a = await score('a9');
+    for (const b of ['b0', 'b5', 'b9']) expect(a).toBeGreaterThan(await score(b));
   });
 
   it('ignores a re-sent event: the history and the vector stay as they were', async () => {
