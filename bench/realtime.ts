@@ -128,6 +128,7 @@ const p = `rs:{${memTenant}}:`;
 const perUserKeys = await sampledUsage((i) => [`${p}seen:u${i}`, `${p}recent:u${i}`, `${p}sess:u${i}`, `${p}sessitems:u${i}`, `${p}cnt:u:u${i}`, `${p}als:hist:u${i}`], sampleUsers);
 const sampleItems = Array.from({ length: 500 }, (_, i) => Math.floor((i * opts.items) / 500));
 const perItemCounters = await sampledUsage((i) => [`${p}cnt:i:i${i}`], sampleItems);
+const perItemHistory = await sampledUsage((i) => [`${p}als:ihist:i${i}`], sampleItems);
 const markerBytes = await sampledUsage((i) => [`${p}ev:features:m-${i}`, `${p}ev:als:m-${i}`], sampleUsers);
 const sortedSets = Number((await redis.memory('USAGE', `${p}pop`)) ?? 0) + Number((await redis.memory('USAGE', `${p}trend`)) ?? 0);
 const distinctItems = await redis.zcard(`${p}pop`);
@@ -156,7 +157,7 @@ console.log(
         usedMemoryDeltaMiB: +((after - before) / 2 ** 20).toFixed(1),
         usedMemoryDeltaPer100kUsersMiB: +(((after - before) / opts.users) * 100_000 / 2 ** 20).toFixed(1),
         perUserBytes: { userKeys: Math.round(perUserKeys), dedupeMarkersPerEvent: Math.round(markerBytes / 2) },
-        perItemBytes: { counters: Math.round(perItemCounters), popularityAndTrendingEntries: Math.round(sortedSets / Math.max(1, distinctItems)) },
+        perItemBytes: { counters: Math.round(perItemCounters), alsHistory: Math.round(perItemHistory), popularityAndTrendingEntries: Math.round(sortedSets / Math.max(1, distinctItems)) },
         note: 'used_memory delta includes per-event de-duplication markers (TTL DEDUPE_TTL_S) and all item keys; perUserBytes.userKeys is the steady-state cost of a user once markers expire',
       },
     },
