@@ -22,6 +22,7 @@ import { AlsFoldInProcessor } from '../processors/als-fold-in.ts';
 import { AlsModelStore, alsHistoryKey } from '../processors/als-model-store.ts';
 import { FeaturesProcessor } from '../processors/features.ts';
 import type { ConsumedRecord } from '../streams/consumer-runner.ts';
+import { seededRandom } from '../core/seeded-random.ts';
 
 const opts = new Command('bench:realtime')
   .option('--users <n>', 'users for the memory figure', (v) => Number(v), 100_000)
@@ -37,10 +38,6 @@ await ensureServices({ log: (l: string) => console.error(`infra: ${l}`) });
 const redis = createRedis(config);
 const run = Date.now().toString(36);
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 const record = (value: InteractionEvent, offset: number): ConsumedRecord<InteractionEvent> => ({ value, topic: 'bench', partition: 0, offset: String(offset), timestamp: '0', key: null, raw: null, schemaId: null });
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 const usedMemory = async (r: Redis) => Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
@@ -77,7 +74,7 @@ for (let u = 0; u < ml.log.nUsers; u++) {
   if (args.length > 0) await redis.hset(alsHistoryKey(mlTenant, userIds[u]!), ...args);
 }
 const foldIn = new AlsFoldInProcessor(redis, models, { weights: { impression: 0, click: 1, engagement: 3, conversion: 5 }, historyMaxItems: config.als.historyMaxItems, historyTtlS: 3600, dedupeTtlS: 3600 });
-const rand = rng(7);
+const rand = seededRandom(7);
 const latencies: number[] = [];
 const historySizes: number[] = [];
 for (let i = 0; i < opts.foldInEvents; i++) {
@@ -100,7 +97,7 @@ const historyOnly = new AlsFoldInProcessor(redis, models, { weights: { impressio
 const before = await usedMemory(redis);
 const total = opts.users * opts.eventsPerUser;
 const t0 = Date.UTC(2026, 0, 1);
-const mrand = rng(11);
+const mrand = seededRandom(11);
 let batch: ConsumedRecord<InteractionEvent>[] = [];
 const memStart = performance.now();
 for (let n = 0; n < total; n++) {

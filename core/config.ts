@@ -46,13 +46,14 @@ const schema = z.object({
 
   ARTIFACTS_DIR: z.string().optional(),
   SCALER_MIN_SAMPLES: positiveInt.default(1000),
-  SCALER_MIN_DRIFT: z.coerce.number().min(0).default(0.05),
+  SCALER_MIN_DRIFT: z.coerce.number().min(0).default(0.1),
   SCALER_MAX_DRIFT: z.coerce.number().positive().default(3),
   SCALER_PUBLISH_INTERVAL_S: positiveInt.default(30),
 
   ALS_FACTORS: positiveInt.default(64),
-  ALS_REGULARIZATION: z.coerce.number().positive().default(0.1),
-  ALS_ALPHA: z.coerce.number().positive().default(10),
+  // defaults: DEFAULT_ALS_PARAMS, tuned on MovieLens with the offline protocol (docs/offline-evaluation.md)
+  ALS_REGULARIZATION: z.coerce.number().positive().default(30),
+  ALS_ALPHA: z.coerce.number().positive().default(3),
   ALS_ITERATIONS: positiveInt.default(15),
   ALS_CG_STEPS: positiveInt.default(3),
   ALS_WEIGHT_IMPRESSION: z.coerce.number().default(0),

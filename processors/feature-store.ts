@@ -3,6 +3,7 @@
 // atomic). Every key has a TTL and every collection a size bound, so memory is bounded. Each event is applied at most
 // once: the Lua script sets a per-event marker (SET NX, TTL) and skips events whose marker exists, so a batch that is
 // re-delivered after a crash does not count twice.
+import type { Config } from '../core/config.ts';
 import type { TenantFeaturePlan } from '../core/feature-updates.ts';
 import type { ScoredItem } from '../core/feed.ts';
 import { MAX_COUNTER_FIELDS, isExpiredField, type SessionState } from '../core/session-features.ts';
@@ -23,14 +24,7 @@ export const categoryCountersKey = (tenant: string, category: string) => `${pref
 /** Tenant-wide counters: the prior of every smoothed rate. */
 export const tenantCountersKey = (tenant: string) => `${prefix(tenant)}cnt:all`;
 
-export interface FeatureLimits {
-  maxItems: number;
-  ttlS: number;
-  seenMaxItems: number;
-  seenTtlS: number;
-  recentMaxItems: number;
-  dedupeTtlS: number;
-}
+export type FeatureLimits = Pick<Config['features'], 'maxItems' | 'ttlS' | 'seenMaxItems' | 'seenTtlS' | 'recentMaxItems' | 'dedupeTtlS'>;
 
 const EVENT_ARGS = 13;
 const HEADER_ARGS = 14;

@@ -24,18 +24,15 @@ import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka, ensureTopics } from '../../streams/kafka.ts';
 import { consumerLag, waitForCaughtUp } from '../../streams/offsets.ts';
 import { eventually, isolatedConfig, logger } from './harness.ts';
+import { seededRandom } from '../../core/seeded-random.ts';
 
 const t0 = Date.UTC(2026, 5, 1, 12);
 const tenantOf = (config: Config & { suffix: string }, name: string) => `${name}-${config.suffix}`.replace(/_/g, '-');
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 /** A seeded stream: mostly impressions, some clicks, few engagements and conversions, over two hours. */
 function generate(tenant: string, n: number, seed: number): InteractionEvent[] {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const out: InteractionEvent[] = [];
   for (let i = 0; i < n; i++) {
     const base = { eventId: `${tenant}-${i}`, tenant, userId: `u${Math.floor(rand() * 200)}`, itemId: `i${Math.floor(rand() ** 2 * 500)}`, timestamp: t0 + Math.floor((i / n) * 2 * 3_600_000), context: { category: `c${Math.floor(rand() * 10)}` } };

@@ -14,6 +14,7 @@ import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka, createProducer } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { isolatedConfig, logger, readTopic } from './harness.ts';
+import { seededRandom } from '../../core/seeded-random.ts';
 
 const config = isolatedConfig('reader');
 const A = `alpha-${config.suffix}`.replace(/_/g, '-');
@@ -28,10 +29,6 @@ const t0 = Date.UTC(2026, 0, 1);
 const itemsOf = { [A]: Array.from({ length: 30 }, (_, i) => `a${i}`), [B]: Array.from({ length: 30 }, (_, i) => `b${i}`) };
 const seenBy = new Map<string, Set<string>>(); // `${tenant}/${user}` -> items
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 
 beforeAll(async () => {
   await provision(config, logger);
@@ -42,7 +39,7 @@ beforeAll(async () => {
   reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
 
   // B's items are far more popular than A's: a leak would put them at the top of A's feeds
-  const rand = rng(42);
+  const rand = seededRandom(42);
   const events: InteractionEvent[] = [];
   for (const [tenant, clicks] of [[A, 300], [B, 3000]] as const) {
     for (let i = 0; i < clicks; i++) {
@@ -98,7 +95,7 @@ describe('reader over HTTP', () => {
   });
 
   it('never returns another tenant\'s items or the user\'s seen items (randomized)', async () => {
-    const rand = rng(7);
+    const rand = seededRandom(7);
     for (let i = 0; i < 300; i++) {
       const tenant = rand() < 0.5 ? A : B;
       const user = `u${Math.floor(rand() * 20)}`;

@@ -18,10 +18,12 @@ import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka, ensureTopics } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { isolatedConfig, logger } from './harness.ts';
+import { seededRandom } from '../../core/seeded-random.ts';
 
 const config = isolatedConfig('scaler', { TOPIC_PARTITIONS: '3' });
 const tenant = `sc-${config.suffix}`.replace(/_/g, '-');
-const policy = { minSamples: 500, minDrift: 0.05, maxDrift: 3 };
+// minDrift well above the sampling noise of the mean shift at these sample sizes (~1/sqrt(1000) = 0.03 std)
+const policy = { minSamples: 500, minDrift: 0.15, maxDrift: 3 };
 let kafka: Kafka;
 let redis: Redis;
 let registry: SchemaRegistryClient;
@@ -30,13 +32,9 @@ let publisher: ScalerPublisher;
 let running: RunningConsumer;
 const groupId = `test-${config.suffix}-scaler`;
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 function conversions(n: number, offset: number, meanPrice: number, seed: number): InteractionEvent[] {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => ({
     type: 'conversion' as const,
     eventId: `${seed}-${i}`,
@@ -108,7 +106,7 @@ describe('scaler', () => {
     await produce(conversions(1000, 20_000, 100, 3));
     const same = await publisher.publish(tenant);
     expect(same.decision).toMatchObject({ promote: false, reason: 'no-material-change' });
-    expect(same.decision.drift!.max).toBeLessThan(0.05);
+    expect(same.decision.drift!.max).toBeLessThan(0.15);
 
     await produce(conversions(5000, 30_000, 106, 4)); // the price centre moves ~1 standard deviation
     const shifted = await publisher.publish(tenant);

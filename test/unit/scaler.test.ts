@@ -2,11 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../core/canonical-json.ts';
 import { numericFeatures } from '../../core/numeric-features.ts';
 import { decidePromotion, drift, emptyStats, mergeAccumulators, mergeStats, observe, observeAll, scale, snapshotOf, type ScalerAccumulator } from '../../core/scaler.ts';
+import { seededRandom } from '../../core/seeded-random.ts';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 describe('Welford running stats', () => {
   it('match a two-pass computation', () => {
@@ -19,7 +16,7 @@ describe('Welford running stats', () => {
   });
 
   it('merge of partition results equals a single pass over all the data', () => {
-    const rand = rng(3);
+    const rand = seededRandom(3);
     const xs = Array.from({ length: 10_000 }, () => 1e6 + rand() * 100); // large offset: the naive formula loses precision here
     const single = emptyStats();
     for (const x of xs) observe(single, x);
