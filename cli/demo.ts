@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   for (const f of feeds) {
     console.log(`\nfeed for user ${f.userId} (${activity.get(f.userId)} events; recommendation ${f.recommendationId}; ${f.modelVersion}/${f.indexVersion}):`);
     if (f.status !== 'ok') console.log(`  ${f.status}: ${f.error}`);
-    f.items.forEach((it, i) => console.log(`  ${String(i + 1).padStart(2)}. item ${it.itemId.padEnd(10)} score ${it.score.toFixed(3)}`));
+    f.items.forEach((it, i) => console.log(`  ${String(i + 1).padStart(2)}. item ${it.itemId.padEnd(10)} score ${it.score.toPrecision(3)}`));
   }
   const httpUser = users[0];
   const httpStatus = httpUser ? (await fetch(`${reader.url}/v1/feeds/${encodeURIComponent(httpUser)}?tenant=${opts.tenant}&k=${opts.k}`)).status : 0;

@@ -22,8 +22,10 @@ export function createKafka(config: Config, logger: Logger, clientId = config.ka
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
         // Our idempotent producers keep a bounded retry budget on purpose (a send fails rather than hangs during an
-        // outage); kafkajs warns about that on every connect, which is noise, not news.
-        const lvl = message.startsWith('Limiting retries for the idempotent producer') ? 'debug' : (LEVELS[level] ?? 'info');
+        // outage); kafkajs warns about that on every connect, which is noise, not news. It also logs every broker error
+        // response at ERROR before retrying it (a coordinator still loading, a rebalance): those are info; an error
+        // that survives the retries reaches our code and is logged there.
+        const lvl = message.startsWith('Limiting retries for the idempotent producer') ? 'debug' : message.startsWith('Response ') ? 'info' : (LEVELS[level] ?? 'info');
         log[lvl]({ ...rest }, message);
       },
   });
