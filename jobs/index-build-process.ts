@@ -1,0 +1,15 @@
+// Index builds in a child process (jobs/child-task.ts): inserting 1M points into an HNSW graph takes minutes of CPU,
+// and the reader that asked for it must keep answering meanwhile.
+import { buildSnapshot, type IndexInput, type IndexManifest } from '../serving/index/index-snapshot.ts';
+import { runInChild, serveChildTask } from './child-task.ts';
+
+interface Input {
+  root: string;
+  index: IndexInput;
+}
+
+export function buildSnapshotInChild(root: string, index: IndexInput, onProgress?: (points: number) => void): Promise<IndexManifest> {
+  return runInChild<Input, IndexManifest>(import.meta.url, { root, index }, onProgress);
+}
+
+serveChildTask<Input, IndexManifest>(import.meta.url, ({ root, index }, progress) => buildSnapshot(root, index, progress));

@@ -1,0 +1,170 @@
+// HNSW index snapshots on disk, one directory per version of a partition (a tenant, or the community partition):
+//   <root>/index/<partition>/<version>/index.hnsw   the hnswlib graph (cosine space over the item vectors)
+//                                      labels.json  label -> item id (labels are dense 0..n-1: hnswlib labels are 32-bit)
+//                                      manifest.json versions of the models used, counts, parameters, build time, and
+//                                                    the sha256 of both files
+// The version is derived from the content (idx-<sha256 of the two files' hashes>), so a rebuild of the same vectors with
+// the same parameters is the same version. Loading re-checks both checksums before trusting a byte, so a corrupted or
+// half-copied snapshot is refused and the caller keeps serving what it had.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import hnswlib from 'hnswlib-node';
+import { normalized } from '../../core/vectors.ts';
+
+const { HierarchicalNSW } = hnswlib;
+type Hnsw = InstanceType<typeof HierarchicalNSW>;
+
+export interface IndexParams {
+  m: number;
+  efConstruction: number;
+  efSearch: number;
+  seed: number;
+}
+
+export const DEFAULT_INDEX_PARAMS: IndexParams = { m: 16, efConstruction: 200, efSearch: 100, seed: 100 };
+
+export interface IndexManifest {
+  format: 1;
+  version: string;
+  partition: string;
+  dim: number;
+  count: number;
+  space: 'cosine';
+  params: IndexParams;
+  /** Model versions the vectors came from (e.g. { als: 'als-…', scaler: 'scaler-…' }). */
+  sources: Record<string, string>;
+  builtAt: string;
+  buildSeconds: number;
+  files: { index: { sha256: string; bytes: number }; labels: { sha256: string; bytes: number } };
+}
+
+export class SnapshotError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotError';
+  }
+}
+
+const PARTITION = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+export function partitionDir(root: string, partition: string): string {
+  if (!PARTITION.test(partition)) throw new SnapshotError(`partition ${JSON.stringify(partition)} must match ${PARTITION}`);
+  return join(root, 'index', partition);
+}
+
+export interface IndexInput {
+  partition: string;
+  itemIds: string[];
+  /** Row-major, itemIds.length x dim. */
+  vectors: Float32Array | Float64Array;
+  dim: number;
+  params: IndexParams;
+  sources: Record<string, string>;
+}
+
+/** Builds the graph and writes a snapshot (CPU-heavy: run it off the serving event loop). */
+export async function buildSnapshot(root: string, input: IndexInput, onProgress?: (done: number) => void): Promise<IndexManifest> {
+  const { itemIds, vectors, dim, params } = input;
+  if (vectors.length !== itemIds.length * dim) throw new SnapshotError(`${vectors.length} values for ${itemIds.length} items of dimension ${dim}`);
+  if (new Set(itemIds).size !== itemIds.length) throw new SnapshotError('item ids must be unique');
+  const dir = partitionDir(root, input.partition);
+  const started = performance.now();
+  const index = new HierarchicalNSW('cosine', dim);
+  index.initIndex({ maxElements: Math.max(1, itemIds.length), m: params.m, efConstruction: params.efConstruction, randomSeed: params.seed });
+  for (let label = 0; label < itemIds.length; label++) {
+    index.addPoint(normalized(vectors.subarray(label * dim, (label + 1) * dim)), label);
+    if (onProgress && label % 10_000 === 9_999) onProgress(label + 1);
+  }
+  const buildSeconds = (performance.now() - started) / 1000;
+
+  await mkdir(dir, { recursive: true });
+  const staging = join(dir, `.staging-${process.pid}-${Date.now()}`);
+  await mkdir(staging);
+  const indexPath = join(staging, 'index.hnsw');
+  await index.writeIndex(indexPath);
+  const indexBytes = await readFile(indexPath);
+  const labels = Buffer.from(JSON.stringify(itemIds));
+  await writeFile(join(staging, 'labels.json'), labels);
+  const files = { index: { sha256: sha256(indexBytes), bytes: indexBytes.length }, labels: { sha256: sha256(labels), bytes: labels.length } };
+  const version = `idx-${sha256(Buffer.from(`${files.index.sha256}:${files.labels.sha256}`)).slice(0, 16)}`;
+  const manifest: IndexManifest = { format: 1, version, partition: input.partition, dim, count: itemIds.length, space: 'cosine', params, sources: input.sources, builtAt: new Date().toISOString(), buildSeconds, files };
+  await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  const final = join(dir, version);
+  if (await exists(final)) {
+    await rm(staging, { recursive: true, force: true }); // the same content is already there: immutable, keep it
+    return JSON.parse(await readFile(join(final, 'manifest.json'), 'utf8')) as IndexManifest;
+  }
+  await rename(staging, final); // atomic: a reader never sees a partial version directory
+  return manifest;
+}
+
+export interface SearchHit {
+  itemId: string;
+  /** Cosine similarity. */
+  score: number;
+}
+
+/** A verified, loaded snapshot. Searches block the event loop for well under a millisecond at ef ~100. */
+export class LoadedIndex {
+  private efSearch: number;
+
+  private constructor(
+    readonly manifest: IndexManifest,
+    private readonly index: Hnsw,
+    private readonly itemIds: string[],
+  ) {
+    this.efSearch = manifest.params.efSearch;
+  }
+
+  /** The search-time candidate list size: recall against latency. */
+  setEfSearch(ef: number): void {
+    this.efSearch = ef;
+    this.index.setEf(ef);
+  }
+
+  static async load(root: string, partition: string, version: string): Promise<LoadedIndex> {
+    const dir = join(partitionDir(root, partition), version);
+    let manifest: IndexManifest;
+    try {
+      manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as IndexManifest;
+    } catch (err) {
+      throw new SnapshotError(`snapshot ${partition}/${version}: unreadable manifest (${(err as Error).message})`);
+    }
+    if (manifest.format !== 1 || manifest.version !== version || manifest.partition !== partition) throw new SnapshotError(`snapshot ${partition}/${version}: manifest does not describe this snapshot`);
+    const indexBytes = await readFile(join(dir, 'index.hnsw')).catch(() => Buffer.alloc(0));
+    const labels = await readFile(join(dir, 'labels.json')).catch(() => Buffer.alloc(0));
+    if (sha256(indexBytes) !== manifest.files.index.sha256) throw new SnapshotError(`snapshot ${partition}/${version}: index.hnsw checksum mismatch`);
+    if (sha256(labels) !== manifest.files.labels.sha256) throw new SnapshotError(`snapshot ${partition}/${version}: labels.json checksum mismatch`);
+    const itemIds = JSON.parse(labels.toString('utf8')) as string[];
+    const index = new HierarchicalNSW('cosine', manifest.dim);
+    await index.readIndex(join(dir, 'index.hnsw'));
+    if (index.getCurrentCount() !== manifest.count || itemIds.length !== manifest.count) throw new SnapshotError(`snapshot ${partition}/${version}: ${index.getCurrentCount()} points, ${itemIds.length} labels, manifest says ${manifest.count}`);
+    index.setEf(manifest.params.efSearch);
+    return new LoadedIndex(manifest, index, itemIds);
+  }
+
+  /**
+   * The k nearest items by cosine, skipping `exclude`. Filtering happens after the search (a JS filter callback
+   * makes hnswlib ~10x slower), widening the candidate pool until k survive or the index is exhausted.
+   */
+  search(query: ArrayLike<number>, k: number, exclude: ReadonlySet<string> = new Set()): SearchHit[] {
+    const q = normalized(query);
+    const total = this.index.getCurrentCount();
+    let want = Math.min(total, k + exclude.size);
+    for (;;) {
+      if (this.index.getEf() < want) this.index.setEf(want);
+      const { neighbors, distances } = this.index.searchKnn(q, want);
+      const hits: SearchHit[] = [];
+      for (let j = 0; j < neighbors.length && hits.length < k; j++) {
+        const itemId = this.itemIds[neighbors[j]!]!;
+        if (!exclude.has(itemId)) hits.push({ itemId, score: 1 - distances[j]! });
+      }
+      this.index.setEf(this.efSearch);
+      if (hits.length >= k || want >= total) return hits;
+      want = Math.min(total, want * 2);
+    }
+  }
+}

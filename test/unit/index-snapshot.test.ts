@@ -1,0 +1,77 @@
+import { mkdtempSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { topKExcluding } from '../../core/models/top-k.ts';
+import { seededRandom } from '../../core/seeded-random.ts';
+import { normalized } from '../../core/vectors.ts';
+import { buildSnapshotInChild } from '../../jobs/index-build-process.ts';
+import { DEFAULT_INDEX_PARAMS, LoadedIndex, SnapshotError, buildSnapshot, partitionDir } from '../../serving/index/index-snapshot.ts';
+
+const dim = 8;
+function vectors(n: number, seed: number): { itemIds: string[]; vectors: Float32Array } {
+  const rand = seededRandom(seed);
+  return { itemIds: Array.from({ length: n }, (_, i) => `item-${i}`), vectors: Float32Array.from({ length: n * dim }, () => rand() - 0.5) };
+}
+
+function exactTop(data: { itemIds: string[]; vectors: Float32Array }, q: number[], k: number, exclude: number[] = []): string[] {
+  const n = data.itemIds.length;
+  const scores = new Float64Array(n);
+  const qn = normalized(q);
+  for (let i = 0; i < n; i++) {
+    const v = normalized(data.vectors.subarray(i * dim, (i + 1) * dim));
+    scores[i] = v.reduce((s, x, d) => s + x * qn[d]!, 0);
+  }
+  return Array.from(topKExcluding(scores, k, exclude), (i) => data.itemIds[i]!);
+}
+
+describe('HNSW index snapshots', () => {
+  it('build deterministically into an immutable version and search like exact cosine on a small catalogue', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
+    const data = vectors(500, 1);
+    const input = { partition: 'acme', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: { als: 'als-test' } };
+    const first = await buildSnapshot(root, input);
+    const again = await buildSnapshot(root, input);
+    expect(again.version).toBe(first.version);
+    expect(first).toMatchObject({ partition: 'acme', count: 500, dim, space: 'cosine', sources: { als: 'als-test' } });
+
+    const loaded = await LoadedIndex.load(root, 'acme', first.version);
+    const rand = seededRandom(2);
+    for (let t = 0; t < 20; t++) {
+      const q = Array.from({ length: dim }, () => rand() - 0.5);
+      expect(loaded.search(q, 10).map((h) => h.itemId)).toEqual(exactTop(data, q, 10));
+    }
+  });
+
+  it('widens the search when exclusions remove candidates', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
+    const data = vectors(300, 3);
+    const { version } = await buildSnapshot(root, { partition: 'acme', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
+    const loaded = await LoadedIndex.load(root, 'acme', version);
+    const q = Array.from({ length: dim }, (_, d) => (d % 2 === 0 ? 1 : -1));
+    const top50 = exactTop(data, q, 50);
+    const exclude = new Set(top50.slice(0, 40));
+    const hits = loaded.search(q, 10, exclude);
+    expect(hits).toHaveLength(10);
+    expect(hits.map((h) => h.itemId)).toEqual(top50.slice(40, 50));
+    expect(loaded.search(q, 1000)).toHaveLength(300); // more than the index holds: all of it
+  });
+
+  it('refuses a snapshot whose files do not match the manifest', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
+    const { version } = await buildSnapshot(root, { partition: 'acme', ...vectors(50, 4), dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
+    await writeFile(join(partitionDir(root, 'acme'), version, 'labels.json'), JSON.stringify(Array.from({ length: 50 }, (_, i) => `evil-${i}`)));
+    await expect(LoadedIndex.load(root, 'acme', version)).rejects.toThrow(SnapshotError);
+    await expect(LoadedIndex.load(root, 'acme', 'idx-0000000000000000')).rejects.toThrow(/unreadable manifest/);
+    await expect(buildSnapshot(root, { partition: 'Bad/Partition', ...vectors(5, 5), dim, params: DEFAULT_INDEX_PARAMS, sources: {} })).rejects.toThrow(SnapshotError);
+  });
+
+  it('builds off the caller\'s event loop, in a child process', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
+    const data = vectors(200, 6);
+    const manifest = await buildSnapshotInChild(root, { partition: 'community', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
+    const loaded = await LoadedIndex.load(root, 'community', manifest.version);
+    expect(loaded.manifest.count).toBe(200);
+  });
+});
