@@ -2,35 +2,20 @@
 import { QueueEvents } from 'bullmq';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../core/config.ts';
-import { tenantId } from '../core/events.ts';
-import { ArtifactStore } from '../platform/artifact-store.ts';
-import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
-import { createRedis } from '../platform/redis.ts';
-import { AlsModelStore } from '../processors/als-model-store.ts';
 import { scalerCurrentKey } from '../processors/scaler.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls, type AlsTrainingDeps } from '../jobs/als-training.ts';
+import { openJobDeps } from './job-deps.ts';
 import { onShutdown } from './shutdown.ts';
+import { isoTimeOption, tenantOption } from './options.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'als');
 
-function tenantArg(value: string): string {
-  const t = tenantId.safeParse(value);
-  if (!t.success) throw new Error(`--tenant: ${t.error.issues[0]?.message ?? 'invalid'}`);
-  return t.data;
-}
-function timeArg(value: string): number {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new Error(`not an ISO date: ${value}`);
-  return ms;
-}
 
-function deps(cfg: Config) {
-  const redis = createRedis(cfg);
-  const clickhouse = createClickHouse(cfg);
-  const d: AlsTrainingDeps = { config: cfg, clickhouse, models: new AlsModelStore(redis, new ArtifactStore(cfg.artifactsDir)), scalerVersion: (t) => redis.get(scalerCurrentKey(t)), logger };
-  return { d, close: async () => { await clickhouse.close(); redis.disconnect(); } };
+function trainingDeps(cfg: Config): { d: AlsTrainingDeps; close: () => Promise<void> } {
+  const deps = openJobDeps(cfg, logger);
+  return { d: { ...deps, scalerVersion: (t) => deps.redis.get(scalerCurrentKey(t)) }, close: deps.close };
 }
 
 interface TrainOpts { tenant: string; since?: number; until?: number; wait: boolean; inline: boolean }
@@ -38,15 +23,15 @@ interface TrainOpts { tenant: string; since?: number; until?: number; wait: bool
 const program = new Command('als').description('ALS batch training');
 program
   .command('train')
-  .requiredOption('--tenant <id>', 'tenant', tenantArg)
-  .option('--since <iso>', 'only events at or after this time', timeArg)
-  .option('--until <iso>', 'only events before this time', timeArg)
+  .requiredOption('--tenant <id>', 'tenant', tenantOption)
+  .option('--since <iso>', 'only events at or after this time', isoTimeOption)
+  .option('--until <iso>', 'only events before this time', isoTimeOption)
   .option('--wait', 'wait for the job to finish and print its result', false)
   .option('--inline', 'train in this process instead of queueing a job', false)
   .action(async (o: TrainOpts) => {
     const req = { tenant: o.tenant, ...(o.since !== undefined ? { sinceMs: o.since } : {}), ...(o.until !== undefined ? { untilMs: o.until } : {}) };
     if (o.inline) {
-      const { d, close } = deps(config);
+      const { d, close } = trainingDeps(config);
       try {
         console.log(JSON.stringify((await trainTenantAls(d, req)).result, null, 2));
       } finally {
@@ -68,7 +53,7 @@ program
   .command('worker')
   .description('run the BullMQ worker that trains queued jobs, until SIGTERM')
   .action(async () => {
-    const { d, close } = deps(config);
+    const { d, close } = trainingDeps(config);
     const { worker, events } = startAlsWorker(config, d);
     logger.info('ALS worker running');
     onShutdown(logger, async () => {

@@ -2,29 +2,24 @@
 // or by force, show a version's manifest.
 import { Command } from 'commander';
 import { loadConfig } from '../core/config.ts';
-import { tenantId } from '../core/events.ts';
 import { drift } from '../core/scaler.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createRedis } from '../platform/redis.ts';
 import { ScalerPublisher } from '../processors/scaler.ts';
+import { tenantOption } from './options.ts';
 
 const config = loadConfig();
 const redis = createRedis(config);
 const store = new ArtifactStore(config.artifactsDir);
 const publisher = new ScalerPublisher(redis, store, config.scaler);
 
-function tenantArg(value: string): string {
-  const t = tenantId.safeParse(value);
-  if (!t.success) throw new Error(`--tenant: ${t.error.issues[0]?.message ?? 'invalid'}`);
-  return t.data;
-}
 
 const print = (value: unknown) => console.log(JSON.stringify(value, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2));
 
 const program = new Command('scaler').description('Incremental feature scaler versions');
 program
   .command('status')
-  .requiredOption('--tenant <id>', 'tenant', tenantArg)
+  .requiredOption('--tenant <id>', 'tenant', tenantOption)
   .action(async ({ tenant }: { tenant: string }) => {
     const current = await publisher.current(tenant);
     const candidate = await publisher.candidate(tenant);
@@ -32,7 +27,7 @@ program
   });
 program
   .command('publish')
-  .requiredOption('--tenant <id>', 'tenant', tenantArg)
+  .requiredOption('--tenant <id>', 'tenant', tenantOption)
   .option('--force', 'promote even if the policy would hold the candidate (needs at least one sample)', false)
   .action(async ({ tenant, force }: { tenant: string; force: boolean }) => {
     const { decision, manifest } = await publisher.publish(tenant, force);

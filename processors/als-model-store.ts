@@ -148,15 +148,18 @@ export class AlsModelStore {
     return pending;
   }
 
-  /** The version with the item vectors fold-in wrote since training, re-read every few seconds. */
-  async load(version: string): Promise<LoadedAls> {
+  /**
+   * The version with the item vectors fold-in wrote since training, re-read when older than `maxAgeMs` (a few seconds
+   * for serving; 0 for a job that must see every update so far).
+   */
+  async load(version: string, maxAgeMs = REFRESH_MS): Promise<LoadedAls> {
     let live = this.live.get(version);
     if (!live) {
       const b = await this.base(version);
       live = this.live.get(version) ?? { model: { ...b, itemIds: [...b.itemIds], itemIndex: new Map(b.itemIndex), itemFactors: b.itemFactors.slice(), gram: b.gram.slice() }, refreshedAt: 0, userGram: null, applied: new Map() };
       this.live.set(version, live);
     }
-    if (Date.now() - live.refreshedAt >= REFRESH_MS) {
+    if (Date.now() - live.refreshedAt >= maxAgeMs) {
       live.refreshedAt = Date.now();
       const overrides = await this.redis.hgetallBuffer(alsItemsKey(live.model.tenant, version));
       for (const [item, buf] of Object.entries(overrides)) {
@@ -169,9 +172,9 @@ export class AlsModelStore {
   }
 
   /** The tenant's current model, or null before its first training. */
-  async current(tenant: string): Promise<LoadedAls | null> {
+  async current(tenant: string, maxAgeMs = REFRESH_MS): Promise<LoadedAls | null> {
     const version = await this.currentVersion(tenant);
-    return version ? this.load(version) : null;
+    return version ? this.load(version, maxAgeMs) : null;
   }
 
   /** XᵀX over the version's trained user vectors (fixed between retrains): what every item re-solve shares. */

@@ -9,10 +9,11 @@ import { recommendAls } from '../core/models/als.ts';
 import { decayedScore } from '../core/popularity.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { AlsModelStore } from '../processors/als-model-store.ts';
+import type { IndexManager } from './index/index-manager.ts';
 import { popularityKey, readFeedInputs, readTopItems } from '../processors/feature-store.ts';
 
 export const INDEX_VERSION = 'redis-live';
-/** ALS candidates are scored exhaustively until the HNSW index (issue 4) serves them. */
+/** indexVersion when ALS candidates were scored exhaustively (no HNSW index loaded for the tenant yet). */
 export const EXACT_INDEX = 'exact';
 
 export type FeedOutcome =
@@ -25,6 +26,7 @@ export class FeedService {
     private readonly halfLifeMs: number,
     readonly modelVersion: string,
     private readonly models: AlsModelStore | null = null,
+    private readonly indexes: IndexManager | null = null,
   ) {}
 
   async feed(req: ValidFeedRequest): Promise<FeedOutcome> {
@@ -33,10 +35,10 @@ export class FeedService {
     if (!inputs.userKnown) return { status: 'unknown_user', field: 'user', error: `user ${JSON.stringify(req.userId)} has no activity in tenant ${JSON.stringify(req.tenant)}` };
     const query = { k: req.k, seen: inputs.seen, exclude: new Set(req.exclude) };
     const personal = await this.alsItems(req, query);
-    if (personal && personal.items.length >= req.k) return { status: 'ok', recommendationId: randomUUID(), items: personal.items, modelVersion: personal.version, indexVersion: EXACT_INDEX };
+    if (personal && personal.items.length >= req.k) return { status: 'ok', recommendationId: randomUUID(), items: personal.items, modelVersion: personal.version, indexVersion: personal.indexVersion };
     const popular = await this.popularItems(req.tenant, inputs, { ...query, exclude: new Set([...query.exclude, ...(personal?.items ?? []).map((i) => i.itemId)]) });
     if (personal && personal.items.length > 0) {
-      return { status: 'ok', recommendationId: randomUUID(), items: [...personal.items, ...popular.slice(0, req.k - personal.items.length)], modelVersion: `${personal.version}+${this.modelVersion}`, indexVersion: EXACT_INDEX };
+      return { status: 'ok', recommendationId: randomUUID(), items: [...personal.items, ...popular.slice(0, req.k - personal.items.length)], modelVersion: `${personal.version}+${this.modelVersion}`, indexVersion: personal.indexVersion };
     }
     return { status: 'ok', recommendationId: randomUUID(), items: popular, modelVersion: this.modelVersion, indexVersion: INDEX_VERSION };
   }
@@ -48,13 +50,21 @@ export class FeedService {
     return rankFeed(candidates, query).map((c) => ({ itemId: c.itemId, score: decayedScore(c.score, epoch, asOf, this.halfLifeMs) }));
   }
 
-  /** The ALS model's top items for the user, or null without a model or a vector for them. */
-  private async alsItems(req: ValidFeedRequest, query: FeedQuery): Promise<{ version: string; items: ScoredItem[] } | null> {
+  /**
+   * The ALS model's top items for the user, or null without a model or a vector for them: from the tenant's HNSW
+   * index when one is loaded (only ever the caller's tenant's partition), else by scoring every item exactly.
+   */
+  private async alsItems(req: ValidFeedRequest, query: FeedQuery): Promise<{ version: string; indexVersion: string; items: ScoredItem[] } | null> {
     if (!this.models) return null;
     const model = await this.models.current(req.tenant);
     if (!model) return null;
     const vector = await this.models.userVector(req.tenant, model.version, req.userId);
     if (!vector) return null;
+    const index = this.indexes?.get(req.tenant);
+    if (index) {
+      const items = index.search(vector, req.k, new Set([...query.seen, ...query.exclude]));
+      return { version: model.version, indexVersion: index.manifest.version, items };
+    }
     const excluded: number[] = [];
     for (const id of [...query.seen, ...query.exclude]) {
       const i = model.itemIndex.get(id);
@@ -64,6 +74,6 @@ export class FeedService {
     const top = recommendAls(model, vector, excluded, req.k, scores);
     const items: ScoredItem[] = [];
     for (const i of top) items.push({ itemId: model.itemIds[i]!, score: scores[i]! });
-    return { version: model.version, items };
+    return { version: model.version, indexVersion: EXACT_INDEX, items };
   }
 }

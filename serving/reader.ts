@@ -14,10 +14,12 @@ import { createKafka, createProducer } from '../streams/kafka.ts';
 import { FeedRequestProcessor } from './feed-request-processor.ts';
 import { FeatureService } from './feature-service.ts';
 import { FeedService } from './feed-service.ts';
+import { IndexManager } from './index/index-manager.ts';
 import { buildHttpServer } from './http.ts';
 
 export interface RunningReader {
   http: FastifyInstance;
+  indexes: IndexManager;
   url: string;
   stop(): Promise<void>;
 }
@@ -27,7 +29,9 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const redis = createRedis(config);
   const models = new AlsModelStore(redis, new ArtifactStore(config.artifactsDir));
-  const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion, models);
+  const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger);
+  await indexes.start();
+  const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion, models, indexes);
   const limits = { defaultK: config.feed.defaultK, maxK: config.feed.maxK };
   const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
   const producer = createProducer(kafka);
@@ -61,11 +65,13 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const { port } = http.server.address() as AddressInfo;
   return {
     http,
+    indexes,
     url: `http://${config.http.host}:${port}`,
     async stop() {
       await http.close();
       await consumer.stop();
       await producer.disconnect();
+      await indexes.stop();
       redis.disconnect();
     },
   };

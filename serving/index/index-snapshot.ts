@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
-import { normalized } from '../../core/vectors.ts';
+import { mipsItems, mipsQuery, normalized } from '../../core/vectors.ts';
 
 const { HierarchicalNSW } = hnswlib;
 type Hnsw = InstanceType<typeof HierarchicalNSW>;
@@ -31,6 +31,13 @@ export interface IndexManifest {
   dim: number;
   count: number;
   space: 'cosine';
+  /**
+   * 'mips': items were stored as [y, sqrt(M² − |y|²)] (core/vectors.ts) so the cosine order is the dot-product order;
+   * queries are extended with a 0 and scores reported as dot products. 'none': plain cosine.
+   */
+  transform: 'mips' | 'none';
+  /** M, the largest item norm (mips only). */
+  maxNorm: number;
   params: IndexParams;
   /** Model versions the vectors came from (e.g. { als: 'als-…', scaler: 'scaler-…' }). */
   sources: Record<string, string>;
@@ -63,15 +70,19 @@ export interface IndexInput {
   dim: number;
   params: IndexParams;
   sources: Record<string, string>;
+  /** Default 'none' (cosine). 'mips' for dot-product retrieval (ALS scores). */
+  transform?: 'mips' | 'none';
 }
 
 /** Builds the graph and writes a snapshot (CPU-heavy: run it off the serving event loop). */
 export async function buildSnapshot(root: string, input: IndexInput, onProgress?: (done: number) => void): Promise<IndexManifest> {
-  const { itemIds, vectors, dim, params } = input;
-  if (vectors.length !== itemIds.length * dim) throw new SnapshotError(`${vectors.length} values for ${itemIds.length} items of dimension ${dim}`);
+  const { itemIds, params } = input;
+  const transform = input.transform ?? 'none';
+  if (input.vectors.length !== itemIds.length * input.dim) throw new SnapshotError(`${input.vectors.length} values for ${itemIds.length} items of dimension ${input.dim}`);
   if (new Set(itemIds).size !== itemIds.length) throw new SnapshotError('item ids must be unique');
   const dir = partitionDir(root, input.partition);
   const started = performance.now();
+  const { vectors, dim, maxNorm } = transform === 'mips' ? mipsItems(input.vectors, itemIds.length, input.dim) : { vectors: input.vectors, dim: input.dim, maxNorm: 0 };
   const index = new HierarchicalNSW('cosine', dim);
   index.initIndex({ maxElements: Math.max(1, itemIds.length), m: params.m, efConstruction: params.efConstruction, randomSeed: params.seed });
   for (let label = 0; label < itemIds.length; label++) {
@@ -90,7 +101,7 @@ export async function buildSnapshot(root: string, input: IndexInput, onProgress?
   await writeFile(join(staging, 'labels.json'), labels);
   const files = { index: { sha256: sha256(indexBytes), bytes: indexBytes.length }, labels: { sha256: sha256(labels), bytes: labels.length } };
   const version = `idx-${sha256(Buffer.from(`${files.index.sha256}:${files.labels.sha256}`)).slice(0, 16)}`;
-  const manifest: IndexManifest = { format: 1, version, partition: input.partition, dim, count: itemIds.length, space: 'cosine', params, sources: input.sources, builtAt: new Date().toISOString(), buildSeconds, files };
+  const manifest: IndexManifest = { format: 1, version, partition: input.partition, dim, count: itemIds.length, space: 'cosine', transform, maxNorm, params, sources: input.sources, builtAt: new Date().toISOString(), buildSeconds, files };
   await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2));
   const final = join(dir, version);
   if (await exists(final)) {
@@ -103,7 +114,7 @@ export async function buildSnapshot(root: string, input: IndexInput, onProgress?
 
 export interface SearchHit {
   itemId: string;
-  /** Cosine similarity. */
+  /** Cosine similarity, or the dot product for a 'mips' index. */
   score: number;
 }
 
@@ -141,7 +152,7 @@ export class LoadedIndex {
     const itemIds = JSON.parse(labels.toString('utf8')) as string[];
     const index = new HierarchicalNSW('cosine', manifest.dim);
     await index.readIndex(join(dir, 'index.hnsw'));
-    if (index.getCurrentCount() !== manifest.count || itemIds.length !== manifest.count) throw new SnapshotError(`snapshot ${partition}/${version}: ${index.getCurrentCount()} points, ${itemIds.length} labels, manifest says ${manifest.count}`);
+    if ((manifest.transform !== 'mips' && manifest.transform !== 'none') || index.getCurrentCount() !== manifest.count || itemIds.length !== manifest.count) throw new SnapshotError(`snapshot ${partition}/${version}: ${index.getCurrentCount()} points, ${itemIds.length} labels, manifest says ${manifest.count}`);
     index.setEf(manifest.params.efSearch);
     return new LoadedIndex(manifest, index, itemIds);
   }
@@ -151,7 +162,15 @@ export class LoadedIndex {
    * makes hnswlib ~10x slower), widening the candidate pool until k survive or the index is exhausted.
    */
   search(query: ArrayLike<number>, k: number, exclude: ReadonlySet<string> = new Set()): SearchHit[] {
-    const q = normalized(query);
+    const mips = this.manifest.transform === 'mips';
+    const q = normalized(mips ? mipsQuery(query) : query);
+    // reported score: the dot product for mips (cos · M · |q|), else the cosine
+    let scale = 1;
+    if (mips) {
+      let n = 0;
+      for (let i = 0; i < query.length; i++) n += query[i]! ** 2;
+      scale = this.manifest.maxNorm * Math.sqrt(n);
+    }
     const total = this.index.getCurrentCount();
     let want = Math.min(total, k + exclude.size);
     for (;;) {
@@ -160,7 +179,7 @@ export class LoadedIndex {
       const hits: SearchHit[] = [];
       for (let j = 0; j < neighbors.length && hits.length < k; j++) {
         const itemId = this.itemIds[neighbors[j]!]!;
-        if (!exclude.has(itemId)) hits.push({ itemId, score: 1 - distances[j]! });
+        if (!exclude.has(itemId)) hits.push({ itemId, score: (1 - distances[j]!) * scale });
       }
       this.index.setEf(this.efSearch);
       if (hits.length >= k || want >= total) return hits;

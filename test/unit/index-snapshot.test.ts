@@ -75,3 +75,28 @@ describe('HNSW index snapshots', () => {
     expect(loaded.manifest.count).toBe(200);
   });
 });
+
+describe('maximum inner product through the cosine index', () => {
+  it('ranks items by dot product with the query, not by cosine', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
+    const data = vectors(400, 9);
+    // give items very different norms, so dot and cosine orders differ
+    const rand = seededRandom(10);
+    for (let i = 0; i < 400; i++) {
+      const s = 0.1 + rand() * 5;
+      for (let d = 0; d < dim; d++) data.vectors[i * dim + d]! *= s;
+    }
+    const { version } = await buildSnapshot(root, { partition: 'mips', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: {}, transform: 'mips' });
+    const loaded = await LoadedIndex.load(root, 'mips', version);
+    expect(loaded.manifest).toMatchObject({ transform: 'mips', dim: dim + 1 });
+    for (let t = 0; t < 10; t++) {
+      const q = Array.from({ length: dim }, () => rand() - 0.5);
+      const dots = new Float64Array(400);
+      for (let i = 0; i < 400; i++) dots[i] = q.reduce((s, x, d) => s + x * data.vectors[i * dim + d]!, 0);
+      const exactByDot = Array.from(topKExcluding(dots, 10, []), (i) => data.itemIds[i]!);
+      const hits = loaded.search(q, 10);
+      expect(hits.map((h) => h.itemId)).toEqual(exactByDot);
+      expect(hits[0]!.score).toBeCloseTo(dots[Number(exactByDot[0]!.slice(5))]!, 4); // reported as the dot product
+    }
+  });
+});

@@ -1,0 +1,32 @@
+// The clients a batch job needs (ClickHouse, Redis, model and artifact stores), opened once and closed together.
+import type { Config } from '../core/config.ts';
+import { ArtifactStore } from '../platform/artifact-store.ts';
+import { createClickHouse, type ClickHouseClient } from '../platform/clickhouse.ts';
+import type { Logger } from '../platform/logger.ts';
+import { createRedis, type Redis } from '../platform/redis.ts';
+import { AlsModelStore } from '../processors/als-model-store.ts';
+
+export interface JobDeps {
+  config: Config;
+  clickhouse: ClickHouseClient;
+  redis: Redis;
+  models: AlsModelStore;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export function openJobDeps(config: Config, logger: Logger): JobDeps {
+  const redis = createRedis(config);
+  const clickhouse = createClickHouse(config);
+  return {
+    config,
+    clickhouse,
+    redis,
+    models: new AlsModelStore(redis, new ArtifactStore(config.artifactsDir)),
+    logger,
+    async close() {
+      await clickhouse.close();
+      redis.disconnect();
+    },
+  };
+}

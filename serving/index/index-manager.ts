@@ -1,0 +1,80 @@
+// Which index version each partition serves, and the hot swap. The current version of a partition is a Redis pointer
+// (rs:{partition}:index:current); a new one is announced on the rs:index channel. The reader loads an announced
+// snapshot in the background, checks it (checksums, counts), and only then swaps it in: queries in flight or arriving
+// meanwhile use the old one, so none is dropped; a snapshot that fails its checks is refused and the old one keeps
+// serving. Queries never wait for a load: a partition whose index is still loading is served without one.
+import type { Logger } from '../../platform/logger.ts';
+import type { Redis } from '../../platform/redis.ts';
+import { LoadedIndex } from './index-snapshot.ts';
+
+export const INDEX_CHANNEL = 'rs:index';
+export const indexCurrentKey = (partition: string) => `rs:{${partition}}:index:current`;
+
+export interface IndexAnnouncement {
+  partition: string;
+  version: string;
+}
+
+/** Makes a built version current and tells every reader. */
+export async function announceIndex(redis: Redis, a: IndexAnnouncement): Promise<void> {
+  await redis.pipeline().set(indexCurrentKey(a.partition), a.version).publish(INDEX_CHANNEL, JSON.stringify(a)).exec();
+}
+
+export class IndexManager {
+  private readonly serving = new Map<string, LoadedIndex>();
+  private readonly loading = new Map<string, Promise<void>>();
+  /** Versions refused (bad snapshot), so a repeated announcement is not retried in a loop. */
+  private readonly refused = new Set<string>();
+  swaps = 0;
+  rejections = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly root: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== INDEX_CHANNEL) return;
+      try {
+        const a = JSON.parse(message) as IndexAnnouncement;
+        void this.swapTo(a.partition, a.version);
+      } catch (err) {
+        this.logger.warn({ err, message }, 'ignoring a malformed index announcement');
+      }
+    });
+    await this.subscriber.subscribe(INDEX_CHANNEL);
+  }
+
+  /** The partition's loaded index, or null (and a background load of its current version) when none is loaded yet. */
+  get(partition: string): LoadedIndex | null {
+    const index = this.serving.get(partition);
+    if (!index && !this.loading.has(partition)) {
+      const pending = this.redis.get(indexCurrentKey(partition)).then((version) => (version ? this.swapTo(partition, version) : undefined));
+      this.loading.set(partition, pending.finally(() => this.loading.delete(partition)));
+    }
+    return index ?? null;
+  }
+
+  /** Loads and checks a version, then swaps it in; on failure the current index stays. */
+  async swapTo(partition: string, version: string): Promise<void> {
+    if (this.serving.get(partition)?.manifest.version === version || this.refused.has(`${partition}/${version}`)) return;
+    try {
+      const next = await LoadedIndex.load(this.root, partition, version);
+      this.serving.set(partition, next); // atomic for queries: they read the map once per request
+      this.swaps++;
+      this.logger.info({ partition, version, count: next.manifest.count }, 'index swapped in');
+    } catch (err) {
+      this.refused.add(`${partition}/${version}`);
+      this.rejections++;
+      this.logger.error({ err, partition, version, keeping: this.serving.get(partition)?.manifest.version ?? null }, 'index snapshot refused');
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.subscriber.unsubscribe(INDEX_CHANNEL);
+    this.subscriber.disconnect();
+  }
+}

@@ -1,0 +1,154 @@
+// Retcon and the hot-swapped index: a BullMQ retcon job builds a partition's HNSW index from the current ALS model,
+// the reader swaps to each new version under a load of feed requests without failing one, and a corrupted snapshot
+// is refused while the previous one keeps serving.
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueueEvents, type Worker } from 'bullmq';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InteractionEvent } from '../../core/events.ts';
+import { ArtifactStore } from '../../platform/artifact-store.ts';
+import { provision } from '../../platform/bootstrap.ts';
+import { createClickHouse, type ClickHouseClient } from '../../platform/clickhouse.ts';
+import { createMetrics } from '../../platform/metrics.ts';
+import { createRedis, type Redis } from '../../platform/redis.ts';
+import { AlsModelStore } from '../../processors/als-model-store.ts';
+import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
+import { SchemaRegistryClient } from '../../schemas/registry.ts';
+import { announceIndex, indexCurrentKey } from '../../serving/index/index-manager.ts';
+import { partitionDir } from '../../serving/index/index-snapshot.ts';
+import { startReader, type RunningReader } from '../../serving/reader.ts';
+import { EventProducer } from '../../streams/event-producer.ts';
+import { createKafka } from '../../streams/kafka.ts';
+import { waitForCaughtUp } from '../../streams/offsets.ts';
+import { trainTenantAls } from '../../jobs/als-training.ts';
+import { bullConnection } from '../../jobs/queue-connection.ts';
+import { RETCON_QUEUE, enqueueRetcon, retconQueue, startRetconWorker } from '../../jobs/retcon.ts';
+import { eventually, isolatedConfig, logger } from './harness.ts';
+
+const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-retcon-'));
+// Small planted data: few factors and light regularisation, not the MovieLens-tuned defaults.
+const config = isolatedConfig('retcon', { ARTIFACTS_DIR: artifactsDir, ALS_ITERATIONS: '10', ALS_FACTORS: '8', ALS_REGULARIZATION: '0.1', ALS_ALPHA: '10', QUEUE_PREFIX: `q-${Date.now()}` });
+const tenant = `rc-${config.suffix}`.replace(/_/g, '-');
+const groups = ['ledger-writer', 'features', 'als-fold-in'].map((p) => `test-${config.suffix}-${p}`);
+let kafka: Kafka;
+let admin: Admin;
+let producer: EventProducer;
+let processors: RunningProcessors;
+let reader: RunningReader;
+let redis: Redis;
+let clickhouse: ClickHouseClient;
+let models: AlsModelStore;
+let worker: Worker;
+let events: QueueEvents;
+
+let seq = 0;
+const click = (user: string, item: string): InteractionEvent => ({ type: 'click', eventId: `r-${seq++}`, tenant, userId: user, itemId: item, timestamp: Date.UTC(2026, 3, 1) + seq * 1000, context: {}, recommendationId: null });
+
+async function feed(user: string) {
+  const res = await fetch(`${reader.url}/v1/feeds/${user}?tenant=${tenant}&k=3`);
+  return { status: res.status, body: (await res.json()) as { indexVersion: string; modelVersion: string; items: { itemId: string }[] } };
+}
+
+async function runRetcon(): Promise<string> {
+  const queue = retconQueue(config);
+  const job = await enqueueRetcon(queue, { tenant });
+  const result = await job.waitUntilFinished(events, 120_000);
+  await queue.close();
+  return result.version;
+}
+
+beforeAll(async () => {
+  await provision(config, logger);
+  kafka = createKafka(config, logger);
+  admin = kafka.admin();
+  await admin.connect();
+  producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
+  processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
+  reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
+  redis = createRedis(config);
+  clickhouse = createClickHouse(config);
+  models = new AlsModelStore(redis, new ArtifactStore(artifactsDir));
+  worker = startRetconWorker(config, { config, clickhouse, redis, models, logger });
+  events = new QueueEvents(RETCON_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix });
+
+  const history: InteractionEvent[] = [];
+  for (let u = 0; u < 15; u++) {
+    for (const [p, side] of [['a', 'A'], ['b', 'B']] as const) for (let j = 0; j < 8; j++) history.push(click(`${p}${u}`, `${side}${(u + j) % 12}`));
+  }
+  await producer.send(history);
+  await waitForCaughtUp(admin, groups, config.topics.events, 60_000);
+  await trainTenantAls({ config, clickhouse, models, scalerVersion: async () => null, logger }, { tenant });
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await events?.close();
+  await producer?.disconnect();
+  await reader?.stop();
+  await processors?.stop();
+  await admin?.disconnect();
+  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
+  await clickhouse?.close();
+  redis?.disconnect();
+});
+
+describe('retcon and hot swap', () => {
+  it('builds the tenant partition from the ledger and the current model; the reader swaps to it', async () => {
+    expect((await feed('a3')).body.indexVersion).toBe('exact');
+    const version = await runRetcon();
+    expect(version).toMatch(/^idx-[0-9a-f]{16}$/);
+    expect(await redis.get(indexCurrentKey(tenant))).toBe(version);
+    await eventually('reader on the new index', async () => (await feed('a3')).body.indexVersion, (v) => v === version, 30_000);
+    const f = await feed('a3');
+    expect(f.body.items.map((i) => i.itemId[0])).toEqual(['A', 'A', 'A'].slice(0, f.body.items.length));
+  });
+
+  it('swaps to a new version under load without failing a request', async () => {
+    const before = (await feed('a3')).body.indexVersion;
+    let stop = false;
+    const statuses: number[] = [];
+    const versions: string[] = [];
+    const loop = async () => {
+      while (!stop) {
+        const r = await feed(`a${statuses.length % 15}`);
+        statuses.push(r.status);
+        versions.push(r.body.indexVersion);
+      }
+    };
+    const loops = [loop(), loop(), loop(), loop()];
+    let next: string;
+    try {
+      // new interactions move item vectors (fold-in), so the next retcon is a different version
+      await producer.send(['b1', 'b2', 'b3', 'b4'].map((u) => click(u, 'A1')));
+      await waitForCaughtUp(admin, groups, config.topics.events, 60_000);
+      next = await runRetcon();
+      expect(next).not.toBe(before);
+      await eventually('load loop sees the new version', async () => versions.at(-1), (v) => v === next, 30_000);
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+    }
+    expect(statuses.length).toBeGreaterThan(50);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(versions.filter((v) => v !== before && v !== next)).toEqual([]);
+    expect(reader.indexes.swaps).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses a corrupted snapshot and keeps serving the current one', async () => {
+    const current = (await redis.get(indexCurrentKey(tenant)))!;
+    const dir = partitionDir(artifactsDir, tenant);
+    const bad = 'idx-badbadbadbadbad0';
+    cpSync(join(dir, current), join(dir, bad), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, bad, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, bad, 'manifest.json'), JSON.stringify({ ...manifest, version: bad }));
+    writeFileSync(join(dir, bad, 'index.hnsw'), 'truncated');
+    const rejections = reader.indexes.rejections;
+    await announceIndex(redis, { partition: tenant, version: bad });
+    await eventually('refusal', async () => reader.indexes.rejections, (n) => n === rejections + 1, 30_000);
+    const f = await feed('a3');
+    expect(f.status).toBe(200);
+    expect(f.body.indexVersion).toBe(current);
+  });
+});
