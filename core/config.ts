@@ -63,6 +63,9 @@ const schema = z.object({
   ALS_HISTORY_MAX_ITEMS: positiveInt.default(1000),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('rankstream'),
 
+  AUTH_REQUIRED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  COMMUNITY_PARTITION: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).default('community'),
+
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18080), // 0 = any free port
   FEED_DEFAULT_K: positiveInt.default(10),
@@ -110,6 +113,10 @@ export interface Config {
   /** BullMQ key prefix (queues live in the same Redis). */
   queuePrefix: string;
   http: { host: string; port: number };
+  /** Require an API key on every HTTP request (the tenant then always comes from the key). */
+  authRequired: boolean;
+  /** The read-only partition a registered tenant with no data of its own is served from. */
+  communityPartition: string;
   feed: { defaultK: number; maxK: number; modelVersion: string };
   demo: { logPath: string; tenant: string };
 }
@@ -159,6 +166,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     queuePrefix: c.QUEUE_PREFIX,
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
+    authRequired: c.AUTH_REQUIRED,
+    communityPartition: c.COMMUNITY_PARTITION,
     feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },
     demo: { logPath: c.DEMO_LOG_PATH, tenant: c.DEMO_TENANT },
   };

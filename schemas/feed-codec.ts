@@ -25,6 +25,7 @@ export interface FeedRecord {
   modelVersion: string;
   indexVersion: string;
   timestamp: number;
+  fallback: 'community' | null;
 }
 
 export interface FeedSchemaIds {

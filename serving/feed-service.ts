@@ -17,7 +17,7 @@ export const INDEX_VERSION = 'redis-live';
 export const EXACT_INDEX = 'exact';
 
 export type FeedOutcome =
-  | { status: 'ok'; recommendationId: string; items: ScoredItem[]; modelVersion: string; indexVersion: string }
+  | { status: 'ok'; recommendationId: string; items: ScoredItem[]; modelVersion: string; indexVersion: string; fallback: 'community' | null }
   | { status: 'unknown_tenant' | 'unknown_user'; field: 'tenant' | 'user'; error: string };
 
 export class FeedService {
@@ -27,20 +27,33 @@ export class FeedService {
     readonly modelVersion: string,
     private readonly models: AlsModelStore | null = null,
     private readonly indexes: IndexManager | null = null,
+    /** The read-only partition served to a registered tenant that has no data yet. */
+    private readonly community: { partition: string; isRegistered: (tenant: string) => Promise<boolean> } | null = null,
   ) {}
 
   async feed(req: ValidFeedRequest): Promise<FeedOutcome> {
     const inputs = await readFeedInputs(this.redis, req.tenant, req.userId);
-    if (!inputs.tenantKnown) return { status: 'unknown_tenant', field: 'tenant', error: `tenant ${JSON.stringify(req.tenant)} is not known` };
+    if (!inputs.tenantKnown) {
+      if (this.community && req.tenant !== this.community.partition && (await this.community.isRegistered(req.tenant))) return this.communityFeed(req);
+      return { status: 'unknown_tenant', field: 'tenant', error: `tenant ${JSON.stringify(req.tenant)} is not known` };
+    }
     if (!inputs.userKnown) return { status: 'unknown_user', field: 'user', error: `user ${JSON.stringify(req.userId)} has no activity in tenant ${JSON.stringify(req.tenant)}` };
     const query = { k: req.k, seen: inputs.seen, exclude: new Set(req.exclude) };
     const personal = await this.alsItems(req, query);
-    if (personal && personal.items.length >= req.k) return { status: 'ok', recommendationId: randomUUID(), items: personal.items, modelVersion: personal.version, indexVersion: personal.indexVersion };
+    if (personal && personal.items.length >= req.k) return { status: 'ok', recommendationId: randomUUID(), items: personal.items, modelVersion: personal.version, indexVersion: personal.indexVersion, fallback: null };
     const popular = await this.popularItems(req.tenant, inputs, { ...query, exclude: new Set([...query.exclude, ...(personal?.items ?? []).map((i) => i.itemId)]) });
     if (personal && personal.items.length > 0) {
-      return { status: 'ok', recommendationId: randomUUID(), items: [...personal.items, ...popular.slice(0, req.k - personal.items.length)], modelVersion: `${personal.version}+${this.modelVersion}`, indexVersion: personal.indexVersion };
+      return { status: 'ok', recommendationId: randomUUID(), items: [...personal.items, ...popular.slice(0, req.k - personal.items.length)], modelVersion: `${personal.version}+${this.modelVersion}`, indexVersion: personal.indexVersion, fallback: null };
     }
-    return { status: 'ok', recommendationId: randomUUID(), items: popular, modelVersion: this.modelVersion, indexVersion: INDEX_VERSION };
+    return { status: 'ok', recommendationId: randomUUID(), items: popular, modelVersion: this.modelVersion, indexVersion: INDEX_VERSION, fallback: null };
+  }
+
+  /** A new tenant's feed: the community partition's popular items, marked as a fallback. */
+  private async communityFeed(req: ValidFeedRequest): Promise<FeedOutcome> {
+    const partition = this.community!.partition;
+    const inputs = await readFeedInputs(this.redis, partition, req.userId);
+    const items = await this.popularItems(partition, inputs, { k: req.k, seen: new Set(), exclude: new Set(req.exclude) });
+    return { status: 'ok', recommendationId: randomUUID(), items, modelVersion: this.modelVersion, indexVersion: INDEX_VERSION, fallback: 'community' };
   }
 
   private async popularItems(tenant: string, inputs: { epochMs: number | null; latestEventMs: number | null }, query: FeedQuery): Promise<ScoredItem[]> {

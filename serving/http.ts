@@ -15,6 +15,10 @@ export interface HttpDeps {
   logger: Logger;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkHealth: () => Promise<void>;
+  /** The tenant an API key belongs to, or null for an unknown or revoked key. */
+  resolveApiKey: (key: string) => Promise<string | null>;
+  /** Without a key, refuse (true) or take the tenant the request names (false: local development). */
+  authRequired: boolean;
 }
 
 interface ErrorBody {
@@ -46,6 +50,23 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, field: 'path' }));
 
+  /**
+   * The caller's tenant: the one of its API key (a request naming another tenant is refused), or, only when keys are
+   * not required, the one it names.
+   */
+  async function callerTenant(headers: Record<string, string | string[] | undefined>, named: unknown, reply: FastifyReply): Promise<{ tenant: unknown } | { error: ErrorBody }> {
+    const auth = headers.authorization;
+    const key = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7).trim() : typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : null;
+    if (key) {
+      const tenant = await deps.resolveApiKey(key);
+      if (!tenant) return { error: fail(reply, 401, 'authorization', 'authorization: unknown or revoked API key') };
+      if (named !== undefined && named !== tenant) return { error: fail(reply, 403, 'tenant', 'tenant: the API key belongs to another tenant; omit tenant or name your own') };
+      return { tenant };
+    }
+    if (deps.authRequired) return { error: fail(reply, 401, 'authorization', 'authorization: an API key is required (Authorization: Bearer <key> or x-api-key)') };
+    return { tenant: named };
+  }
+
   async function serveFeed(input: Record<string, unknown>, reply: FastifyReply) {
     const endTimer = deps.metrics.feedSeconds.startTimer({ channel: 'http' });
     const checked = checkFeedRequest(input, deps.limits);
@@ -66,26 +87,34 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
       if (Array.isArray(value)) return fail(reply, 400, name, `${name}: given more than once`);
     }
     const exclude = typeof q.exclude === 'string' && q.exclude.length > 0 ? q.exclude.split(',') : [];
-    return serveFeed({ tenant: q.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude }, reply);
+    const caller = await callerTenant(req.headers, q.tenant, reply);
+    if ('error' in caller) return caller.error;
+    return serveFeed({ tenant: caller.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude }, reply);
   });
 
   app.post('/v1/feeds', async (req, reply) => {
     const body = req.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(reply, 400, 'body', 'body: must be a JSON object');
     const b = body as Record<string, unknown>;
-    return serveFeed({ tenant: b.tenant, userId: b.user, k: b.k, exclude: b.exclude }, reply);
+    const caller = await callerTenant(req.headers, b.tenant, reply);
+    if ('error' in caller) return caller.error;
+    return serveFeed({ tenant: caller.tenant, userId: b.user, k: b.k, exclude: b.exclude }, reply);
   });
 
   // Real-time features, for debugging and for rankers outside this process.
   app.get<{ Params: { user: string }; Querystring: { tenant?: string } }>('/v1/users/:user/features', async (req, reply) => {
-    const tenant = tenantId.safeParse(req.query.tenant);
+    const caller = await callerTenant(req.headers, req.query.tenant, reply);
+    if ('error' in caller) return caller.error;
+    const tenant = tenantId.safeParse(caller.tenant);
     if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
     if (!(await deps.features.tenantKnown(tenant.data))) return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
     return { tenant: tenant.data, user: req.params.user, ...(await deps.features.user(tenant.data, req.params.user)) };
   });
 
   app.get<{ Params: { item: string }; Querystring: { tenant?: string; category?: string } }>('/v1/items/:item/features', async (req, reply) => {
-    const tenant = tenantId.safeParse(req.query.tenant);
+    const caller = await callerTenant(req.headers, req.query.tenant, reply);
+    if ('error' in caller) return caller.error;
+    const tenant = tenantId.safeParse(caller.tenant);
     if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
     if (!(await deps.features.tenantKnown(tenant.data))) return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
     return { tenant: tenant.data, item: req.params.item, ...(await deps.features.item(tenant.data, req.params.item, req.query.category ?? null)) };

@@ -13,6 +13,7 @@ import { runConsumer } from '../streams/consumer-runner.ts';
 import { createKafka, createProducer } from '../streams/kafka.ts';
 import { FeedRequestProcessor } from './feed-request-processor.ts';
 import { FeatureService } from './feature-service.ts';
+import { isRegisteredTenant, resolveApiKey } from './api-keys.ts';
 import { FeedService } from './feed-service.ts';
 import { IndexManager } from './index/index-manager.ts';
 import { buildHttpServer } from './http.ts';
@@ -31,7 +32,8 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const models = new AlsModelStore(redis, new ArtifactStore(config.artifactsDir));
   const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger);
   await indexes.start();
-  const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion, models, indexes);
+  const community = { partition: config.communityPartition, isRegistered: (t: string) => isRegisteredTenant(redis, t) };
+  const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion, models, indexes, community);
   const limits = { defaultK: config.feed.defaultK, maxK: config.feed.maxK };
   const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
   const producer = createProducer(kafka);
@@ -60,6 +62,8 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     checkHealth: async () => {
       await redis.ping();
     },
+    resolveApiKey: (key) => resolveApiKey(redis, key),
+    authRequired: config.authRequired,
   });
   await http.listen({ host: config.http.host, port: opts.port ?? config.http.port });
   const { port } = http.server.address() as AddressInfo;
