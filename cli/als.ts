@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../core/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { scalerCurrentKey } from '../processors/scaler.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls, type AlsTrainingDeps } from '../jobs/als-training.ts';
+import { enqueueRetcon, retconQueue } from '../jobs/retcon.ts';
 import { openJobDeps } from './job-deps.ts';
 import { onShutdown } from './shutdown.ts';
 import { isoTimeOption, tenantOption } from './options.ts';
@@ -54,11 +55,16 @@ program
   .description('run the BullMQ worker that trains queued jobs, until SIGTERM')
   .action(async () => {
     const { d, close } = trainingDeps(config);
-    const { worker, events } = startAlsWorker(config, d);
+    const retcon = retconQueue(config);
+    // every new model version triggers a retcon of the tenant's index (deduplicated per tenant)
+    const { worker, events } = startAlsWorker(config, d, async (_result, tenant) => {
+      await enqueueRetcon(retcon, { tenant });
+    });
     logger.info('ALS worker running');
     onShutdown(logger, async () => {
       await worker.close();
       await events.close();
+      await retcon.close();
       await close();
     });
   });

@@ -1,11 +1,11 @@
 // Retcon: rebuild a tenant's HNSW index from the ledger with the current models (queued and deduplicated per tenant,
 // or in this process), or run the BullMQ worker that executes queued retcon jobs.
 import { QueueEvents } from 'bullmq';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { bullConnection } from '../jobs/queue-connection.ts';
-import { RETCON_QUEUE, enqueueRetcon, retconQueue, retconTenant, startRetconWorker, type RetconRequest } from '../jobs/retcon.ts';
+import { RETCON_QUEUE, enqueueRetcon, retconQueue, retconTenant, scheduleRetcon, startRetconWorker, type RetconRequest } from '../jobs/retcon.ts';
 import { openJobDeps } from './job-deps.ts';
 import { isoTimeOption, tenantOption } from './options.ts';
 import { onShutdown } from './shutdown.ts';
@@ -42,6 +42,21 @@ program
       console.log(JSON.stringify(await job.waitUntilFinished(events), null, 2));
       await events.close();
     }
+    await queue.close();
+  });
+program
+  .command('schedule')
+  .description('rebuild the tenant\'s index periodically (replaces its previous schedule)')
+  .requiredOption('--tenant <id>', 'tenant (its partition)', tenantOption)
+  .requiredOption('--every <minutes>', 'interval in minutes', (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 1) throw new InvalidArgumentError('at least 1 minute');
+    return n;
+  })
+  .action(async ({ tenant, every }: { tenant: string; every: number }) => {
+    const queue = retconQueue(config);
+    await scheduleRetcon(queue, tenant, every * 60_000);
+    console.log(`retcon of ${tenant} scheduled every ${every} min (run \`npm run retcon -- worker\` to execute it)`);
     await queue.close();
   });
 program

@@ -104,11 +104,16 @@ export async function enqueueAlsTraining(queue: Queue<AlsTrainingRequest, AlsTra
   return queue.add('train', req, { deduplication: { id: `als-${req.tenant}` }, removeOnComplete: 100, removeOnFail: 100, attempts: 2, backoff: { type: 'exponential', delay: 5000 } });
 }
 
-export function startAlsWorker(config: Config, deps: AlsTrainingDeps): { worker: Worker<AlsTrainingRequest, AlsTrainingResult>; events: QueueEvents } {
+/**
+ * Runs queued training jobs. `onPublished` is called after each new version (the retcon trigger: a new model means
+ * the tenant's index should be rebuilt with it).
+ */
+export function startAlsWorker(config: Config, deps: AlsTrainingDeps, onPublished?: (result: AlsTrainingResult, tenant: string) => Promise<void>): { worker: Worker<AlsTrainingRequest, AlsTrainingResult>; events: QueueEvents } {
   const worker = new Worker<AlsTrainingRequest, AlsTrainingResult>(
     ALS_QUEUE,
     async (job) => {
       const { result } = await trainTenantAls(deps, job.data, (p) => job.updateProgress(p));
+      await onPublished?.(result, job.data.tenant);
       return result;
     },
     { connection: bullConnection(config), prefix: config.queuePrefix, concurrency: 1 },

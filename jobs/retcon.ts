@@ -94,6 +94,11 @@ export function enqueueRetcon(queue: Queue<RetconRequest, RetconResult>, req: Re
   return queue.add('retcon', req, { deduplication: { id: `retcon-${req.tenant}` }, removeOnComplete: 100, removeOnFail: 100, attempts: 2, backoff: { type: 'exponential', delay: 5000 } });
 }
 
+/** A periodic rebuild of the tenant's index (BullMQ job scheduler; replaces the tenant's previous schedule). */
+export async function scheduleRetcon(queue: Queue<RetconRequest, RetconResult>, tenant: string, everyMs: number): Promise<void> {
+  await queue.upsertJobScheduler(`retcon-schedule-${tenant}`, { every: everyMs }, { name: 'retcon', data: { tenant }, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+}
+
 export function startRetconWorker(config: Config, deps: RetconDeps): Worker<RetconRequest, RetconResult> {
   const worker = new Worker<RetconRequest, RetconResult>(RETCON_QUEUE, async (job) => (await retconTenant(deps, job.data, (p) => job.updateProgress(p))).result, {
     connection: bullConnection(config),

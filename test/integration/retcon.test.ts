@@ -22,9 +22,9 @@ import { startReader, type RunningReader } from '../../serving/reader.ts';
 import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { trainTenantAls } from '../../jobs/als-training.ts';
+import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls } from '../../jobs/als-training.ts';
 import { bullConnection } from '../../jobs/queue-connection.ts';
-import { RETCON_QUEUE, enqueueRetcon, retconQueue, startRetconWorker } from '../../jobs/retcon.ts';
+import { RETCON_QUEUE, enqueueRetcon, retconQueue, scheduleRetcon, startRetconWorker } from '../../jobs/retcon.ts';
 import { eventually, isolatedConfig, logger } from './harness.ts';
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-retcon-'));
@@ -134,6 +134,33 @@ describe('retcon and hot swap', () => {
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     expect(versions.filter((v) => v !== before && v !== next)).toEqual([]);
     expect(reader.indexes.swaps).toBeGreaterThanOrEqual(2);
+  });
+
+  it('rebuilds the index when a new model version is trained, and on a schedule', async () => {
+    const retconQ = retconQueue(config);
+    const alsQ = alsQueue(config);
+    const als = startAlsWorker(config, { config, clickhouse, models, scalerVersion: async () => null, logger }, async (_r, t) => {
+      await enqueueRetcon(retconQ, { tenant: t });
+    });
+    try {
+      const job = await enqueueAlsTraining(alsQ, { tenant });
+      const trained = await job.waitUntilFinished(als.events, 120_000);
+      const manifestOf = async () => {
+        const v = await redis.get(indexCurrentKey(tenant));
+        return v ? (JSON.parse(readFileSync(join(partitionDir(artifactsDir, tenant), v, 'manifest.json'), 'utf8')) as { sources: { als: string } }) : null;
+      };
+      await eventually('index rebuilt with the new model', manifestOf, (m) => m?.sources.als === trained.version, 60_000);
+
+      const completed = await retconQ.getCompletedCount();
+      await scheduleRetcon(retconQ, tenant, 500);
+      await eventually('a scheduled retcon ran', () => retconQ.getCompletedCount(), (n) => n > completed, 30_000);
+      await retconQ.removeJobScheduler(`retcon-schedule-${tenant}`);
+    } finally {
+      await als.worker.close();
+      await als.events.close();
+      await alsQ.close();
+      await retconQ.close();
+    }
   });
 
   it('refuses a corrupted snapshot and keeps serving the current one', async () => {
