@@ -8,7 +8,8 @@ import type { ValidFeedRequest } from '../core/feed-request.ts';
 import { recommendAls } from '../core/models/als.ts';
 import { decayedScore } from '../core/popularity.ts';
 import type { Redis } from '../platform/redis.ts';
-import type { AlsModelStore } from '../processors/als-model-store.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { AlsModelStore, LoadedAls } from '../processors/als-model-store.ts';
 import type { IndexManager } from './index/index-manager.ts';
 import { popularityKey, readFeedInputs, readTopItems } from '../processors/feature-store.ts';
 
@@ -29,6 +30,7 @@ export class FeedService {
     private readonly indexes: IndexManager | null = null,
     /** The read-only partition served to a registered tenant that has no data yet. */
     private readonly community: { partition: string; isRegistered: (tenant: string) => Promise<boolean> } | null = null,
+    private readonly logger: Logger | null = null,
   ) {}
 
   async feed(req: ValidFeedRequest): Promise<FeedOutcome> {
@@ -69,7 +71,15 @@ export class FeedService {
    */
   private async alsItems(req: ValidFeedRequest, query: FeedQuery): Promise<{ version: string; indexVersion: string; items: ScoredItem[] } | null> {
     if (!this.models) return null;
-    const model = await this.models.current(req.tenant);
+    let model: LoadedAls | null;
+    try {
+      model = await this.models.current(req.tenant);
+    } catch (err) {
+      // A model that cannot be loaded (artifact missing or corrupt) degrades this tenant to popularity; it must not
+      // fail requests, nor stall a feed-request partition shared with other tenants.
+      this.logger?.error({ err, tenant: req.tenant }, 'ALS model unavailable; serving popularity');
+      return null;
+    }
     if (!model) return null;
     const vector = await this.models.userVector(req.tenant, model.version, req.userId);
     if (!vector) return null;

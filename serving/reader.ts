@@ -33,7 +33,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger);
   await indexes.start();
   const community = { partition: config.communityPartition, isRegistered: (t: string) => isRegisteredTenant(redis, t) };
-  const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion, models, indexes, community);
+  const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion, models, indexes, community, logger);
   const limits = { defaultK: config.feed.defaultK, maxK: config.feed.maxK };
   const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
   const producer = createProducer(kafka);

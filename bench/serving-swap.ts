@@ -1,0 +1,144 @@
+// Serving latency of full feed requests over HTTP (API key -> tenant, features, ALS vector, HNSW retrieval, filters),
+// in steady state and while the reader hot-swaps to a new index version built meanwhile in a child process. Data:
+// MovieLens latest-small ratings as click events through the real features processor, an ALS model trained on them.
+// Prints JSON.   npm run bench:swap -- [--seconds 10] [--clients 4]
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { loadConfig } from '../core/config.ts';
+import type { InteractionEvent } from '../core/events.ts';
+import { DEFAULT_RATING_VALUES, ratingValue } from '../core/eval/rating-values.ts';
+import { DEFAULT_ALS_PARAMS, trainAls } from '../core/models/als.ts';
+import { decayParams } from '../core/popularity.ts';
+import { csrFromTriples } from '../core/models/sparse.ts';
+import { loadMovieLens } from '../cli/datasets/movielens.ts';
+import { ensureServices } from '../infra/local/services.ts';
+import { buildSnapshotInChild } from '../jobs/index-build-process.ts';
+import { ArtifactStore } from '../platform/artifact-store.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
+import { createRedis } from '../platform/redis.ts';
+import { AlsModelStore } from '../processors/als-model-store.ts';
+import { FeaturesProcessor } from '../processors/features.ts';
+import { createApiKey } from '../serving/api-keys.ts';
+import { announceIndex } from '../serving/index/index-manager.ts';
+import { DEFAULT_INDEX_PARAMS } from '../serving/index/index-snapshot.ts';
+import { startReader } from '../serving/reader.ts';
+import type { ConsumedRecord } from '../streams/consumer-runner.ts';
+import { createKafka, ensureTopics } from '../streams/kafka.ts';
+
+const opts = new Command('bench:swap')
+  .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
+  .option('--seconds <n>', 'steady-state measuring time', (v) => Number(v), 10)
+  .option('--clients <n>', 'concurrent HTTP clients', (v) => Number(v), 4)
+  .parse()
+  .opts<{ movielens: string; seconds: number; clients: number }>();
+const progress = (m: string) => process.stderr.write(`bench:swap: ${m}\n`);
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
+
+const run = Date.now().toString(36);
+const artifactsDir = mkdtempSync(join(tmpdir(), 'rs-bench-swap-'));
+const config = loadConfig({
+  ...process.env,
+  RANKSTREAM_LOG_LEVEL: 'warn',
+  HTTP_PORT: '0',
+  ARTIFACTS_DIR: artifactsDir,
+  // its own request topics, so the reader does not pick up other runs' feed requests
+  TOPIC_FEED_REQUESTS: `bench.${run}.feed-requests`,
+  TOPIC_FEED_REQUESTS_DLQ: `bench.${run}.feed-requests.dlq`,
+  TOPIC_FEEDS: `bench.${run}.feeds`,
+});
+const logger = createLogger('warn', 'bench');
+await ensureServices({ log: (l: string) => progress(`infra: ${l}`) });
+const redis = createRedis(config);
+const tenant = `bench-swap-${run}`;
+
+// 1. state: features from the ratings, an ALS model, a first index
+progress('loading ml-latest-small into the features store');
+const ml = loadMovieLens(opts.movielens);
+const f = config.features;
+const features = new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f);
+const userIds = Array.from(ml.userIds, String);
+const itemIds = Array.from(ml.movieIds, String);
+let batch: ConsumedRecord<InteractionEvent>[] = [];
+for (let r = 0; r < ml.log.user.length; r++) {
+  const e: InteractionEvent = { type: 'click', eventId: `m${r}`, tenant, userId: userIds[ml.log.user[r]!]!, itemId: itemIds[ml.log.item[r]!]!, timestamp: ml.log.time[r]! * 1000, context: {}, recommendationId: null };
+  batch.push({ value: e, topic: 'bench', partition: 0, offset: String(r), timestamp: '0', key: null, raw: null, schemaId: null });
+  if (batch.length === 5000) {
+    await features.process(batch);
+    batch = [];
+  }
+}
+await features.process(batch);
+progress('training ALS');
+const R = csrFromTriples(ml.log.nUsers, ml.log.nItems, ml.log.user, ml.log.item, Float64Array.from(ml.log.rating, (x) => ratingValue(x, DEFAULT_RATING_VALUES)));
+const model = trainAls(R, DEFAULT_ALS_PARAMS);
+const models = new AlsModelStore(redis, new ArtifactStore(artifactsDir));
+const published = await models.publish(tenant, model, userIds, itemIds, { tenant, nUsers: model.nUsers, nItems: model.nItems, interactions: R.indices.length, params: DEFAULT_ALS_PARAMS, weights: {}, trainSeconds: 0, scalerVersion: null });
+const indexInput = (seed: number) => ({ partition: tenant, itemIds, vectors: model.itemFactors, dim: model.factors, params: { ...DEFAULT_INDEX_PARAMS, seed }, sources: { als: published.version }, transform: 'mips' as const });
+const v1 = await buildSnapshotInChild(artifactsDir, indexInput(1));
+
+await ensureTopics(createKafka(config, logger), [config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds], 1);
+const reader = await startReader(config, logger, createMetrics(false), { groupId: `bench-swap-${run}`, port: 0 });
+const key = await createApiKey(redis, tenant);
+await announceIndex(redis, { partition: tenant, version: v1.version });
+for (let i = 0; i < 100 && reader.indexes.get(tenant)?.manifest.version !== v1.version; i++) await new Promise((r) => setTimeout(r, 100));
+
+// 2. load: clients loop over random users, recording latency, status and the index version served
+interface Sample { ms: number; status: number; version: string; at: number }
+const samples: Sample[] = [];
+let stop = false;
+async function client(seed: number): Promise<void> {
+  let s = seed;
+  while (!stop) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    const user = userIds[s % userIds.length]!;
+    const t = performance.now();
+    const res = await fetch(`${reader.url}/v1/feeds/${user}?k=20`, { headers: { authorization: `Bearer ${key}` } });
+    const body = (await res.json()) as { indexVersion?: string };
+    samples.push({ ms: performance.now() - t, status: res.status, version: body.indexVersion ?? '', at: performance.now() });
+  }
+}
+const clients = Array.from({ length: opts.clients }, (_, i) => client(i + 1));
+progress(`steady state for ${opts.seconds} s`);
+const steadyStart = performance.now();
+await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+const steadyEnd = performance.now();
+progress('building a new index version in a child process, then swapping');
+const v2 = await buildSnapshotInChild(artifactsDir, indexInput(2));
+await announceIndex(redis, { partition: tenant, version: v2.version });
+while (reader.indexes.get(tenant)?.manifest.version !== v2.version) await new Promise((r) => setTimeout(r, 20));
+const swappedAt = performance.now();
+await new Promise((r) => setTimeout(r, 2000));
+stop = true;
+await Promise.all(clients);
+await reader.stop();
+const admin = createKafka(config, logger).admin();
+await admin.connect();
+await admin.deleteTopics({ topics: [config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds] });
+await admin.disconnect();
+
+const window = (from: number, to: number) => samples.filter((x) => x.at >= from && x.at < to);
+const stats = (xs: Sample[]) => ({ requests: xs.length, failed: xs.filter((x) => x.status !== 200).length, p50Ms: +quantile(xs.map((x) => x.ms), 0.5).toFixed(2), p99Ms: +quantile(xs.map((x) => x.ms), 0.99).toFixed(2), rps: Math.round(xs.length / (((xs.at(-1)?.at ?? 0) - (xs[0]?.at ?? 0)) / 1000 || 1)) });
+const during = window(steadyEnd, swappedAt + 2000);
+const stream = redis.scanStream({ match: `rs:{${tenant}}:*`, count: 5000 });
+for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+redis.disconnect();
+
+const cpu = cpus();
+console.log(
+  JSON.stringify(
+    {
+      benchmark: 'serving-swap',
+      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      data: { users: ml.log.nUsers, items: ml.log.nItems, factors: model.factors, k: 20, clients: opts.clients },
+      steady: stats(window(steadyStart, steadyEnd)),
+      duringBuildAndSwap: { ...stats(during), seconds: +((swappedAt + 2000 - steadyEnd) / 1000).toFixed(1), versionsServed: [...new Set(during.map((x) => x.version))] },
+      versions: { before: v1.version, after: v2.version },
+      allFailed: samples.filter((x) => x.status !== 200).length,
+    },
+    null,
+    2,
+  ),
+);
