@@ -2,7 +2,6 @@
 // out of the box (the local infra and docker-compose.yml bind the same loopback ports).
 import { z } from 'zod';
 
-const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const list = z
   .string()

@@ -4,34 +4,24 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QueueEvents, Worker } from 'bullmq';
-import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
 import { foldInUser } from '../../core/models/als.ts';
 import { ArtifactStore } from '../../platform/artifact-store.ts';
-import { provision } from '../../platform/bootstrap.ts';
-import { createClickHouse, type ClickHouseClient } from '../../platform/clickhouse.ts';
-import { createMetrics } from '../../platform/metrics.ts';
-import { createRedis, type Redis } from '../../platform/redis.ts';
+import type { ClickHouseClient } from '../../platform/clickhouse.ts';
+import type { Redis } from '../../platform/redis.ts';
 import { AlsModelStore, alsHistoryKey, alsItemsKey, alsUsersKey } from '../../processors/als-model-store.ts';
-import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
-import { SchemaRegistryClient } from '../../schemas/registry.ts';
-import { startReader, type RunningReader } from '../../serving/reader.ts';
-import { EventProducer } from '../../streams/event-producer.ts';
-import { createKafka } from '../../streams/kafka.ts';
-import { waitForCaughtUp } from '../../streams/offsets.ts';
+import type { RunningReader } from '../../serving/reader.ts';
+import type { EventProducer } from '../../streams/event-producer.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker } from '../../jobs/als-training.ts';
-import { isolatedConfig, logger } from './harness.ts';
+import { isolatedConfig, logger, startStack, type Stack } from './harness.ts';
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-als-'));
 // Small planted data (30 users, 8 clicks each): few factors and light regularisation, not the MovieLens-tuned defaults.
 const config = isolatedConfig('als', { ARTIFACTS_DIR: artifactsDir, ALS_ITERATIONS: '10', ALS_FACTORS: '8', ALS_REGULARIZATION: '0.1', ALS_ALPHA: '10', QUEUE_PREFIX: `q-${Date.now()}` });
 const tenant = `als-${config.suffix}`.replace(/_/g, '-');
-const groups = ['ledger-writer', 'features', 'als-fold-in'].map((p) => `test-${config.suffix}-${p}`);
-let kafka: Kafka;
-let admin: Admin;
 let producer: EventProducer;
-let processors: RunningProcessors;
+let stack: Stack;
 let reader: RunningReader;
 let redis: Redis;
 let clickhouse: ClickHouseClient;
@@ -48,7 +38,7 @@ const B = Array.from({ length: 12 }, (_, i) => `B${i}`);
 const newbieEvents: InteractionEvent[] = [];
 
 async function caughtUp() {
-  await waitForCaughtUp(admin, groups, config.topics.events, 60_000);
+  await stack.caughtUp();
 }
 
 async function feed(user: string, k = 4) {
@@ -57,16 +47,8 @@ async function feed(user: string, k = 4) {
 }
 
 beforeAll(async () => {
-  await provision(config, logger);
-  kafka = createKafka(config, logger);
-  admin = kafka.admin();
-  await admin.connect();
-  producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
-  processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
-  reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
-  redis = createRedis(config);
-  clickhouse = createClickHouse(config);
-  models = new AlsModelStore(redis, new ArtifactStore(artifactsDir));
+  stack = await startStack(config);
+  ({ producer, reader, redis, clickhouse, models } = stack);
   ({ worker, events } = startAlsWorker(config, { config, clickhouse, models, scalerVersion: async () => null, logger }));
 
   const history: InteractionEvent[] = [];
@@ -83,13 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.close();
   await events?.close();
-  await producer?.disconnect();
-  await reader?.stop();
-  await processors?.stop();
-  await admin?.disconnect();
-  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
-  await clickhouse?.close();
-  redis?.disconnect();
+  await stack?.stop();
 });
 
 describe('ALS', () => {

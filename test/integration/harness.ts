@@ -1,10 +1,21 @@
 // Shared set-up for integration tests: an isolated configuration per test file (own topics, ledger table, tenants,
 // consumer groups) against the real services that test/setup/services.ts made reachable.
 import { randomBytes } from 'node:crypto';
-import type { KafkaMessage } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../core/config.ts';
+import { ArtifactStore } from '../../platform/artifact-store.ts';
+import { provision } from '../../platform/bootstrap.ts';
+import { createClickHouse, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import { createLogger } from '../../platform/logger.ts';
+import { createMetrics } from '../../platform/metrics.ts';
+import { createRedis, type Redis } from '../../platform/redis.ts';
+import { AlsModelStore } from '../../processors/als-model-store.ts';
+import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
+import { SchemaRegistryClient } from '../../schemas/registry.ts';
+import { startReader, type RunningReader } from '../../serving/reader.ts';
+import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka } from '../../streams/kafka.ts';
+import { waitForCaughtUp } from '../../streams/offsets.ts';
 
 export const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'error', 'test');
 
@@ -55,4 +66,53 @@ export async function readTopic(config: Config, topic: string, count: number, ti
     await consumer.disconnect();
   }
   return got;
+}
+
+/** Everything a test of the whole pipeline needs: provisioned topics, the processors, a reader and clients. */
+export interface Stack {
+  kafka: Kafka;
+  admin: Admin;
+  producer: EventProducer;
+  processors: RunningProcessors;
+  reader: RunningReader;
+  redis: Redis;
+  clickhouse: ClickHouseClient;
+  models: AlsModelStore;
+  /** Waits until the ledger, features and fold-in processors have committed everything on the events topic. */
+  caughtUp(): Promise<void>;
+  /** Stops everything and drops the test's ledger table. */
+  stop(): Promise<void>;
+}
+
+export async function startStack(config: Config & { suffix: string }): Promise<Stack> {
+  await provision(config, logger);
+  const kafka = createKafka(config, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
+  const processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
+  const reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
+  const redis = createRedis(config);
+  const clickhouse = createClickHouse(config);
+  const groups = ['ledger-writer', 'features', 'als-fold-in'].map((p) => `test-${config.suffix}-${p}`);
+  return {
+    kafka,
+    admin,
+    producer,
+    processors,
+    reader,
+    redis,
+    clickhouse,
+    models: new AlsModelStore(redis, new ArtifactStore(config.artifactsDir)),
+    caughtUp: () => waitForCaughtUp(admin, groups, config.topics.events, 60_000),
+    async stop() {
+      await producer.disconnect();
+      await reader.stop();
+      await processors.stop();
+      await admin.disconnect();
+      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
+      await clickhouse.close();
+      redis.disconnect();
+    },
+  };
 }

@@ -5,37 +5,26 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents, type Worker } from 'bullmq';
-import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
-import { ArtifactStore } from '../../platform/artifact-store.ts';
-import { provision } from '../../platform/bootstrap.ts';
-import { createClickHouse, type ClickHouseClient } from '../../platform/clickhouse.ts';
-import { createMetrics } from '../../platform/metrics.ts';
-import { createRedis, type Redis } from '../../platform/redis.ts';
+import type { ClickHouseClient } from '../../platform/clickhouse.ts';
+import type { Redis } from '../../platform/redis.ts';
 import { AlsModelStore } from '../../processors/als-model-store.ts';
-import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
-import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { announceIndex, indexCurrentKey } from '../../serving/index/index-manager.ts';
 import { partitionDir } from '../../serving/index/index-snapshot.ts';
-import { startReader, type RunningReader } from '../../serving/reader.ts';
-import { EventProducer } from '../../streams/event-producer.ts';
-import { createKafka } from '../../streams/kafka.ts';
-import { waitForCaughtUp } from '../../streams/offsets.ts';
+import type { RunningReader } from '../../serving/reader.ts';
+import type { EventProducer } from '../../streams/event-producer.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls } from '../../jobs/als-training.ts';
 import { bullConnection } from '../../jobs/queue-connection.ts';
 import { RETCON_QUEUE, enqueueRetcon, retconQueue, scheduleRetcon, startRetconWorker } from '../../jobs/retcon.ts';
-import { eventually, isolatedConfig, logger } from './harness.ts';
+import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-retcon-'));
 // Small planted data: few factors and light regularisation, not the MovieLens-tuned defaults.
 const config = isolatedConfig('retcon', { ARTIFACTS_DIR: artifactsDir, ALS_ITERATIONS: '10', ALS_FACTORS: '8', ALS_REGULARIZATION: '0.1', ALS_ALPHA: '10', QUEUE_PREFIX: `q-${Date.now()}` });
 const tenant = `rc-${config.suffix}`.replace(/_/g, '-');
-const groups = ['ledger-writer', 'features', 'als-fold-in'].map((p) => `test-${config.suffix}-${p}`);
-let kafka: Kafka;
-let admin: Admin;
 let producer: EventProducer;
-let processors: RunningProcessors;
+let stack: Stack;
 let reader: RunningReader;
 let redis: Redis;
 let clickhouse: ClickHouseClient;
@@ -60,16 +49,8 @@ async function runRetcon(): Promise<string> {
 }
 
 beforeAll(async () => {
-  await provision(config, logger);
-  kafka = createKafka(config, logger);
-  admin = kafka.admin();
-  await admin.connect();
-  producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
-  processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
-  reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
-  redis = createRedis(config);
-  clickhouse = createClickHouse(config);
-  models = new AlsModelStore(redis, new ArtifactStore(artifactsDir));
+  stack = await startStack(config);
+  ({ producer, reader, redis, clickhouse, models } = stack);
   worker = startRetconWorker(config, { config, clickhouse, redis, models, logger });
   events = new QueueEvents(RETCON_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix });
 
@@ -78,20 +59,14 @@ beforeAll(async () => {
     for (const [p, side] of [['a', 'A'], ['b', 'B']] as const) for (let j = 0; j < 8; j++) history.push(click(`${p}${u}`, `${side}${(u + j) % 12}`));
   }
   await producer.send(history);
-  await waitForCaughtUp(admin, groups, config.topics.events, 60_000);
+  await stack.caughtUp();
   await trainTenantAls({ config, clickhouse, models, scalerVersion: async () => null, logger }, { tenant });
 });
 
 afterAll(async () => {
   await worker?.close();
   await events?.close();
-  await producer?.disconnect();
-  await reader?.stop();
-  await processors?.stop();
-  await admin?.disconnect();
-  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
-  await clickhouse?.close();
-  redis?.disconnect();
+  await stack?.stop();
 });
 
 describe('retcon and hot swap', () => {
@@ -122,7 +97,7 @@ describe('retcon and hot swap', () => {
     try {
       // new interactions move item vectors (fold-in), so the next retcon is a different version
       await producer.send(['b1', 'b2', 'b3', 'b4'].map((u) => click(u, 'A1')));
-      await waitForCaughtUp(admin, groups, config.topics.events, 60_000);
+      await stack.caughtUp();
       next = await runRetcon();
       expect(next).not.toBe(before);
       await eventually('load loop sees the new version', async () => versions.at(-1), (v) => v === next, 30_000);
