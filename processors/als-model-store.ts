@@ -9,6 +9,8 @@ import type { Redis } from '../platform/redis.ts';
 
 export const ALS_KIND = 'als';
 export const MODELS_CHANNEL = 'rs:models';
+/** Announces item vectors fold-in just re-solved: { tenant, version, items } (readers upsert them into live indexes). */
+export const ITEM_UPDATES_CHANNEL = 'rs:item-updates';
 export const alsCurrentKey = (tenant: string) => `rs:{${tenant}}:als:current`;
 export const alsUsersKey = (tenant: string, version: string) => `rs:{${tenant}}:als:${version}:users`;
 export const alsHistoryKey = (tenant: string, user: string) => `rs:{${tenant}}:als:hist:${user}`;
@@ -215,7 +217,19 @@ export class AlsModelStore {
       live?.applied.set(item, buf);
       args.push(item, buf);
     }
-    await this.redis.hset(alsItemsKey(model.tenant, model.version), ...args);
+    await this.redis.pipeline().hset(alsItemsKey(model.tenant, model.version), ...args).publish(ITEM_UPDATES_CHANNEL, JSON.stringify({ tenant: model.tenant, version: model.version, items: [...vectors.keys()] })).exec();
+  }
+
+  /** Item vectors fold-in stored for a version (the overrides), by item id. */
+  async itemVectors(tenant: string, version: string, items: string[]): Promise<Map<string, Float64Array>> {
+    const out = new Map<string, Float64Array>();
+    if (items.length === 0) return out;
+    const bufs = await this.redis.hmgetBuffer(alsItemsKey(tenant, version), ...items);
+    items.forEach((item, j) => {
+      const b = bufs[j];
+      if (b) out.set(item, decodeVector(b));
+    });
+    return out;
   }
 
   async userVector(tenant: string, version: string, user: string): Promise<Float64Array | null> {

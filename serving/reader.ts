@@ -30,7 +30,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const redis = createRedis(config);
   const models = new AlsModelStore(redis, new ArtifactStore(config.artifactsDir));
-  const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger);
+  const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger, (t, v, items) => models.itemVectors(t, v, items));
   await indexes.start();
   const community = { partition: config.communityPartition, isRegistered: (t: string) => isRegisteredTenant(redis, t) };
   const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion, models, indexes, community, logger);

@@ -5,6 +5,7 @@
 // serving. Queries never wait for a load: a partition whose index is still loading is served without one.
 import type { Logger } from '../../platform/logger.ts';
 import type { Redis } from '../../platform/redis.ts';
+import { ITEM_UPDATES_CHANNEL } from '../../processors/als-model-store.ts';
 import { LoadedIndex } from './index-snapshot.ts';
 
 export const INDEX_CHANNEL = 'rs:index';
@@ -20,6 +21,9 @@ export async function announceIndex(redis: Redis, a: IndexAnnouncement): Promise
   await redis.pipeline().set(indexCurrentKey(a.partition), a.version).publish(INDEX_CHANNEL, JSON.stringify(a)).exec();
 }
 
+/** Fetches the current vectors of items of a tenant's model version (fold-in's overrides). */
+export type ItemVectorSource = (tenant: string, version: string, items: string[]) => Promise<Map<string, Float64Array>>;
+
 export class IndexManager {
   private readonly serving = new Map<string, LoadedIndex>();
   private readonly loading = new Map<string, Promise<void>>();
@@ -27,25 +31,32 @@ export class IndexManager {
   private readonly refused = new Set<string>();
   swaps = 0;
   rejections = 0;
+  upserts = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly root: string,
     private readonly logger: Logger,
+    /** With a source, item vectors that fold-in re-solves are upserted into the live index of their partition. */
+    private readonly itemVectors: ItemVectorSource | null = null,
   ) {}
 
   async start(): Promise<void> {
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== INDEX_CHANNEL) return;
       try {
-        const a = JSON.parse(message) as IndexAnnouncement;
-        void this.swapTo(a.partition, a.version);
+        if (channel === INDEX_CHANNEL) {
+          const a = JSON.parse(message) as IndexAnnouncement;
+          void this.swapTo(a.partition, a.version);
+        } else if (channel === ITEM_UPDATES_CHANNEL) {
+          const u = JSON.parse(message) as { tenant: string; version: string; items: string[] };
+          void this.upsert(u.tenant, u.version, u.items);
+        }
       } catch (err) {
-        this.logger.warn({ err, message }, 'ignoring a malformed index announcement');
+        this.logger.warn({ err, channel, message }, 'ignoring a malformed announcement');
       }
     });
-    await this.subscriber.subscribe(INDEX_CHANNEL);
+    await this.subscriber.subscribe(INDEX_CHANNEL, ...(this.itemVectors ? [ITEM_UPDATES_CHANNEL] : []));
   }
 
   /** The partition's loaded index, or null (and a background load of its current version) when none is loaded yet. */
@@ -73,8 +84,25 @@ export class IndexManager {
     }
   }
 
+  /** Upserts updated items into the partition's live index, if it was built from that model version. */
+  private async upsert(partition: string, version: string, items: string[]): Promise<void> {
+    const index = this.serving.get(partition);
+    if (!index || !this.itemVectors || index.manifest.sources.als !== version) return;
+    try {
+      for (const [item, vector] of await this.itemVectors(partition, version, items)) {
+        // the index may have been swapped meanwhile: upsert into the one serving now, if it is still this version's
+        const current = this.serving.get(partition);
+        if (current?.manifest.sources.als !== version) return;
+        current.upsert(item, vector);
+        this.upserts++;
+      }
+    } catch (err) {
+      this.logger.warn({ err, partition }, 'item upsert into the live index failed; the next retcon includes the items');
+    }
+  }
+
   async stop(): Promise<void> {
-    await this.subscriber.unsubscribe(INDEX_CHANNEL);
+    await this.subscriber.unsubscribe();
     this.subscriber.disconnect();
   }
 }

@@ -121,6 +121,7 @@ export interface SearchHit {
 /** A verified, loaded snapshot. Searches block the event loop for well under a millisecond at ef ~100. */
 export class LoadedIndex {
   private efSearch: number;
+  private readonly labels: Map<string, number>;
 
   private constructor(
     readonly manifest: IndexManifest,
@@ -128,6 +129,42 @@ export class LoadedIndex {
     private readonly itemIds: string[],
   ) {
     this.efSearch = manifest.params.efSearch;
+    this.labels = new Map(itemIds.map((id, i) => [id, i]));
+  }
+
+  /**
+   * Adds or updates one item in the loaded graph (in memory; the next retcon makes it durable): how an item that is new
+   * or changed since the snapshot becomes retrievable within seconds. For a 'mips' index the vector is extended with
+   * the snapshot's M; a vector longer than M is clamped (its extra coordinate 0), which underrates it slightly until
+   * the next rebuild. Blocks the event loop for a fraction of a millisecond per item.
+   */
+  upsert(itemId: string, vector: ArrayLike<number>): void {
+    if (vector.length !== (this.manifest.transform === 'mips' ? this.manifest.dim - 1 : this.manifest.dim)) throw new SnapshotError(`vector of ${vector.length} for an index of dimension ${this.manifest.dim}`);
+    let label = this.labels.get(itemId);
+    if (label === undefined) {
+      label = this.itemIds.length;
+      if (label >= this.index.getMaxElements()) this.index.resizeIndex(Math.ceil(this.index.getMaxElements() * 1.25) + 16);
+      this.itemIds.push(itemId);
+      this.labels.set(itemId, label);
+    }
+    let point: number[];
+    if (this.manifest.transform === 'mips') {
+      let n = 0;
+      for (let i = 0; i < vector.length; i++) n += vector[i]! ** 2;
+      point = [...Array.from(vector), Math.sqrt(Math.max(0, this.manifest.maxNorm ** 2 - n))];
+    } else {
+      point = Array.from(vector);
+    }
+    this.index.addPoint(normalized(point), label); // re-adding a label replaces its vector
+  }
+
+  /** Items currently in the loaded graph (snapshot + upserts). */
+  get size(): number {
+    return this.itemIds.length;
+  }
+
+  has(itemId: string): boolean {
+    return this.labels.has(itemId);
   }
 
   /** The search-time candidate list size: recall against latency. */
@@ -171,7 +208,7 @@ export class LoadedIndex {
       for (let i = 0; i < query.length; i++) n += query[i]! ** 2;
       scale = this.manifest.maxNorm * Math.sqrt(n);
     }
-    const total = this.index.getCurrentCount();
+    const total = this.itemIds.length;
     let want = Math.min(total, k + exclude.size);
     for (;;) {
       if (this.index.getEf() < want) this.index.setEf(want);

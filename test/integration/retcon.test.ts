@@ -80,6 +80,21 @@ describe('retcon and hot swap', () => {
     expect(f.body.items.map((i) => i.itemId[0])).toEqual(['A', 'A', 'A'].slice(0, f.body.items.length));
   });
 
+  it('makes an item first seen after the build retrievable from the live index within the stream', async () => {
+    const index = reader.indexes.get(tenant)!;
+    expect(index.has('A-new')).toBe(false);
+    await producer.send(['a0', 'a1', 'a2', 'a5', 'a6'].map((u) => click(u, 'A-new')));
+    await stack.caughtUp();
+    await eventually('upsert into the live index', async () => reader.indexes.get(tenant)!.has('A-new'), (v) => v, 30_000);
+    const version = (await models.currentVersion(tenant))!;
+    const vector = (await models.itemVectors(tenant, version, ['A-new'])).get('A-new')!;
+    const live = reader.indexes.get(tenant)!;
+    const hit = live.search(vector, live.size).find((h) => h.itemId === 'A-new');
+    expect(hit).toBeDefined(); // retrievable, scored by its dot product with the query (here: with itself)
+    expect(hit!.score).toBeCloseTo(vector.reduce((s, x) => s + x * x, 0), 2);
+    expect(reader.indexes.upserts).toBeGreaterThan(0);
+  });
+
   it('swaps to a new version under load without failing a request', async () => {
     const before = (await feed('a3')).body.indexVersion;
     let stop = false;
