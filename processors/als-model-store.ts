@@ -195,15 +195,9 @@ export class AlsModelStore {
     return live.userGram;
   }
 
-  async userVectors(tenant: string, version: string, users: string[]): Promise<Map<string, Float64Array>> {
-    const out = new Map<string, Float64Array>();
-    if (users.length === 0) return out;
-    const bufs = await this.redis.hmgetBuffer(alsUsersKey(tenant, version), ...users);
-    users.forEach((u, j) => {
-      const b = bufs[j];
-      if (b) out.set(u, decodeVector(b));
-    });
-    return out;
+  /** Stored user vectors of a version, by user id (users without one are absent). */
+  userVectors(tenant: string, version: string, users: string[]): Promise<Map<string, Float64Array>> {
+    return this.readVectors(alsUsersKey(tenant, version), users);
   }
 
   /** Applies re-solved item vectors to the loaded model and stores them for other processes. */
@@ -221,13 +215,17 @@ export class AlsModelStore {
   }
 
   /** Item vectors fold-in stored for a version (the overrides), by item id. */
-  async itemVectors(tenant: string, version: string, items: string[]): Promise<Map<string, Float64Array>> {
+  itemVectors(tenant: string, version: string, items: string[]): Promise<Map<string, Float64Array>> {
+    return this.readVectors(alsItemsKey(tenant, version), items);
+  }
+
+  private async readVectors(key: string, ids: string[]): Promise<Map<string, Float64Array>> {
     const out = new Map<string, Float64Array>();
-    if (items.length === 0) return out;
-    const bufs = await this.redis.hmgetBuffer(alsItemsKey(tenant, version), ...items);
-    items.forEach((item, j) => {
+    if (ids.length === 0) return out;
+    const bufs = await this.redis.hmgetBuffer(key, ...ids);
+    ids.forEach((id, j) => {
       const b = bufs[j];
-      if (b) out.set(item, decodeVector(b));
+      if (b) out.set(id, decodeVector(b));
     });
     return out;
   }
