@@ -8,7 +8,7 @@ import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls, type AlsT
 import { enqueueRetcon, retconQueue } from '../jobs/retcon.ts';
 import { openJobDeps } from './job-deps.ts';
 import { onShutdown } from './shutdown.ts';
-import { isoTimeOption, tenantOption } from './options.ts';
+import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'als');
@@ -30,7 +30,7 @@ program
   .option('--wait', 'wait for the job to finish and print its result', false)
   .option('--inline', 'train in this process instead of queueing a job', false)
   .action(async (o: TrainOpts) => {
-    const req = { tenant: o.tenant, ...(o.since !== undefined ? { sinceMs: o.since } : {}), ...(o.until !== undefined ? { untilMs: o.until } : {}) };
+    const req = ledgerSliceOptions(o);
     if (o.inline) {
       const { d, close } = trainingDeps(config);
       try {

@@ -1,6 +1,7 @@
 // Option parsers shared by the command-line tools: each rejects bad input with a message naming the option.
 import { InvalidArgumentError } from 'commander';
 import { tenantId } from '../core/events.ts';
+import type { LedgerSlice } from '../processors/ledger-writer.ts';
 
 export function tenantOption(value: string): string {
   const t = tenantId.safeParse(value);
@@ -12,4 +13,9 @@ export function isoTimeOption(value: string): number {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new InvalidArgumentError(`not an ISO date: ${value}`);
   return ms;
+}
+
+/** The ledger slice named by --tenant/--since/--until. */
+export function ledgerSliceOptions(o: { tenant: string; since?: number; until?: number }): LedgerSlice {
+  return { tenant: o.tenant, ...(o.since !== undefined ? { sinceMs: o.since } : {}), ...(o.until !== undefined ? { untilMs: o.until } : {}) };
 }

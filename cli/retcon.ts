@@ -5,9 +5,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { bullConnection } from '../jobs/queue-connection.ts';
-import { RETCON_QUEUE, enqueueRetcon, retconQueue, retconTenant, scheduleRetcon, startRetconWorker, type RetconRequest } from '../jobs/retcon.ts';
+import { RETCON_QUEUE, enqueueRetcon, retconQueue, retconTenant, scheduleRetcon, startRetconWorker } from '../jobs/retcon.ts';
 import { openJobDeps } from './job-deps.ts';
-import { isoTimeOption, tenantOption } from './options.ts';
+import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 import { onShutdown } from './shutdown.ts';
 
 const config = loadConfig();
@@ -24,7 +24,7 @@ program
   .option('--wait', 'wait for the job and print its result', false)
   .option('--inline', 'run in this process instead of queueing a job', false)
   .action(async (o: RunOpts) => {
-    const req: RetconRequest = { tenant: o.tenant, ...(o.since !== undefined ? { sinceMs: o.since } : {}), ...(o.until !== undefined ? { untilMs: o.until } : {}) };
+    const req = ledgerSliceOptions(o);
     if (o.inline) {
       const deps = openJobDeps(config, logger);
       try {

@@ -6,7 +6,8 @@ import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Config } from '../core/config.ts';
 import { csrFromTriples } from '../core/models/sparse.ts';
 import type { ArtifactManifest } from '../platform/artifact-store.ts';
-import { sqlIdentifier, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
+import type { ClickHouseClient } from '../platform/clickhouse.ts';
+import { ledgerSliceFrom, type LedgerSlice } from '../processors/ledger-writer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AlsMeta, AlsModelStore } from '../processors/als-model-store.ts';
 import { trainAlsInChild } from './als-train-process.ts';
@@ -14,12 +15,7 @@ import { bullConnection } from './queue-connection.ts';
 
 export const ALS_QUEUE = 'als-training';
 
-export interface AlsTrainingRequest {
-  tenant: string;
-  /** Optional event-time range, epoch ms. */
-  sinceMs?: number;
-  untilMs?: number;
-}
+export type AlsTrainingRequest = LedgerSlice;
 
 export interface AlsTrainingResult {
   version: string;
@@ -41,13 +37,10 @@ export interface AlsTrainingDeps {
 /** Reads the aggregated interaction matrix of a tenant from the ledger. */
 export async function readInteractions(clickhouse: ClickHouseClient, config: Config, req: AlsTrainingRequest): Promise<{ users: string[]; items: string[]; rows: Int32Array; cols: Int32Array; values: Float64Array }> {
   const w = config.als.weights;
-  const conditions = [`tenant = ${sqlString(req.tenant)}`];
-  if (req.sinceMs !== undefined) conditions.push(`ts_ms >= ${Math.floor(req.sinceMs)}`);
-  if (req.untilMs !== undefined) conditions.push(`ts_ms < ${Math.floor(req.untilMs)}`);
   const weight = `multiIf(event_type = 'impression', ${w.impression}, event_type = 'click', ${w.click}, event_type = 'engagement', ${w.engagement}, ${w.conversion})`;
   const rs = await clickhouse.query({
-    query: `SELECT user_id, item_id, sum(${weight}) AS v FROM ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)} FINAL
-            WHERE ${conditions.join(' AND ')} GROUP BY user_id, item_id HAVING v != 0`,
+    query: `SELECT user_id, item_id, sum(${weight}) AS v ${ledgerSliceFrom(config.clickhouse.database, config.ledger.table, req)}
+            GROUP BY user_id, item_id HAVING v != 0`,
     format: 'JSONEachRow',
   });
   const userIndex = new Map<string, number>();

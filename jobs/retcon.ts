@@ -5,7 +5,8 @@
 // hot-swap to it. Runs as a BullMQ job, deduplicated per tenant, with progress; backfills use the same path.
 import { Queue, Worker } from 'bullmq';
 import type { Config } from '../core/config.ts';
-import { sqlIdentifier, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
+import type { ClickHouseClient } from '../platform/clickhouse.ts';
+import { ledgerSliceFrom, type LedgerSlice } from '../processors/ledger-writer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { AlsModelStore } from '../processors/als-model-store.ts';
@@ -17,11 +18,7 @@ import { bullConnection } from './queue-connection.ts';
 
 export const RETCON_QUEUE = 'retcon';
 
-export interface RetconRequest {
-  tenant: string;
-  sinceMs?: number;
-  untilMs?: number;
-}
+export type RetconRequest = LedgerSlice;
 
 export interface RetconResult {
   partition: string;
@@ -43,11 +40,8 @@ export interface RetconDeps {
 }
 
 async function ledgerItems(clickhouse: ClickHouseClient, config: Config, req: RetconRequest): Promise<string[]> {
-  const conditions = [`tenant = ${sqlString(req.tenant)}`];
-  if (req.sinceMs !== undefined) conditions.push(`ts_ms >= ${Math.floor(req.sinceMs)}`);
-  if (req.untilMs !== undefined) conditions.push(`ts_ms < ${Math.floor(req.untilMs)}`);
   const rs = await clickhouse.query({
-    query: `SELECT DISTINCT item_id FROM ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)} FINAL WHERE ${conditions.join(' AND ')}`,
+    query: `SELECT DISTINCT item_id ${ledgerSliceFrom(config.clickhouse.database, config.ledger.table, req)}`,
     format: 'JSONEachRow',
   });
   const items: string[] = [];

@@ -105,6 +105,21 @@ export class LedgerWriter implements BatchProcessor<InteractionEvent> {
   }
 }
 
+/** A tenant's part of the ledger, optionally limited to an event-time range (epoch ms): what batch jobs read. */
+export interface LedgerSlice {
+  tenant: string;
+  sinceMs?: number;
+  untilMs?: number;
+}
+
+/** `FROM <db>.<table> FINAL WHERE …` selecting a slice, replayed duplicates collapsed. */
+export function ledgerSliceFrom(database: string, table: string, slice: LedgerSlice): string {
+  const conditions = [`tenant = ${sqlString(slice.tenant)}`];
+  if (slice.sinceMs !== undefined) conditions.push(`ts_ms >= ${Math.floor(slice.sinceMs)}`);
+  if (slice.untilMs !== undefined) conditions.push(`ts_ms < ${Math.floor(slice.untilMs)}`);
+  return `FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL WHERE ${conditions.join(' AND ')}`;
+}
+
 /** Distinct events in the ledger, optionally for one tenant (FINAL collapses replayed duplicates). */
 export async function countLedgerRows(clickhouse: ClickHouseClient, database: string, table: string, tenant?: string): Promise<number> {
   const where = tenant === undefined ? '' : ` WHERE tenant = ${sqlString(tenant)}`;
