@@ -24,9 +24,13 @@ export async function announceIndex(redis: Redis, a: IndexAnnouncement): Promise
 /** Fetches the current vectors of items of a tenant's model version (fold-in's overrides). */
 export type ItemVectorSource = (tenant: string, version: string, items: string[]) => Promise<Map<string, Float64Array>>;
 
+/** How often a partition without a loaded index re-reads its pointer (in case an announcement was missed). */
+const LOOKUP_RETRY_MS = 30_000;
+
 export class IndexManager {
   private readonly serving = new Map<string, LoadedIndex>();
-  private readonly loading = new Map<string, Promise<void>>();
+  /** When each partition's pointer was last read: announcements drive swaps, so this is only a safety net. */
+  private readonly lookedUp = new Map<string, number>();
   /** Versions refused (bad snapshot), so a repeated announcement is not retried in a loop. */
   private readonly refused = new Set<string>();
   swaps = 0;
@@ -59,14 +63,23 @@ export class IndexManager {
     await this.subscriber.subscribe(INDEX_CHANNEL, ...(this.itemVectors ? [ITEM_UPDATES_CHANNEL] : []));
   }
 
-  /** The partition's loaded index, or null (and a background load of its current version) when none is loaded yet. */
+  /**
+   * The partition's loaded index, or null when none is loaded yet. Then its current version is loaded in the
+   * background, reading the pointer at most every LOOKUP_RETRY_MS, so a partition without an index costs the hot path
+   * no Redis call per request; a new version arrives by announcement anyway.
+   */
   get(partition: string): LoadedIndex | null {
     const index = this.serving.get(partition);
-    if (!index && !this.loading.has(partition)) {
-      const pending = this.redis.get(indexCurrentKey(partition)).then((version) => (version ? this.swapTo(partition, version) : undefined));
-      this.loading.set(partition, pending.finally(() => this.loading.delete(partition)));
+    if (index) return index;
+    const now = Date.now();
+    if (now - (this.lookedUp.get(partition) ?? 0) >= LOOKUP_RETRY_MS) {
+      this.lookedUp.set(partition, now);
+      void this.redis.get(indexCurrentKey(partition)).then(
+        (version) => (version ? this.swapTo(partition, version) : undefined),
+        (err: unknown) => this.logger.warn({ err, partition }, 'reading the index pointer failed'),
+      );
     }
-    return index ?? null;
+    return null;
   }
 
   /** Loads and checks a version, then swaps it in; on failure the current index stays. */
