@@ -25,6 +25,8 @@ const schema = z.object({
   TOPIC_FEED_REQUESTS: z.string().default('rankstream.feed-requests'),
   TOPIC_FEED_REQUESTS_DLQ: z.string().default('rankstream.feed-requests.dlq'),
   TOPIC_FEEDS: z.string().default('rankstream.feeds'),
+  TOPIC_ITEMS: z.string().default('rankstream.items'),
+  TOPIC_ITEMS_DLQ: z.string().default('rankstream.items.dlq'),
   TOPIC_PARTITIONS: positiveInt.default(4),
 
   CONSUMER_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('rankstream'),
@@ -32,6 +34,20 @@ const schema = z.object({
   RUNNER_RETRY_BACKOFF_MS: positiveInt.default(200),
 
   LEDGER_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('ledger'),
+  CATALOG_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('items'),
+  CATALOG_TEXT_ATTRIBUTES: list.default(['title', 'description']),
+  FRESH_MAX_AGE_S: positiveInt.default(7 * 24 * 3600),
+
+  RETRIEVAL_SHARE_ANN: z.coerce.number().min(0).default(0.7),
+  RETRIEVAL_SHARE_POPULAR: z.coerce.number().min(0).default(0.1),
+  RETRIEVAL_SHARE_TRENDING: z.coerce.number().min(0).default(0.1),
+  RETRIEVAL_SHARE_FRESH: z.coerce.number().min(0).default(0.1),
+  /** Candidates the ANN pool may widen to when filters (seen, excluded, constraints) remove too many. */
+  RETRIEVAL_MAX_POOL: positiveInt.default(5000),
+
+  RETCON_NEW_ITEMS_TRIGGER: z.coerce.number().int().min(0).default(500),
+  CONTENT_MIN_INTERACTIONS: positiveInt.default(5),
+  CONTENT_MAP_REGULARIZATION: z.coerce.number().positive().default(1),
 
   POPULARITY_HALF_LIFE_S: positiveInt.default(6 * 3600),
   TRENDING_HALF_LIFE_S: positiveInt.default(3600),
@@ -84,9 +100,25 @@ export interface Config {
   schemaRegistryUrl: string;
   redisUrl: string;
   clickhouse: { url: string; database: string; user: string; password: string };
-  topics: { events: string; eventsDlq: string; feedRequests: string; feedRequestsDlq: string; feeds: string; partitions: number };
+  topics: { events: string; eventsDlq: string; feedRequests: string; feedRequestsDlq: string; feeds: string; items: string; itemsDlq: string; partitions: number };
   runner: { groupPrefix: string; maxRetries: number; retryBackoffMs: number };
   ledger: { table: string };
+  catalog: {
+    table: string;
+    /** Attributes fingerprinted as free text rather than as categories. */
+    textAttributes: string[];
+    /** How far back (from the tenant's latest event) an item still counts as fresh. */
+    freshMaxAgeS: number;
+  };
+  /** Stage 1: each rail's share of the feed's slots (normalised over the rails that have candidates), and the ANN pool bound. */
+  retrieval: { shares: { ann: number; popular: number; trending: number; fresh: number }; maxPool: number };
+  retcon: {
+    /** Rebuild a tenant's index once this many new items entered its catalogue (0: never on new items). */
+    newItemsTrigger: number;
+    /** Items with fewer interactions are indexed with (a blend toward) their content embedding. */
+    contentMinInteractions: number;
+    contentMapRegularization: number;
+  };
   features: {
     halfLifeS: number;
     trendingHalfLifeS: number;
@@ -141,10 +173,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       feedRequests: c.TOPIC_FEED_REQUESTS,
       feedRequestsDlq: c.TOPIC_FEED_REQUESTS_DLQ,
       feeds: c.TOPIC_FEEDS,
+      items: c.TOPIC_ITEMS,
+      itemsDlq: c.TOPIC_ITEMS_DLQ,
       partitions: c.TOPIC_PARTITIONS,
     },
     runner: { groupPrefix: c.CONSUMER_GROUP_PREFIX, maxRetries: c.RUNNER_MAX_RETRIES, retryBackoffMs: c.RUNNER_RETRY_BACKOFF_MS },
     ledger: { table: c.LEDGER_TABLE },
+    catalog: { table: c.CATALOG_TABLE, textAttributes: c.CATALOG_TEXT_ATTRIBUTES, freshMaxAgeS: c.FRESH_MAX_AGE_S },
+    retrieval: {
+      shares: { ann: c.RETRIEVAL_SHARE_ANN, popular: c.RETRIEVAL_SHARE_POPULAR, trending: c.RETRIEVAL_SHARE_TRENDING, fresh: c.RETRIEVAL_SHARE_FRESH },
+      maxPool: c.RETRIEVAL_MAX_POOL,
+    },
+    retcon: { newItemsTrigger: c.RETCON_NEW_ITEMS_TRIGGER, contentMinInteractions: c.CONTENT_MIN_INTERACTIONS, contentMapRegularization: c.CONTENT_MAP_REGULARIZATION },
     features: {
       halfLifeS: c.POPULARITY_HALF_LIFE_S,
       trendingHalfLifeS: c.TRENDING_HALF_LIFE_S,

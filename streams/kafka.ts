@@ -53,5 +53,5 @@ export async function ensureTopics(kafka: Kafka, topics: string[], partitions: n
 
 export function allTopics(config: Config): string[] {
   const t = config.topics;
-  return [t.events, t.eventsDlq, t.feedRequests, t.feedRequestsDlq, t.feeds];
+  return [t.events, t.eventsDlq, t.feedRequests, t.feedRequestsDlq, t.feeds, t.items, t.itemsDlq];
 }
