@@ -1,6 +1,6 @@
 // The main job, end to end on the real services: bring up the local infra if needed, provision topics/schemas/tables,
-// start the processors and the reader, replay a real event log through Kafka, wait until every processor has caught up,
-// then ask for feeds over Kafka and HTTP and print a summary.
+// start the processors and the reader, produce the item catalogue derived from a real event log, replay that log through
+// Kafka, wait until every processor has caught up, then ask for feeds over Kafka and HTTP and print a summary.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -16,6 +16,7 @@ import { createRedis } from '../platform/redis.ts';
 import { trainTenantAls } from '../jobs/als-training.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { AlsModelStore } from '../processors/als-model-store.ts';
+import { catalogItemsKey } from '../processors/catalog-store.ts';
 import { TENANTS_KEY } from '../processors/feature-store.ts';
 import { scalerCurrentKey } from '../processors/scaler.ts';
 import { startProcessors } from '../processors/run-processors.ts';
@@ -23,8 +24,10 @@ import { decodeFeed, registerFeedSchemas, type FeedRecord } from '../schemas/fee
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { startReader } from '../serving/reader.ts';
 import { EventProducer } from '../streams/event-producer.ts';
+import { ItemProducer } from '../streams/item-producer.ts';
 import { createKafka, createProducer } from '../streams/kafka.ts';
 import { topicEndOffsetTotal, waitForCaughtUp } from '../streams/offsets.ts';
+import { readTaobaoCatalog } from '../streams/taobao-catalog.ts';
 import { readTaobaoLog } from '../streams/taobao-source.ts';
 
 interface Options {
@@ -74,13 +77,22 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const dlqBefore = await topicEndOffsetTotal(admin, config.topics.eventsDlq);
+  const itemsDlqBefore = await topicEndOffsetTotal(admin, config.topics.itemsDlq);
   const metrics = createMetrics(false);
   const processors = await startProcessors(config, logger, metrics);
   const reader = await startReader(config, logger, metrics);
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const producer = await EventProducer.connect(kafka, registry, config.topics.events);
 
-  // 1. replay the log
+  // 1. the catalogue derived from the same lines (item -> category, first-seen time), ahead of the events about it
+  const catalogStart = Date.now();
+  const catalog = await readTaobaoCatalog(opts.log, opts.tenant, Date.now(), opts.limit);
+  const itemProducer = await ItemProducer.connect(kafka, registry, config.topics.items);
+  for (let i = 0; i < catalog.items.length; i += opts.batch) await itemProducer.send(catalog.items.slice(i, i + opts.batch));
+  await itemProducer.disconnect();
+  console.log(`produced ${catalog.items.length} catalogue items in ${((Date.now() - catalogStart) / 1000).toFixed(1)} s`);
+
+  // 2. replay the log
   const replayStart = Date.now();
   const activity = new Map<string, number>();
   let read = 0;
@@ -110,15 +122,19 @@ async function main(): Promise<void> {
   const replayMs = Date.now() - replayStart;
   console.log(`replayed ${accepted} events in ${(replayMs / 1000).toFixed(1)} s (${Math.round(accepted / (replayMs / 1000))}/s produced)`);
 
-  // 2. wait for the processors and the ledger
+  // 3. wait for the processors, the ledger and the catalogue
   await waitForCaughtUp(admin, ['ledger-writer', 'features', 'scaler', 'als-fold-in'].map((p) => `${config.runner.groupPrefix}-${p}`), config.topics.events, 300_000);
+  await waitForCaughtUp(admin, [`${config.runner.groupPrefix}-catalog`], config.topics.items, 300_000);
   const clickhouse = createClickHouse(config);
   const ledgerRows = await countReplayedRows(clickhouse, config, opts.tenant, basename(opts.log), lastLine);
   await clickhouse.close();
   const processedMs = Date.now() - replayStart;
   const dlqCount = Number((await topicEndOffsetTotal(admin, config.topics.eventsDlq)) - dlqBefore);
+  const itemsDlqCount = Number((await topicEndOffsetTotal(admin, config.topics.itemsDlq)) - itemsDlqBefore);
+  const catalogRedis = createRedis(config);
+  const catalogRedisItems = await catalogRedis.hlen(catalogItemsKey(opts.tenant)).finally(() => catalogRedis.disconnect());
 
-  // 3. train ALS from the ledger: feeds become personal, and fold-in keeps user vectors current from here on
+  // 4. train ALS from the ledger: feeds become personal, and fold-in keeps user vectors current from here on
   let als: { version: string; nUsers: number; nItems: number; trainSeconds: number } | null = null;
   if (opts.als) {
     const redis = createRedis(config);
@@ -133,7 +149,7 @@ async function main(): Promise<void> {
     }
   }
 
-  // 4. feeds for the most active users, over Kafka and HTTP
+  // 5. feeds for the most active users, over Kafka and HTTP
   const users = [...activity.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, opts.users).map(([u]) => u);
   const feeds = await requestFeedsOverKafka(config, logger, registry, opts.tenant, users, opts.k);
   for (const f of feeds) {
@@ -153,6 +169,11 @@ async function main(): Promise<void> {
     ledgerRows,
     ledgerMatchesAccepted: ledgerRows === accepted,
     dlqRecords: dlqCount,
+    catalogItemsProduced: catalog.items.length,
+    catalogItemsRejected: catalog.rejectedItems.length,
+    catalogRedisItems,
+    catalogMatchesProduced: catalogRedisItems === catalog.items.length,
+    itemsDlqRecords: itemsDlqCount,
     feedsOut: feeds.length,
     httpFeedStatus: httpStatus,
     replaySeconds: +(replayMs / 1000).toFixed(2),

@@ -1,5 +1,6 @@
 // What a caller may ask for, checked the same way for HTTP and Kafka feed requests.
 import { z } from 'zod';
+import { constraintsSchema, type Constraints } from './catalog.ts';
 import { tenantId } from './events.ts';
 
 export interface FeedRequestLimits {
@@ -12,6 +13,8 @@ export interface ValidFeedRequest {
   userId: string;
   k: number;
   exclude: string[];
+  /** Hard constraints on item attributes (core/catalog.ts); {} for none. */
+  where: Constraints;
 }
 
 export type FeedRequestCheck = { ok: true; value: ValidFeedRequest } | { ok: false; field: string; error: string };
@@ -29,6 +32,17 @@ function schema(limits: FeedRequestLimits) {
       .max(limits.maxK, `must be at most ${limits.maxK}`)
       .default(limits.defaultK),
     exclude: z.array(z.string().min(1).max(256)).max(MAX_EXCLUDE, `at most ${MAX_EXCLUDE} items`).default([]),
+    where: z
+      .preprocess((v, ctx) => {
+        if (typeof v !== 'string') return v;
+        try {
+          return JSON.parse(v) as unknown; // GET query strings and Kafka requests carry it as JSON text
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+          return z.NEVER;
+        }
+      }, constraintsSchema)
+      .default({}),
   });
 }
 
@@ -38,5 +52,7 @@ export function checkFeedRequest(input: Record<string, unknown>, limits: FeedReq
   if (parsed.success) return { ok: true, value: parsed.data };
   const issue = parsed.error.issues[0]!;
   const field = String(issue.path[0] ?? 'request');
-  return { ok: false, field: field === 'userId' ? 'user' : field, error: `${field === 'userId' ? 'user' : field}: ${issue.message}` };
+  const name = field === 'userId' ? 'user' : field;
+  const detail = issue.path.length > 1 ? `${issue.path.slice(1).map(String).join('.')}: ` : '';
+  return { ok: false, field: name, error: `${name}: ${detail}${issue.message}` };
 }

@@ -1,8 +1,10 @@
-// Idempotent provisioning: topics, schemas, ClickHouse database and ledger table. Safe to run on every start.
+// Idempotent provisioning: topics, schemas, ClickHouse database, ledger and catalogue tables. Safe to run on every start.
 import type { Config } from '../core/config.ts';
+import { catalogTableDdl } from '../processors/catalog.ts';
 import { LedgerWriter } from '../processors/ledger-writer.ts';
 import { registerEventSchemas, type EventSchemaIds } from '../schemas/event-codec.ts';
 import { registerFeedSchemas, type FeedSchemaIds } from '../schemas/feed-codec.ts';
+import { registerItemSchema } from '../schemas/item-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { allTopics, createKafka, ensureTopics } from '../streams/kafka.ts';
 import { createClickHouse, ensureDatabase } from './clickhouse.ts';
@@ -11,6 +13,7 @@ import type { Logger } from './logger.ts';
 export interface Provisioned {
   eventSchemaIds: EventSchemaIds;
   feedSchemaIds: FeedSchemaIds;
+  itemSchemaId: number;
 }
 
 export async function provision(config: Config, logger: Logger): Promise<Provisioned> {
@@ -19,13 +22,15 @@ export async function provision(config: Config, logger: Logger): Promise<Provisi
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const eventSchemaIds = await registerEventSchemas(registry, config.topics.events);
   const feedSchemaIds = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
+  const itemSchemaId = await registerItemSchema(registry, config.topics.items);
   await ensureDatabase(config);
   const clickhouse = createClickHouse(config);
   try {
     await new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table).ensureTable();
+    await clickhouse.command({ query: catalogTableDdl(config.clickhouse.database, config.catalog.table) });
   } finally {
     await clickhouse.close();
   }
-  logger.info({ topics: allTopics(config), eventSchemaIds, feedSchemaIds }, 'provisioned');
-  return { eventSchemaIds, feedSchemaIds };
+  logger.info({ topics: allTopics(config), eventSchemaIds, feedSchemaIds, itemSchemaId }, 'provisioned');
+  return { eventSchemaIds, feedSchemaIds, itemSchemaId };
 }

@@ -211,7 +211,7 @@ export class AlsModelStore {
       live?.applied.set(item, buf);
       args.push(item, buf);
     }
-    await this.redis.pipeline().hset(alsItemsKey(model.tenant, model.version), ...args).publish(ITEM_UPDATES_CHANNEL, JSON.stringify({ tenant: model.tenant, version: model.version, items: [...vectors.keys()] })).exec();
+    await this.redis.pipeline().hset(alsItemsKey(model.tenant, model.version), ...args).publish(ITEM_UPDATES_CHANNEL, JSON.stringify({ tenant: model.tenant, version: model.version, items: [...vectors.keys()], source: 'als' })).exec();
   }
 
   /** Item vectors fold-in stored for a version (the overrides), by item id. */

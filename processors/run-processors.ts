@@ -1,4 +1,7 @@
-// Starts the event processors (ledger writer, features, scaler, ALS fold-in), each in its own consumer group on the events topic.
+// Starts the event processors (ledger writer, features, scaler, ALS fold-in), each in its own consumer group on the events
+// topic, and the catalogue processor on the items topic.
+import type { Queue } from 'bullmq';
+import type { CatalogItem } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { decayParams } from '../core/popularity.ts';
@@ -7,12 +10,15 @@ import { createClickHouse } from '../platform/clickhouse.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { createRedis } from '../platform/redis.ts';
+import { enqueueRetcon, retconQueue, type RetconRequest, type RetconResult } from '../jobs/retcon.ts';
 import { decodeEvent } from '../schemas/event-codec.ts';
+import { decodeItem } from '../schemas/item-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer, type BatchProcessor, type RunningConsumer } from '../streams/consumer-runner.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { AlsFoldInProcessor } from './als-fold-in.ts';
 import { AlsModelStore } from './als-model-store.ts';
+import { CatalogProcessor } from './catalog.ts';
 import { FeaturesProcessor } from './features.ts';
 import { LedgerWriter } from './ledger-writer.ts';
 import { ScalerProcessor, ScalerPublisher } from './scaler.ts';
@@ -21,7 +27,12 @@ export interface RunningProcessors {
   stop(): Promise<void>;
 }
 
-export async function startProcessors(config: Config, logger: Logger, metrics: Metrics, groupPrefix = config.runner.groupPrefix): Promise<RunningProcessors> {
+export interface ProcessorHooks {
+  /** Called with a tenant's created/updated catalogue items after they reached Redis (e.g. content vectors). */
+  onItemsApplied?: (tenant: string, items: CatalogItem[]) => Promise<void>;
+}
+
+export async function startProcessors(config: Config, logger: Logger, metrics: Metrics, groupPrefix = config.runner.groupPrefix, hooks: ProcessorHooks = {}): Promise<RunningProcessors> {
   const kafka = createKafka(config, logger);
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const clickhouse = createClickHouse(config);
@@ -52,9 +63,35 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
       }),
     );
   }
+  // The retcon queue opens its Redis connection only when a tenant first crosses the new-items trigger.
+  let retcon: Queue<RetconRequest, RetconResult> | null = null;
+  const catalog = new CatalogProcessor(clickhouse, config.clickhouse.database, config.catalog.table, redis, {
+    newItemsTrigger: config.retcon.newItemsTrigger,
+    enqueueRetcon: async (tenant) => {
+      retcon ??= retconQueue(config);
+      await enqueueRetcon(retcon, { tenant });
+    },
+    ...(hooks.onItemsApplied ? { onApplied: hooks.onItemsApplied } : {}),
+  });
+  running.push(
+    await runConsumer({
+      kafka,
+      groupId: `${groupPrefix}-${catalog.name}`,
+      topic: config.topics.items,
+      dlqTopic: config.topics.itemsDlq,
+      decode: (m) => decodeItem(registry, m),
+      processor: catalog,
+      undecodable: 'dead-letter', // the only reader of the items topic
+      logger,
+      metrics,
+      maxRetries: config.runner.maxRetries,
+      retryBackoffMs: config.runner.retryBackoffMs,
+    }),
+  );
   return {
     async stop() {
       await Promise.all(running.map((r) => r.stop()));
+      await retcon?.close();
       await clickhouse.close();
       redis.disconnect();
     },

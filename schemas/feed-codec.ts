@@ -9,6 +9,8 @@ export interface FeedRequestRecord {
   userId: string;
   k: number;
   exclude: string[];
+  /** Attribute constraints as JSON text (core/catalog.ts), or null. */
+  where: string | null;
   timestamp: number;
 }
 
@@ -21,7 +23,7 @@ export interface FeedRecord {
   userId: string;
   status: FeedStatus;
   error: string | null;
-  items: { itemId: string; score: number }[];
+  items: { itemId: string; score: number; source: string }[];
   modelVersion: string;
   indexVersion: string;
   timestamp: number;

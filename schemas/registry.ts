@@ -10,7 +10,7 @@ import { DecodeError } from '../streams/record-errors.ts';
 
 const AVRO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'avro');
 
-export type SchemaName = 'Impression' | 'Click' | 'Engagement' | 'Conversion' | 'FeedRequest' | 'Feed';
+export type SchemaName = 'Impression' | 'Click' | 'Engagement' | 'Conversion' | 'FeedRequest' | 'Feed' | 'Item';
 
 /** The .avsc text of one of our schemas. */
 export function readSchema(name: SchemaName): string {

@@ -89,7 +89,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     const exclude = typeof q.exclude === 'string' && q.exclude.length > 0 ? q.exclude.split(',') : [];
     const caller = await callerTenant(req.headers, q.tenant, reply);
     if ('error' in caller) return caller.error;
-    return serveFeed({ tenant: caller.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude }, reply);
+    return serveFeed({ tenant: caller.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude, where: q.where }, reply);
   });
 
   app.post('/v1/feeds', async (req, reply) => {
@@ -98,7 +98,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     const b = body as Record<string, unknown>;
     const caller = await callerTenant(req.headers, b.tenant, reply);
     if ('error' in caller) return caller.error;
-    return serveFeed({ tenant: caller.tenant, userId: b.user, k: b.k, exclude: b.exclude }, reply);
+    return serveFeed({ tenant: caller.tenant, userId: b.user, k: b.k, exclude: b.exclude, where: b.where }, reply);
   });
 
   // Real-time features, for debugging and for rankers outside this process.

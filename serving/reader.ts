@@ -7,6 +7,7 @@ import type { Metrics } from '../platform/metrics.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createRedis } from '../platform/redis.ts';
 import { AlsModelStore } from '../processors/als-model-store.ts';
+import { ContentVectorStore } from '../processors/content-vectors.ts';
 import { decodeFeedRequest, registerFeedSchemas } from '../schemas/feed-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer } from '../streams/consumer-runner.ts';
@@ -30,10 +31,23 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const redis = createRedis(config);
   const models = new AlsModelStore(redis, new ArtifactStore(config.artifactsDir));
-  const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger, (t, v, items) => models.itemVectors(t, v, items));
+  const artifacts = new ArtifactStore(config.artifactsDir);
+  const contentVectors = new ContentVectorStore(redis, artifacts);
+  const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger, (t, v, items, source) => (source === 'content' ? contentVectors.vectors(t, v, items) : models.itemVectors(t, v, items)));
   await indexes.start();
   const community = { partition: config.communityPartition, isRegistered: (t: string) => isRegisteredTenant(redis, t) };
-  const feeds = new FeedService(redis, config.features.halfLifeS * 1000, config.feed.modelVersion, models, indexes, community, logger);
+  const feeds = new FeedService({
+    redis,
+    modelVersion: config.feed.modelVersion,
+    halfLifeMs: config.features.halfLifeS * 1000,
+    trendingHalfLifeMs: config.features.trendingHalfLifeS * 1000,
+    freshMaxAgeMs: config.catalog.freshMaxAgeS * 1000,
+    retrieval: config.retrieval,
+    models,
+    indexes,
+    community,
+    logger,
+  });
   const limits = { defaultK: config.feed.defaultK, maxK: config.feed.maxK };
   const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
   const producer = createProducer(kafka);

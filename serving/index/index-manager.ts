@@ -6,6 +6,7 @@
 import type { Logger } from '../../platform/logger.ts';
 import type { Redis } from '../../platform/redis.ts';
 import { ITEM_UPDATES_CHANNEL } from '../../processors/als-model-store.ts';
+import type { ItemUpdate } from '../../processors/content-vectors.ts';
 import { LoadedIndex } from './index-snapshot.ts';
 
 export const INDEX_CHANNEL = 'rs:index';
@@ -21,8 +22,8 @@ export async function announceIndex(redis: Redis, a: IndexAnnouncement): Promise
   await redis.pipeline().set(indexCurrentKey(a.partition), a.version).publish(INDEX_CHANNEL, JSON.stringify(a)).exec();
 }
 
-/** Fetches the current vectors of items of a tenant's model version (fold-in's overrides). */
-export type ItemVectorSource = (tenant: string, version: string, items: string[]) => Promise<Map<string, Float64Array>>;
+/** Fetches the current vectors of items in a tenant's model version: fold-in's overrides ('als') or content embeddings. */
+export type ItemVectorSource = (tenant: string, version: string, items: string[], source: 'als' | 'content') => Promise<Map<string, Float64Array>>;
 
 /** How often a partition without a loaded index re-reads its pointer (in case an announcement was missed). */
 const LOOKUP_RETRY_MS = 30_000;
@@ -36,6 +37,7 @@ export class IndexManager {
   swaps = 0;
   rejections = 0;
   upserts = 0;
+  deletions = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -53,14 +55,15 @@ export class IndexManager {
           const a = JSON.parse(message) as IndexAnnouncement;
           void this.swapTo(a.partition, a.version);
         } else if (channel === ITEM_UPDATES_CHANNEL) {
-          const u = JSON.parse(message) as { tenant: string; version: string; items: string[] };
-          void this.upsert(u.tenant, u.version, u.items);
+          const u = JSON.parse(message) as ItemUpdate;
+          if ('deleted' in u) this.markDeleted(u.tenant, u.deleted);
+          else void this.upsert(u.tenant, u.version, u.items, u.source ?? 'als');
         }
       } catch (err) {
         this.logger.warn({ err, channel, message }, 'ignoring a malformed announcement');
       }
     });
-    await this.subscriber.subscribe(INDEX_CHANNEL, ...(this.itemVectors ? [ITEM_UPDATES_CHANNEL] : []));
+    await this.subscriber.subscribe(INDEX_CHANNEL, ITEM_UPDATES_CHANNEL);
   }
 
   /**
@@ -97,15 +100,24 @@ export class IndexManager {
     }
   }
 
+  /** Items removed from the catalogue leave the live index at once (the next retcon leaves them out for good). */
+  private markDeleted(partition: string, items: string[]): void {
+    const index = this.serving.get(partition);
+    if (!index) return;
+    for (const item of items) if (index.markDelete(item)) this.deletions++;
+  }
+
   /** Upserts updated items into the partition's live index, if it was built from that model version. */
-  private async upsert(partition: string, version: string, items: string[]): Promise<void> {
+  private async upsert(partition: string, version: string, items: string[], source: 'als' | 'content'): Promise<void> {
     const index = this.serving.get(partition);
     if (!index || !this.itemVectors || index.manifest.sources.als !== version) return;
     try {
-      for (const [item, vector] of await this.itemVectors(partition, version, items)) {
+      for (const [item, vector] of await this.itemVectors(partition, version, items, source)) {
         // the index may have been swapped meanwhile: upsert into the one serving now, if it is still this version's
         const current = this.serving.get(partition);
         if (current?.manifest.sources.als !== version) return;
+        // a content embedding is for items the index lacks; one it has keeps its (collaborative or blended) vector
+        if (source === 'content' && current.has(item)) continue;
         current.upsert(item, vector);
         this.upserts++;
       }

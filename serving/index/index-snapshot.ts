@@ -122,6 +122,8 @@ export interface SearchHit {
 export class LoadedIndex {
   private efSearch: number;
   private readonly labels: Map<string, number>;
+  /** Labels removed from the catalogue since the snapshot (hnswlib skips marked points in searches). */
+  private readonly deleted = new Set<number>();
 
   private constructor(
     readonly manifest: IndexManifest,
@@ -155,16 +157,27 @@ export class LoadedIndex {
     } else {
       point = Array.from(vector);
     }
+    if (this.deleted.delete(label)) this.index.unmarkDelete(label); // an item back in the catalogue
     this.index.addPoint(normalized(point), label); // re-adding a label replaces its vector
   }
 
-  /** Items currently in the loaded graph (snapshot + upserts). */
+  /** Removes an item from results (in memory; the next retcon leaves it out). False when it is not in the index. */
+  markDelete(itemId: string): boolean {
+    const label = this.labels.get(itemId);
+    if (label === undefined || this.deleted.has(label)) return false;
+    this.index.markDelete(label);
+    this.deleted.add(label);
+    return true;
+  }
+
+  /** Items currently retrievable (snapshot + upserts − deletions). */
   get size(): number {
-    return this.itemIds.length;
+    return this.itemIds.length - this.deleted.size;
   }
 
   has(itemId: string): boolean {
-    return this.labels.has(itemId);
+    const label = this.labels.get(itemId);
+    return label !== undefined && !this.deleted.has(label);
   }
 
   /** The search-time candidate list size: recall against latency. */
@@ -195,32 +208,35 @@ export class LoadedIndex {
   }
 
   /**
-   * The k nearest items by cosine, skipping `exclude`. Filtering happens after the search (a JS filter callback
-   * makes hnswlib ~10x slower), widening the candidate pool until k survive or the index is exhausted.
+   * The k nearest items by cosine, skipping `exclude` (and deleted items). Filtering happens after the search (a JS
+   * filter callback makes hnswlib ~10x slower), widening the candidate pool until k survive or the index is exhausted.
    */
   search(query: ArrayLike<number>, k: number, exclude: ReadonlySet<string> = new Set()): SearchHit[] {
+    let want = Math.min(this.itemIds.length, k + exclude.size);
+    for (;;) {
+      const pool = this.nearest(query, want);
+      const hits = pool.filter((h) => !exclude.has(h.itemId)).slice(0, k);
+      if (hits.length >= k || want >= this.itemIds.length) return hits;
+      want = Math.min(this.itemIds.length, want * 2);
+    }
+  }
+
+  /** The n nearest live items, best first: the unfiltered pool a caller filters and widens itself. */
+  nearest(query: ArrayLike<number>, n: number): SearchHit[] {
     const mips = this.manifest.transform === 'mips';
     const q = normalized(mips ? mipsQuery(query) : query);
     // reported score: the dot product for mips (cos · M · |q|), else the cosine
     let scale = 1;
     if (mips) {
-      let n = 0;
-      for (let i = 0; i < query.length; i++) n += query[i]! ** 2;
-      scale = this.manifest.maxNorm * Math.sqrt(n);
+      let norm = 0;
+      for (let i = 0; i < query.length; i++) norm += query[i]! ** 2;
+      scale = this.manifest.maxNorm * Math.sqrt(norm);
     }
-    const total = this.itemIds.length;
-    let want = Math.min(total, k + exclude.size);
-    for (;;) {
-      if (this.index.getEf() < want) this.index.setEf(want);
-      const { neighbors, distances } = this.index.searchKnn(q, want);
-      const hits: SearchHit[] = [];
-      for (let j = 0; j < neighbors.length && hits.length < k; j++) {
-        const itemId = this.itemIds[neighbors[j]!]!;
-        if (!exclude.has(itemId)) hits.push({ itemId, score: (1 - distances[j]!) * scale });
-      }
-      this.index.setEf(this.efSearch);
-      if (hits.length >= k || want >= total) return hits;
-      want = Math.min(total, want * 2);
-    }
+    const want = Math.min(this.itemIds.length, n);
+    if (want <= 0) return [];
+    if (this.index.getEf() < want) this.index.setEf(want);
+    const { neighbors, distances } = this.index.searchKnn(q, want);
+    this.index.setEf(this.efSearch);
+    return neighbors.map((label, j) => ({ itemId: this.itemIds[label]!, score: (1 - distances[j]!) * scale }));
   }
 }
