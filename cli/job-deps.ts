@@ -11,6 +11,7 @@ export interface JobDeps {
   clickhouse: ClickHouseClient;
   redis: Redis;
   models: AlsModelStore;
+  artifacts: ArtifactStore;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -18,11 +19,13 @@ export interface JobDeps {
 export function openJobDeps(config: Config, logger: Logger): JobDeps {
   const redis = createRedis(config);
   const clickhouse = createClickHouse(config);
+  const artifacts = new ArtifactStore(config.artifactsDir);
   return {
     config,
     clickhouse,
     redis,
-    models: new AlsModelStore(redis, new ArtifactStore(config.artifactsDir)),
+    models: new AlsModelStore(redis, artifacts),
+    artifacts,
     logger,
     async close() {
       await clickhouse.close();

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { bullConnection } from '../jobs/queue-connection.ts';
-import { RETCON_QUEUE, enqueueRetcon, retconQueue, retconTenant, scheduleRetcon, startRetconWorker } from '../jobs/retcon.ts';
+import { RETCON_QUEUE, enqueueRetcon, retconPartitions, retconQueue, retconTenant, scheduleRetcon, startRetconWorker } from '../jobs/retcon.ts';
 import { openJobDeps } from './job-deps.ts';
 import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 import { onShutdown } from './shutdown.ts';
@@ -13,36 +13,43 @@ import { onShutdown } from './shutdown.ts';
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'retcon');
 
-interface RunOpts { tenant: string; since?: number; until?: number; wait: boolean; inline: boolean }
+interface RunOpts { tenant?: string; all: boolean; since?: number; until?: number; wait: boolean; inline: boolean }
 
 const program = new Command('retcon').description('Re-embed history with the current models into a new, hot-swapped index');
 program
   .command('run')
-  .requiredOption('--tenant <id>', 'tenant (its partition)', tenantOption)
+  .option('--tenant <id>', 'the partition to rebuild: a tenant, or the community partition', tenantOption)
+  .option('--all', 'every tenant with data and the community partition (those without an ALS model yet are skipped)', false)
   .option('--since <iso>', 'only items with events at or after this time', isoTimeOption)
   .option('--until <iso>', 'only items with events before this time', isoTimeOption)
-  .option('--wait', 'wait for the job and print its result', false)
-  .option('--inline', 'run in this process instead of queueing a job', false)
+  .option('--wait', 'wait for the jobs and print their results', false)
+  .option('--inline', 'run in this process instead of queueing jobs', false)
   .action(async (o: RunOpts) => {
-    const req = ledgerSliceOptions(o);
-    if (o.inline) {
-      const deps = openJobDeps(config, logger);
-      try {
-        console.log(JSON.stringify((await retconTenant(deps, req)).result, null, 2));
-      } finally {
-        await deps.close();
-      }
-      return;
-    }
+    if ((o.tenant === undefined) === !o.all) throw new InvalidArgumentError('give either --tenant <id> or --all');
+    const deps = openJobDeps(config, logger);
     const queue = retconQueue(config);
-    const job = await enqueueRetcon(queue, req);
-    console.log(`queued retcon for ${o.tenant} as job ${job.id} (a job already waiting or running for the tenant is reused)`);
-    if (o.wait) {
-      const events = new QueueEvents(RETCON_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix });
-      console.log(JSON.stringify(await job.waitUntilFinished(events), null, 2));
-      await events.close();
+    const events = o.wait && !o.inline ? new QueueEvents(RETCON_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix }) : null;
+    try {
+      const partitions = o.all ? await retconPartitions(deps.redis, config.communityPartition) : [o.tenant!];
+      for (const partition of partitions) {
+        if (o.all && !(await deps.models.currentVersion(partition))) {
+          console.log(`${partition}: skipped (no ALS model yet)`);
+          continue;
+        }
+        const req = ledgerSliceOptions({ ...o, tenant: partition });
+        if (o.inline) {
+          console.log(JSON.stringify((await retconTenant(deps, req)).result, null, 2));
+          continue;
+        }
+        const job = await enqueueRetcon(queue, req);
+        console.log(`queued retcon for ${partition} as job ${job.id} (a job already waiting or running for it is reused)`);
+        if (events) console.log(JSON.stringify(await job.waitUntilFinished(events), null, 2));
+      }
+    } finally {
+      await events?.close();
+      await queue.close();
+      await deps.close();
     }
-    await queue.close();
   });
 program
   .command('schedule')

@@ -1,16 +1,23 @@
-// The retcon job: re-embed a tenant's catalogue with the current models and publish a fresh HNSW index for its
-// partition. It reads the items of the tenant's ledger (all of it, or an event-time range, deduplicated with FINAL),
-// takes each item's vector from the tenant's current ALS version (trained factors plus fold-in's updates), builds the
-// index in a child process (dot-product retrieval through the MIPS transform), and announces the version so readers
-// hot-swap to it. Runs as a BullMQ job, deduplicated per tenant, with progress; backfills use the same path.
+// The retcon job: re-embed a partition's catalogue with the current models and publish a fresh HNSW index for it (a
+// tenant, or the shared community partition). It reads the items of the ledger (all of it, or an event-time range,
+// deduplicated with FINAL) with their interaction counts and the partition's catalogue; items with enough interactions
+// keep their current ALS vector (trained factors plus fold-in's updates), items with few or none get their content
+// fingerprint mapped into ALS space by a content map fitted here (core/item-embeddings.ts), deleted items are left out.
+// The index is built in a child process (dot-product retrieval through the MIPS transform) and announced so readers
+// hot-swap to it. Runs as a BullMQ job, deduplicated per partition, with progress; backfills use the same path.
 import { Queue, Worker } from 'bullmq';
 import type { Config } from '../core/config.ts';
+import { embedItems, type HoldoutReport, type ItemEmbeddings } from '../core/item-embeddings.ts';
+import type { CatalogItem } from '../core/catalog.ts';
+import type { ArtifactStore } from '../platform/artifact-store.ts';
 import type { ClickHouseClient } from '../platform/clickhouse.ts';
 import { ledgerSliceFrom, type LedgerSlice } from '../processors/ledger-writer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { AlsModelStore } from '../processors/als-model-store.ts';
-import { scalerCurrentKey } from '../processors/scaler.ts';
+import { scanCatalog, takeNewItemCount } from '../processors/catalog-store.ts';
+import { ContentVectorStore } from '../processors/content-vectors.ts';
+import { TENANTS_KEY } from '../processors/feature-store.ts';
 import { DEFAULT_INDEX_PARAMS, type IndexManifest } from '../serving/index/index-snapshot.ts';
 import { announceIndex } from '../serving/index/index-manager.ts';
 import { buildSnapshotInChild } from './index-build-process.ts';
@@ -24,10 +31,15 @@ export interface RetconResult {
   partition: string;
   version: string;
   ledgerItems: number;
+  catalogItems: number;
   indexedItems: number;
-  /** Ledger items without a model vector yet (they enter at the next training or fold-in). */
-  skippedItems: number;
+  /** How each indexed item got its vector, and what was left out (skipped: no vector and no content yet). */
+  embeddings: ItemEmbeddings['counts'];
+  contentMap: { version: string; fittedItems: number; holdout: HoldoutReport | null } | null;
   alsVersion: string;
+  scalerVersion: string | null;
+  /** Wall time per stage and in all. */
+  timings: { readLedger: number; readCatalog: number; embed: number; build: number };
   seconds: number;
 }
 
@@ -36,47 +48,115 @@ export interface RetconDeps {
   clickhouse: ClickHouseClient;
   redis: Redis;
   models: AlsModelStore;
+  artifacts: ArtifactStore;
   logger: Logger;
 }
 
-async function ledgerItems(clickhouse: ClickHouseClient, config: Config, req: RetconRequest): Promise<string[]> {
+/** Items of the ledger slice with their interaction counts (impressions are exposure, not interest). */
+async function ledgerInteractions(clickhouse: ClickHouseClient, config: Config, req: RetconRequest): Promise<Map<string, number>> {
   const rs = await clickhouse.query({
-    query: `SELECT DISTINCT item_id ${ledgerSliceFrom(config.clickhouse.database, config.ledger.table, req)}`,
+    query: `SELECT item_id, countIf(event_type != 'impression') AS n ${ledgerSliceFrom(config.clickhouse.database, config.ledger.table, req)} GROUP BY item_id`,
     format: 'JSONEachRow',
   });
-  const items: string[] = [];
-  for await (const chunk of rs.stream()) for (const row of chunk) items.push(row.json<{ item_id: string }>().item_id);
+  const items = new Map<string, number>();
+  for await (const chunk of rs.stream()) {
+    for (const row of chunk) {
+      const r = row.json<{ item_id: string; n: string | number }>();
+      items.set(r.item_id, Number(r.n));
+    }
+  }
   return items;
 }
 
 export async function retconTenant(deps: RetconDeps, req: RetconRequest, onProgress?: (percent: number) => void | Promise<void>): Promise<{ manifest: IndexManifest; result: RetconResult }> {
   const started = performance.now();
+  const lap = (() => {
+    let t = started;
+    return () => {
+      const now = performance.now();
+      const s = (now - t) / 1000;
+      t = now;
+      return s;
+    };
+  })();
   const model = await deps.models.current(req.tenant, 0); // every fold-in update so far
-  if (!model) throw new Error(`tenant ${req.tenant} has no ALS model yet: train one first (npm run als -- train --tenant ${req.tenant})`);
-  const items = await ledgerItems(deps.clickhouse, deps.config, req);
+  if (!model) throw new Error(`partition ${req.tenant} has no ALS model yet: train one first (npm run als -- train --tenant ${req.tenant})`);
+  // items arriving from here on count toward the next build's trigger
+  await takeNewItemCount(deps.redis, req.tenant);
+  const interactions = await ledgerInteractions(deps.clickhouse, deps.config, req);
+  const readLedger = lap();
+  await onProgress?.(5);
+  const catalog: CatalogItem[] = [];
+  for await (const batch of scanCatalog(deps.redis, req.tenant)) catalog.push(...batch);
+  const readCatalog = lap();
   await onProgress?.(10);
+
+  const content = new ContentVectorStore(deps.redis, deps.artifacts);
+  const scaler = await content.currentScaler(req.tenant);
   const f = model.factors;
-  const itemIds: string[] = [];
-  const vectors = new Float64Array(items.length * f);
-  for (const id of items) {
-    const i = model.itemIndex.get(id);
-    if (i === undefined) continue;
-    vectors.set(model.itemFactors.subarray(i * f, (i + 1) * f), itemIds.length * f);
-    itemIds.push(id);
-  }
-  if (itemIds.length === 0) throw new Error(`no item of tenant ${req.tenant} has a vector in ${model.version}`);
+  const r = deps.config.retcon;
+  const emb = embedItems({
+    factors: f,
+    alsVector: (id) => {
+      const i = model.itemIndex.get(id);
+      return i === undefined ? undefined : model.itemFactors.subarray(i * f, (i + 1) * f);
+    },
+    interactions,
+    catalog,
+    scaler: scaler?.snapshot ?? null,
+    textAttributes: deps.config.catalog.textAttributes,
+    minInteractions: r.contentMinInteractions,
+    regularization: r.contentMapRegularization,
+    holdoutFraction: 0.1,
+  });
+  if (emb.itemIds.length === 0) throw new Error(`no item of partition ${req.tenant} has a vector in ${model.version} or a catalogue record to embed`);
   const sources: Record<string, string> = { als: model.version };
-  const scaler = await deps.redis.get(scalerCurrentKey(req.tenant));
-  if (scaler) sources.scaler = scaler;
+  if (scaler) sources.scaler = scaler.version;
+  let contentMap: RetconResult['contentMap'] = null;
+  if (emb.map) {
+    const m = await content.publish(req.tenant, emb.map, {
+      tenant: req.tenant,
+      alsVersion: model.version,
+      scalerVersion: scaler?.version ?? null,
+      spec: emb.spec,
+      regularization: r.contentMapRegularization,
+      fittedItems: emb.fittedItems,
+      holdout: emb.holdout,
+    });
+    sources.contentMap = m.version;
+    contentMap = { version: m.version, fittedItems: emb.fittedItems, holdout: emb.holdout };
+  }
+  const embed = lap();
+  await onProgress?.(20);
   const manifest = await buildSnapshotInChild(
     deps.config.artifactsDir,
-    { partition: req.tenant, itemIds, vectors: vectors.subarray(0, itemIds.length * f), dim: f, params: DEFAULT_INDEX_PARAMS, sources, transform: 'mips' },
-    (points) => void onProgress?.(10 + Math.round((85 * points) / itemIds.length)),
+    { partition: req.tenant, itemIds: emb.itemIds, vectors: emb.vectors, dim: f, params: DEFAULT_INDEX_PARAMS, sources, transform: 'mips' },
+    (points) => void onProgress?.(20 + Math.round((75 * points) / emb.itemIds.length)),
   );
+  const build = lap();
   await announceIndex(deps.redis, { partition: req.tenant, version: manifest.version });
   const seconds = (performance.now() - started) / 1000;
-  deps.logger.info({ tenant: req.tenant, version: manifest.version, items: itemIds.length, seconds }, 'retcon published an index');
-  return { manifest, result: { partition: req.tenant, version: manifest.version, ledgerItems: items.length, indexedItems: itemIds.length, skippedItems: items.length - itemIds.length, alsVersion: model.version, seconds } };
+  const result: RetconResult = {
+    partition: req.tenant,
+    version: manifest.version,
+    ledgerItems: interactions.size,
+    catalogItems: catalog.length,
+    indexedItems: emb.itemIds.length,
+    embeddings: emb.counts,
+    contentMap,
+    alsVersion: model.version,
+    scalerVersion: scaler?.version ?? null,
+    timings: { readLedger, readCatalog, embed, build },
+    seconds,
+  };
+  deps.logger.info({ ...result }, 'retcon published an index');
+  return { manifest, result };
+}
+
+/** Every partition retcon can rebuild: the tenants with data, plus the community partition. */
+export async function retconPartitions(redis: Redis, communityPartition: string): Promise<string[]> {
+  const tenants = await redis.smembers(TENANTS_KEY);
+  return [...new Set([...tenants, communityPartition])].sort();
 }
 
 export function retconQueue(config: Config): Queue<RetconRequest, RetconResult> {

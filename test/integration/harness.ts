@@ -81,6 +81,7 @@ export interface Stack {
   redis: Redis;
   clickhouse: ClickHouseClient;
   models: AlsModelStore;
+  artifacts: ArtifactStore;
   /** Waits until the ledger, features and fold-in processors have committed everything on the events topic. */
   caughtUp(): Promise<void>;
   /** Stops everything and drops the test's ledger table. */
@@ -97,6 +98,7 @@ export async function startStack(config: Config & { suffix: string }): Promise<S
   const reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
   const redis = createRedis(config);
   const clickhouse = createClickHouse(config);
+  const artifacts = new ArtifactStore(config.artifactsDir);
   const groups = ['ledger-writer', 'features', 'als-fold-in'].map((p) => `test-${config.suffix}-${p}`);
   return {
     kafka,
@@ -106,7 +108,8 @@ export async function startStack(config: Config & { suffix: string }): Promise<S
     reader,
     redis,
     clickhouse,
-    models: new AlsModelStore(redis, new ArtifactStore(config.artifactsDir)),
+    models: new AlsModelStore(redis, artifacts),
+    artifacts,
     caughtUp: () => waitForCaughtUp(admin, groups, config.topics.events, 60_000),
     async stop() {
       await producer.disconnect();

@@ -1,6 +1,7 @@
 // Retcon and the hot-swapped index: a BullMQ retcon job builds a partition's HNSW index from the current ALS model,
 // the reader swaps to each new version under a load of feed requests without failing one, and a corrupted snapshot
 // is refused while the previous one keeps serving.
+import type { ArtifactStore } from '../../platform/artifact-store.ts';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,7 @@ let reader: RunningReader;
 let redis: Redis;
 let clickhouse: ClickHouseClient;
 let models: AlsModelStore;
+let artifacts: ArtifactStore;
 let worker: Worker;
 let events: QueueEvents;
 
@@ -50,8 +52,8 @@ async function runRetcon(): Promise<string> {
 
 beforeAll(async () => {
   stack = await startStack(config);
-  ({ producer, reader, redis, clickhouse, models } = stack);
-  worker = startRetconWorker(config, { config, clickhouse, redis, models, logger });
+  ({ producer, reader, redis, clickhouse, models, artifacts } = stack);
+  worker = startRetconWorker(config, { config, clickhouse, redis, models, artifacts, logger });
   events = new QueueEvents(RETCON_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix });
 
   const history: InteractionEvent[] = [];

@@ -100,3 +100,24 @@ describe('maximum inner product through the cosine index', () => {
     }
   });
 });
+
+describe('live deletions', () => {
+  it('markDelete drops an item from every search until it is upserted again', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
+    const data = vectors(200, 7);
+    const manifest = await buildSnapshot(root, { partition: 'acme', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
+    const index = await LoadedIndex.load(root, 'acme', manifest.version);
+    const q = Array.from(data.vectors.subarray(0, dim)); // item-0's own vector: its nearest neighbour is itself
+    expect(index.search(q, 1)[0]!.itemId).toBe('item-0');
+    expect(index.markDelete('item-0')).toBe(true);
+    expect(index.markDelete('item-0')).toBe(false);
+    expect(index.markDelete('not-there')).toBe(false);
+    expect(index.has('item-0')).toBe(false);
+    expect(index.size).toBe(199);
+    expect(index.nearest(q, 200).map((h) => h.itemId)).not.toContain('item-0');
+    expect(index.search(q, 199)).toHaveLength(199); // the pool widens past the hole
+    index.upsert('item-0', q);
+    expect(index.search(q, 1)[0]!.itemId).toBe('item-0');
+    expect(index.size).toBe(200);
+  });
+});
