@@ -15,11 +15,17 @@ export interface ValidFeedRequest {
   exclude: string[];
   /** Hard constraints on item attributes (core/catalog.ts); {} for none. */
   where: Constraints;
+  /**
+   * Items the user is looking at now (an item page, the session so far): without a user vector, the ANN rail searches
+   * near them, which is how a new user, or a new tenant served from the community partition, gets similar items.
+   */
+  seedItems: string[];
 }
 
 export type FeedRequestCheck = { ok: true; value: ValidFeedRequest } | { ok: false; field: string; error: string };
 
 const MAX_EXCLUDE = 1000;
+const MAX_SEEDS = 20;
 
 function schema(limits: FeedRequestLimits) {
   return z.object({
@@ -43,6 +49,7 @@ function schema(limits: FeedRequestLimits) {
         }
       }, constraintsSchema)
       .default({}),
+    seedItems: z.array(z.string().min(1).max(256)).max(MAX_SEEDS, `at most ${MAX_SEEDS} items`).default([]),
   });
 }
 

@@ -11,6 +11,7 @@ export interface FeedRequestRecord {
   exclude: string[];
   /** Attribute constraints as JSON text (core/catalog.ts), or null. */
   where: string | null;
+  seedItems: string[];
   timestamp: number;
 }
 

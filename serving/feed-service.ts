@@ -82,17 +82,18 @@ export class FeedService {
       const community = this.o.community;
       if (community && req.tenant !== community.partition && (await community.isRegistered(req.tenant))) {
         // the caller's own exclusions apply; nothing of the caller's tenant is read, and the community is read-only
+        // a user id of one tenant says nothing about a community user of the same id: only seed items steer the ANN rail
         const communityInputs = await readFeedInputs(this.o.redis, community.partition, req.userId);
-        return this.railFeed(community.partition, req, { ...communityInputs, seen: new Set() }, null, 'community');
+        return this.railFeed(community.partition, req, { ...communityInputs, seen: new Set() }, await this.personal(community.partition, req, false), 'community');
       }
       return { status: 'unknown_tenant', field: 'tenant', error: `tenant ${JSON.stringify(req.tenant)} is not known` };
     }
     if (!inputs.userKnown) return { status: 'unknown_user', field: 'user', error: `user ${JSON.stringify(req.userId)} has no activity in tenant ${JSON.stringify(req.tenant)}` };
-    return this.railFeed(req.tenant, req, inputs, await this.personal(req), null);
+    return this.railFeed(req.tenant, req, inputs, await this.personal(req.tenant, req, true), null);
   }
 
   private async railFeed(partition: string, req: ValidFeedRequest, inputs: FeedInputs, personal: Personal | null, fallback: 'community' | null): Promise<FeedOutcome> {
-    const filter = new ExactFilter(this.o.redis, partition, new Set([...inputs.seen, ...req.exclude]), req.where);
+    const filter = new ExactFilter(this.o.redis, partition, new Set([...inputs.seen, ...req.exclude, ...req.seedItems]), req.where);
     const asOf = inputs.latestEventMs ?? inputs.epochMs ?? 0;
     const epoch = inputs.epochMs ?? asOf;
     const decayed = (halfLifeMs: number) => (items: ScoredItem[]) => items.map((c) => ({ itemId: c.itemId, score: decayedScore(c.score, epoch, asOf, halfLifeMs) }));
@@ -157,20 +158,35 @@ export class FeedService {
     return items.map((i) => ({ itemId: i.itemId, score: Math.pow(2, -Math.max(0, asOf - i.score) / this.o.trendingHalfLifeMs) }));
   }
 
-  /** The tenant's ALS model and the user's vector in it, or null without either. */
-  private async personal(req: ValidFeedRequest): Promise<Personal | null> {
+  /**
+   * The ANN rail's query: the user's vector in the partition's current ALS model or, without one, the mean of the seed
+   * items' vectors; null when there is neither (the other rails serve).
+   */
+  private async personal(partition: string, req: ValidFeedRequest, useUserVector: boolean): Promise<Personal | null> {
     if (!this.o.models) return null;
     let model: LoadedAls | null;
     try {
-      model = await this.o.models.current(req.tenant);
+      model = await this.o.models.current(partition);
     } catch (err) {
-      // A model that cannot be loaded (artifact missing or corrupt) degrades this tenant to the other rails; it must
-      // not fail requests, nor stall a feed-request partition shared with other tenants.
-      this.o.logger?.error({ err, tenant: req.tenant }, 'ALS model unavailable; serving without the ANN rail');
+      // A model that cannot be loaded (artifact missing or corrupt) degrades this partition to the other rails; it
+      // must not fail requests, nor stall a feed-request partition shared with other tenants.
+      this.o.logger?.error({ err, partition }, 'ALS model unavailable; serving without the ANN rail');
       return null;
     }
     if (!model) return null;
-    const vector = await this.o.models.userVector(req.tenant, model.version, req.userId);
-    return vector ? { model, vector } : null;
+    const vector = useUserVector ? await this.o.models.userVector(partition, model.version, req.userId) : null;
+    if (vector) return { model, vector };
+    const f = model.factors;
+    const mean = new Float64Array(f);
+    let found = 0;
+    for (const id of req.seedItems) {
+      const i = model.itemIndex.get(id);
+      if (i === undefined) continue;
+      for (let d = 0; d < f; d++) mean[d]! += model.itemFactors[i * f + d]!;
+      found++;
+    }
+    if (found === 0) return null;
+    for (let d = 0; d < f; d++) mean[d]! /= found;
+    return { model, vector: mean };
   }
 }

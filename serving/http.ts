@@ -86,10 +86,11 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     for (const [name, value] of Object.entries(q)) {
       if (Array.isArray(value)) return fail(reply, 400, name, `${name}: given more than once`);
     }
-    const exclude = typeof q.exclude === 'string' && q.exclude.length > 0 ? q.exclude.split(',') : [];
+    const list = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v.split(',') : []);
+    const exclude = list(q.exclude);
     const caller = await callerTenant(req.headers, q.tenant, reply);
     if ('error' in caller) return caller.error;
-    return serveFeed({ tenant: caller.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude, where: q.where }, reply);
+    return serveFeed({ tenant: caller.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude, where: q.where, seedItems: list(q.seed) }, reply);
   });
 
   app.post('/v1/feeds', async (req, reply) => {
@@ -98,7 +99,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     const b = body as Record<string, unknown>;
     const caller = await callerTenant(req.headers, b.tenant, reply);
     if ('error' in caller) return caller.error;
-    return serveFeed({ tenant: caller.tenant, userId: b.user, k: b.k, exclude: b.exclude, where: b.where }, reply);
+    return serveFeed({ tenant: caller.tenant, userId: b.user, k: b.k, exclude: b.exclude, where: b.where, seedItems: b.seedItems }, reply);
   });
 
   // Real-time features, for debugging and for rankers outside this process.
