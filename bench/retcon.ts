@@ -1,0 +1,197 @@
+// Retcon end to end on the real services: ledger in ClickHouse, catalogue in Redis, an ALS model trained from the
+// ledger, then the retcon job (read ledger counts + catalogue, fit the content map, embed every item, build the HNSW
+// index in a child process, announce). Two data sets:
+//   ml-latest-small  ratings as clicks, movies.csv as the catalogue (title, genres, year)
+//   generated        a 1M-item catalogue (category, brand, price, title words, all tied to planted topics) of which only
+//                    the `--warm` most popular items have interactions: the rest enter by their content embedding
+// Ledger and catalogue are written directly (this measures retcon, not ingestion: see bench:ledger for that). After the
+// 1M build it loads the index and measures ANN query latency with user vectors. Prints JSON.
+//   npm run bench:retcon -- [--items 1000000] [--warm 50000] [--users 50000] [--interactions 500000] [--skip-generated]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import type { CatalogItem } from '../core/catalog.ts';
+import { loadConfig } from '../core/config.ts';
+import type { InteractionEvent } from '../core/events.ts';
+import { seededRandom } from '../core/seeded-random.ts';
+import { loadMovieLens } from '../cli/datasets/movielens.ts';
+import { loadMovieLensCatalog } from '../cli/datasets/movielens-catalog.ts';
+import { ensureServices } from '../infra/local/services.ts';
+import { trainTenantAls } from '../jobs/als-training.ts';
+import { retconTenant, type RetconDeps } from '../jobs/retcon.ts';
+import { ArtifactStore } from '../platform/artifact-store.ts';
+import { createClickHouse, ensureDatabase, sqlIdentifier } from '../platform/clickhouse.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createRedis } from '../platform/redis.ts';
+import { AlsModelStore } from '../processors/als-model-store.ts';
+import { applyCatalogItems } from '../processors/catalog-store.ts';
+import { LedgerWriter, toLedgerRow } from '../processors/ledger-writer.ts';
+import { LoadedIndex } from '../serving/index/index-snapshot.ts';
+import { syntheticLog } from './synthetic-interactions.ts';
+
+const opts = new Command('bench:retcon')
+  .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
+  .option('--items <n>', 'generated catalogue size', (v) => Number(v), 1_000_000)
+  .option('--warm <n>', 'generated items with interactions', (v) => Number(v), 50_000)
+  .option('--users <n>', 'generated users', (v) => Number(v), 50_000)
+  .option('--interactions <n>', 'generated interactions', (v) => Number(v), 500_000)
+  .option('--skip-generated', 'only ml-latest-small', false)
+  .parse()
+  .opts<{ movielens: string; items: number; warm: number; users: number; interactions: number; skipGenerated: boolean }>();
+const progress = (m: string) => process.stderr.write(`bench:retcon: ${m}\n`);
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
+
+const run = Date.now().toString(36);
+const artifactsDir = mkdtempSync(join(tmpdir(), 'rs-bench-retcon-'));
+const config = loadConfig({ ...process.env, RANKSTREAM_LOG_LEVEL: 'warn', ARTIFACTS_DIR: artifactsDir, LEDGER_TABLE: `ledger_bench_${run}` });
+const logger = createLogger('warn', 'bench');
+await ensureServices({ log: (l: string) => progress(`infra: ${l}`) });
+await ensureDatabase(config);
+const redis = createRedis(config);
+const clickhouse = createClickHouse(config);
+const artifacts = new ArtifactStore(artifactsDir);
+const models = new AlsModelStore(redis, artifacts);
+const deps: RetconDeps = { config, clickhouse, redis, models, artifacts, logger };
+const ledger = new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table);
+await ledger.ensureTable();
+
+async function writeLedger(events: Iterable<InteractionEvent>): Promise<number> {
+  let batch: ReturnType<typeof toLedgerRow>[] = [];
+  let n = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await clickhouse.insert({ table: `${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}`, values: batch, format: 'JSONEachRow' });
+    batch = [];
+  };
+  for (const e of events) {
+    batch.push(toLedgerRow({ value: e, topic: 'bench', partition: 0, offset: String(n++), timestamp: '0', key: null, raw: null, schemaId: null }, Date.now()));
+    if (batch.length === 50_000) await flush();
+  }
+  await flush();
+  return n;
+}
+
+async function writeCatalog(items: Iterable<CatalogItem>): Promise<number> {
+  let batch: CatalogItem[] = [];
+  let n = 0;
+  for (const it of items) {
+    batch.push(it);
+    n++;
+    if (batch.length === 5_000) {
+      await applyCatalogItems(redis, batch);
+      batch = [];
+    }
+  }
+  await applyCatalogItems(redis, batch);
+  return n;
+}
+
+async function retconCase(tenant: string) {
+  progress(`${tenant}: training ALS from the ledger`);
+  const trained = await trainTenantAls({ config, clickhouse, models, scalerVersion: async () => null, logger }, { tenant });
+  progress(`${tenant}: retcon`);
+  const rssBefore = process.memoryUsage().rss;
+  const { manifest, result } = await retconTenant(deps, { tenant });
+  return { manifest, result, alsTrainSeconds: trained.result.trainSeconds, rssMiB: Math.round(Math.max(rssBefore, process.memoryUsage().rss) / 2 ** 20) };
+}
+
+// 1. ml-latest-small
+const mlTenant = `bench-retcon-ml-${run}`;
+progress('ml-latest-small: ledger and catalogue');
+const ml = loadMovieLens(opts.movielens);
+const mlUsers = Array.from(ml.userIds, String);
+const mlItems = Array.from(ml.movieIds, String);
+function* mlEvents(): Generator<InteractionEvent> {
+  for (let r = 0; r < ml.log.user.length; r++) {
+    yield { type: 'click', eventId: `m${r}`, tenant: mlTenant, userId: mlUsers[ml.log.user[r]!]!, itemId: mlItems[ml.log.item[r]!]!, timestamp: ml.log.time[r]! * 1000, context: {}, recommendationId: null };
+  }
+}
+const mlEventCount = await writeLedger(mlEvents());
+const mlCatalogCount = await writeCatalog(loadMovieLensCatalog(opts.movielens, mlTenant, Date.now()).items);
+const mlCase = await retconCase(mlTenant);
+
+// 2. the generated 1M-item catalogue
+let generated: Record<string, unknown> | null = null;
+if (!opts.skipGenerated) {
+  const tenant = `bench-retcon-gen-${run}`;
+  const topics = 64;
+  progress(`generated: ${opts.interactions} interactions over ${opts.warm} warm items`);
+  const log = syntheticLog({ users: opts.users, items: opts.warm, interactions: opts.interactions, topics, zipf: 1, focus: 0.8, negativeShare: 0, seed: 11 });
+  const t0 = Date.UTC(2026, 0, 1);
+  function* genEvents(): Generator<InteractionEvent> {
+    for (let k = 0; k < log.users.length; k++) {
+      yield { type: 'click', eventId: `g${k}`, tenant, userId: `u${log.users[k]}`, itemId: `i${log.items[k]}`, timestamp: t0 + k * 1000, context: {}, recommendationId: null };
+    }
+  }
+  const events = await writeLedger(genEvents());
+  // Item i's topic is i % topics, as in the synthetic log (so warm items' factors carry it). Content says the same:
+  // a category per topic, brands and title words drawn mostly from the topic's own, prices by topic.
+  const random = seededRandom(5);
+  const words = Array.from({ length: topics }, (_, t) => Array.from({ length: 40 }, (_, w) => `w${t}x${w}`));
+  function* genCatalog(): Generator<CatalogItem> {
+    for (let i = 0; i < opts.items; i++) {
+      const topic = i % topics;
+      const own = random() < 0.8;
+      const t = own ? topic : Math.floor(random() * topics);
+      const title = Array.from({ length: 4 }, () => words[random() < 0.7 ? topic : Math.floor(random() * topics)]![Math.floor(random() * 40)]!).join(' ');
+      yield {
+        tenant,
+        itemId: `i${i}`,
+        attributes: { category: [`c${topic}`], brand: [`b${t}-${Math.floor(random() * 20)}`], title: [title] },
+        numeric: { price: Math.round((10 + topic * 3) * Math.exp(random() - 0.5) * 100) / 100 },
+        createdAt: t0 - (opts.items - i) * 1000,
+        updatedAt: t0,
+        deleted: false,
+      };
+    }
+  }
+  progress(`generated: writing a catalogue of ${opts.items} items to Redis`);
+  const catalogStart = performance.now();
+  const catalogCount = await writeCatalog(genCatalog());
+  const catalogSeconds = (performance.now() - catalogStart) / 1000;
+  const c = await retconCase(tenant);
+  progress('generated: ANN query latency on the built index');
+  const index = await LoadedIndex.load(artifactsDir, tenant, c.manifest.version);
+  const model = (await models.current(tenant, 0))!;
+  const userVectors = await models.userVectors(tenant, model.version, Array.from({ length: 1000 }, (_, u) => `u${u * Math.floor(opts.users / 1000)}`));
+  const latencies: number[] = [];
+  for (const v of userVectors.values()) {
+    const start = performance.now();
+    index.nearest(v, 500);
+    latencies.push(performance.now() - start);
+  }
+  generated = {
+    catalogue: { items: catalogCount, warm: opts.warm, writeSeconds: +catalogSeconds.toFixed(1) },
+    ledgerEvents: events,
+    alsTrainSeconds: +c.alsTrainSeconds.toFixed(1),
+    retcon: c.result,
+    retconRssMiB: c.rssMiB,
+    index: { count: c.manifest.count, dim: c.manifest.dim, bytes: c.manifest.files.index.bytes, buildSeconds: +c.manifest.buildSeconds.toFixed(1) },
+    annQuery500: { queries: latencies.length, p50Ms: +quantile(latencies, 0.5).toFixed(3), p99Ms: +quantile(latencies, 0.99).toFixed(3) },
+  };
+}
+
+progress('cleaning up');
+await clickhouse.command({ query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}` });
+for (const tenant of [mlTenant, `bench-retcon-gen-${run}`]) {
+  const stream = redis.scanStream({ match: `rs:{${tenant}}:*`, count: 5000 });
+  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+}
+redis.disconnect();
+await clickhouse.close();
+rmSync(artifactsDir, { recursive: true, force: true });
+
+const cpu = cpus();
+console.log(
+  JSON.stringify(
+    {
+      benchmark: 'retcon',
+      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      mlLatestSmall: { ledgerEvents: mlEventCount, catalogue: mlCatalogCount, alsTrainSeconds: +mlCase.alsTrainSeconds.toFixed(1), retcon: mlCase.result, retconRssMiB: mlCase.rssMiB },
+      generated,
+    },
+    null,
+    2,
+  ),
+);
