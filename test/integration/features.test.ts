@@ -226,6 +226,7 @@ describe('processor process killed with SIGKILL mid-stream', () => {
       expect(await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table, tenant)).toBe(events.length);
     } finally {
       await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
+      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.catalog.table}` });
       await clickhouse.close();
       redis.disconnect();
     }

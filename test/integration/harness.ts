@@ -84,7 +84,7 @@ export interface Stack {
   artifacts: ArtifactStore;
   /** Waits until the ledger, features and fold-in processors have committed everything on the events topic. */
   caughtUp(): Promise<void>;
-  /** Stops everything and drops the test's ledger table. */
+  /** Stops everything and drops the test's ledger and catalogue tables. */
   stop(): Promise<void>;
 }
 
@@ -117,6 +117,7 @@ export async function startStack(config: Config & { suffix: string }): Promise<S
       await processors.stop();
       await admin.disconnect();
       await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
+      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.catalog.table}` });
       await clickhouse.close();
       redis.disconnect();
     },

@@ -46,6 +46,7 @@ afterAll(async () => {
   await producer?.disconnect();
   await processors?.stop();
   await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${db}.${table}` });
+  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${db}.${config.catalog.table}` });
   await clickhouse?.close();
   redis?.disconnect();
 });
