@@ -17,8 +17,9 @@ import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer, type BatchProcessor, type RunningConsumer } from '../streams/consumer-runner.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { AlsFoldInProcessor } from './als-fold-in.ts';
-import { AlsModelStore } from './als-model-store.ts';
+import { AlsModelStore, alsCurrentKey } from './als-model-store.ts';
 import { CatalogProcessor } from './catalog.ts';
+import { ContentVectorStore } from './content-vectors.ts';
 import { FeaturesProcessor } from './features.ts';
 import { LedgerWriter } from './ledger-writer.ts';
 import { ScalerProcessor, ScalerPublisher } from './scaler.ts';
@@ -28,7 +29,7 @@ export interface RunningProcessors {
 }
 
 export interface ProcessorHooks {
-  /** Called with a tenant's created/updated catalogue items after they reached Redis (e.g. content vectors). */
+  /** Also called with a tenant's created/updated catalogue items once they reached Redis and got content vectors. */
   onItemsApplied?: (tenant: string, items: CatalogItem[]) => Promise<void>;
 }
 
@@ -65,13 +66,20 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
   }
   // The retcon queue opens its Redis connection only when a tenant first crosses the new-items trigger.
   let retcon: Queue<RetconRequest, RetconResult> | null = null;
+  const contentVectors = new ContentVectorStore(redis, artifacts);
   const catalog = new CatalogProcessor(clickhouse, config.clickhouse.database, config.catalog.table, redis, {
     newItemsTrigger: config.retcon.newItemsTrigger,
     enqueueRetcon: async (tenant) => {
+      // an index needs a model: before the tenant's first training the new items simply wait for it (training triggers retcon)
+      if (!(await redis.get(alsCurrentKey(tenant)))) return;
       retcon ??= retconQueue(config);
       await enqueueRetcon(retcon, { tenant });
     },
-    ...(hooks.onItemsApplied ? { onApplied: hooks.onItemsApplied } : {}),
+    // new and changed items get their content vector in the current ALS space at once; readers upsert it
+    onApplied: async (tenant: string, items: CatalogItem[]) => {
+      await contentVectors.embed(tenant, items);
+      await hooks.onItemsApplied?.(tenant, items);
+    },
   });
   running.push(
     await runConsumer({

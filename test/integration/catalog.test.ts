@@ -9,7 +9,7 @@ import { provision } from '../../platform/bootstrap.ts';
 import { createClickHouse, sqlString, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
-import { ITEM_UPDATES_CHANNEL } from '../../processors/als-model-store.ts';
+import { alsCurrentKey, ITEM_UPDATES_CHANNEL } from '../../processors/als-model-store.ts';
 import { countCatalogRows, type ItemDeletionAnnouncement } from '../../processors/catalog.ts';
 import { newItemCount, readCatalogItems, readFreshItems } from '../../processors/catalog-store.ts';
 import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
@@ -193,13 +193,16 @@ describe('item catalogue', () => {
     expect(byKey.get('k-future')!.reason).toContain('createdAt: more than 24 h in the future');
   });
 
-  it('enqueues exactly one retcon job when a tenant crosses the new-items trigger, and none below it', async () => {
+  it('enqueues exactly one retcon job when a tenant with a model crosses the new-items trigger, and none below it or without a model', async () => {
     const tenant = tenantOf('trig');
     const quiet = tenantOf('quiet');
+    const modelless = tenantOf('nomodel');
     const queue = retconQueue(config);
+    // an index needs a model: the trigger counts only for tenants with a current ALS version
+    await redis.set(alsCurrentKey(tenant), 'als-0000000000000000');
     try {
       const jobsOf = async (t: string) => (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])).filter((j) => j.data.tenant === t);
-      await producer.send([...Array.from({ length: TRIGGER - 1 }, (_, i) => item(tenant, `n${i}`)), item(quiet, 'q0')]);
+      await producer.send([...Array.from({ length: TRIGGER - 1 }, (_, i) => item(tenant, `n${i}`)), item(quiet, 'q0'), ...Array.from({ length: TRIGGER + 1 }, (_, i) => item(modelless, `m${i}`))]);
       await caughtUp();
       expect(await newItemCount(redis, tenant)).toBe(TRIGGER - 1);
       expect(await jobsOf(tenant)).toHaveLength(0);
@@ -214,6 +217,7 @@ describe('item catalogue', () => {
       expect(jobs).toHaveLength(1);
       expect(jobs[0]!.data).toEqual({ tenant });
       expect(await jobsOf(quiet)).toHaveLength(0);
+      expect(await jobsOf(modelless)).toHaveLength(0);
     } finally {
       await queue.close();
     }
