@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createRedis } from '../platform/redis.ts';
 import { trainTenantAls } from '../jobs/als-training.ts';
+import { retconTenant, type RetconResult } from '../jobs/retcon.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { AlsModelStore } from '../processors/als-model-store.ts';
 import { catalogItemsKey } from '../processors/catalog-store.ts';
@@ -135,14 +136,22 @@ async function main(): Promise<void> {
   const catalogRedisItems = await catalogRedis.hlen(catalogItemsKey(opts.tenant)).finally(() => catalogRedis.disconnect());
 
   // 4. train ALS from the ledger: feeds become personal, and fold-in keeps user vectors current from here on
+  // then retcon: every catalogue item re-embedded into a fresh HNSW index the reader hot-swaps to
   let als: { version: string; nUsers: number; nItems: number; trainSeconds: number } | null = null;
+  let retcon: RetconResult | null = null;
   if (opts.als) {
     const redis = createRedis(config);
     const ch = createClickHouse(config);
     try {
-      const deps = { config, clickhouse: ch, models: new AlsModelStore(redis, new ArtifactStore(config.artifactsDir)), scalerVersion: (t: string) => redis.get(scalerCurrentKey(t)), logger };
+      const artifacts = new ArtifactStore(config.artifactsDir);
+      const models = new AlsModelStore(redis, artifacts);
+      const deps = { config, clickhouse: ch, models, scalerVersion: (t: string) => redis.get(scalerCurrentKey(t)), logger };
       als = (await trainTenantAls(deps, { tenant: opts.tenant })).result;
       console.log(`trained ALS ${als.version}: ${als.nUsers} users x ${als.nItems} items in ${als.trainSeconds.toFixed(1)} s`);
+      retcon = (await retconTenant({ config, clickhouse: ch, redis, models, artifacts, logger }, { tenant: opts.tenant })).result;
+      console.log(`retcon built ${retcon.version}: ${retcon.indexedItems} items (${JSON.stringify(retcon.embeddings)}) in ${retcon.seconds.toFixed(1)} s`);
+      const deadline = Date.now() + 60_000;
+      while (reader.indexes.get(opts.tenant)?.manifest.version !== retcon.version && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     } finally {
       await ch.close();
       redis.disconnect();
@@ -155,7 +164,7 @@ async function main(): Promise<void> {
   for (const f of feeds) {
     console.log(`\nfeed for user ${f.userId} (${activity.get(f.userId)} events; recommendation ${f.recommendationId}; ${f.modelVersion}/${f.indexVersion}):`);
     if (f.status !== 'ok') console.log(`  ${f.status}: ${f.error}`);
-    f.items.forEach((it, i) => console.log(`  ${String(i + 1).padStart(2)}. item ${it.itemId.padEnd(10)} score ${it.score.toPrecision(3)}`));
+    f.items.forEach((it, i) => console.log(`  ${String(i + 1).padStart(2)}. item ${it.itemId.padEnd(10)} ${it.source.padEnd(8)} score ${it.score.toPrecision(3)}`));
   }
   const httpUser = users[0];
   const httpStatus = httpUser ? (await fetch(`${reader.url}/v1/feeds/${encodeURIComponent(httpUser)}?tenant=${opts.tenant}&k=${opts.k}`)).status : 0;
@@ -179,6 +188,8 @@ async function main(): Promise<void> {
     replaySeconds: +(replayMs / 1000).toFixed(2),
     processedSeconds: +(processedMs / 1000).toFixed(2),
     alsModel: als ? { version: als.version, users: als.nUsers, items: als.nItems, trainSeconds: +als.trainSeconds.toFixed(2) } : null,
+    retcon: retcon ? { index: retcon.version, items: retcon.indexedItems, embeddings: retcon.embeddings, contentMap: retcon.contentMap, seconds: +retcon.seconds.toFixed(2) } : null,
+    feedIndexVersions: [...new Set(feeds.map((f) => f.indexVersion))],
     elapsedSeconds: +((Date.now() - started) / 1000).toFixed(2),
   };
   if (rejected.length > 0) console.log(`\nrejected at source (not sent): ${rejected.slice(0, 5).map((r) => `line ${r.line}: ${r.reason}`).join('; ')}`);

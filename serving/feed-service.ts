@@ -57,15 +57,25 @@ class ExactFilter {
     private readonly where: Constraints,
   ) {}
 
-  /** The items that pass, in their order: one Redis round trip for catalogue records not looked up yet. */
-  async keep(items: readonly ScoredItem[]): Promise<ScoredItem[]> {
+  /**
+   * The first `need` items that pass, in their order. Catalogue records are looked up in chunks of about 2·need (one
+   * Redis round trip each, skipping records already known), so a long pool costs only what is needed to fill k.
+   */
+  async keep(items: readonly ScoredItem[], need: number): Promise<ScoredItem[]> {
     const open = items.filter((i) => !this.blocked.has(i.itemId));
-    const missing = open.map((i) => i.itemId).filter((id) => !this.catalog.has(id));
-    if (missing.length > 0) for (const [id, rec] of await readCatalogItems(this.redis, this.partition, missing)) this.catalog.set(id, rec);
-    return open.filter((i) => {
-      const rec = this.catalog.get(i.itemId) ?? null;
-      return !rec?.deleted && satisfies(rec, this.where);
-    });
+    const out: ScoredItem[] = [];
+    const chunk = Math.max(32, 2 * need);
+    for (let start = 0; start < open.length && out.length < need; start += chunk) {
+      const slice = open.slice(start, start + chunk);
+      const missing = slice.map((i) => i.itemId).filter((id) => !this.catalog.has(id));
+      if (missing.length > 0) for (const [id, rec] of await readCatalogItems(this.redis, this.partition, missing)) this.catalog.set(id, rec);
+      for (const i of slice) {
+        const rec = this.catalog.get(i.itemId) ?? null;
+        if (!rec?.deleted && satisfies(rec, this.where)) out.push(i);
+        if (out.length >= need) break;
+      }
+    }
+    return out;
   }
 }
 
@@ -133,8 +143,8 @@ export class FeedService {
     let n = Math.min(max, req.k + filter.blocked.size + (hasConstraints(req.where) ? 4 * req.k : 0));
     for (;;) {
       const pool = await fetch(n);
-      const kept = await filter.keep(pool);
-      if (kept.length >= req.k || pool.length < n || n >= max) return kept.slice(0, req.k);
+      const kept = await filter.keep(pool, req.k);
+      if (kept.length >= req.k || pool.length < n || n >= max) return kept;
       n = Math.min(max, n * 2);
     }
   }
