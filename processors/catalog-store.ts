@@ -8,6 +8,7 @@
 import type { CatalogItem } from '../core/catalog.ts';
 import type { ScoredItem } from '../core/feed.ts';
 import type { Redis } from '../platform/redis.ts';
+import { scoredPairs } from './feature-store.ts';
 
 const prefix = (tenant: string) => `rs:{${tenant}}:`;
 export const catalogItemsKey = (tenant: string) => `${prefix(tenant)}items`;
@@ -75,10 +76,7 @@ export async function* scanCatalog(redis: Redis, tenant: string, batch = 5_000):
 
 /** The newest live items created at or after `sinceMs`, newest first, score = createdAt. */
 export async function readFreshItems(redis: Redis, tenant: string, count: number, sinceMs: number): Promise<ScoredItem[]> {
-  const flat = await redis.zrevrangebyscore(freshKey(tenant), '+inf', String(sinceMs), 'WITHSCORES', 'LIMIT', 0, count);
-  const out: ScoredItem[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ itemId: flat[i]!, score: Number(flat[i + 1]) });
-  return out;
+  return scoredPairs(await redis.zrevrangebyscore(freshKey(tenant), '+inf', String(sinceMs), 'WITHSCORES', 'LIMIT', 0, count));
 }
 
 /** Items new since the last index build; retcon resets it when it starts reading. */

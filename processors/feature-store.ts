@@ -216,7 +216,66 @@ export async function readFeedInputs(redis: Redis, tenant: string, user: string)
 
 /** The tenant's top items by stored (forward-decay) score, descending. */
 export async function readTopItems(redis: Redis, key: string, count: number): Promise<ScoredItem[]> {
-  const flat = await redis.zrevrange(key, 0, count - 1, 'WITHSCORES');
+  return scoredPairs(await redis.zrevrange(key, 0, count - 1, 'WITHSCORES'));
+}
+
+// KEYS: a ranked zset, the user's seen zset. ARGV: need, most members to scan, min score, then excluded ids.
+// Walks the zset from the top in pages and returns (member, score) pairs of the first `need` members the user has not
+// seen and did not exclude: one round trip and a few pairs on the wire, where reading k + |seen| members would ship
+// hundreds to the reader for a heavy user.
+const TOP_UNSEEN = `
+local need = tonumber(ARGV[1])
+local maxScan = tonumber(ARGV[2])
+local ex = {}
+for i = 4, #ARGV do ex[ARGV[i]] = true end
+local out = {}
+local got = 0
+local offset = 0
+local page = math.max(need * 2, 32)
+while got < need and offset < maxScan do
+  local rows = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[3], 'WITHSCORES', 'LIMIT', offset, page)
+  for i = 1, #rows, 2 do
+    local m = rows[i]
+    if not ex[m] and not redis.call('ZSCORE', KEYS[2], m) then
+      out[#out + 1] = m
+      out[#out + 1] = rows[i + 1]
+      got = got + 1
+      if got >= need then break end
+    end
+  end
+  if #rows < page * 2 then break end
+  offset = offset + page
+end
+return out
+`;
+
+export interface TopUnseenQuery {
+  key: string;
+  /** The user's seen zset (a key that does not exist when nothing counts as seen). */
+  seenKey: string;
+  exclude: readonly string[];
+  need: number;
+  maxScan: number;
+  /** Lowest score to consider (e.g. a creation-time bound), default -inf. */
+  minScore?: number;
+}
+
+type Pipeline = ReturnType<Redis['pipeline']>;
+
+/** Queues a TOP_UNSEEN call on a pipeline (parse its reply with scoredPairs). */
+export function queueTopUnseen(pipe: Pipeline, q: TopUnseenQuery): Pipeline {
+  return pipe.eval(TOP_UNSEEN, 2, q.key, q.seenKey, q.need, q.maxScan, q.minScore === undefined ? '-inf' : String(q.minScore), ...q.exclude);
+}
+
+/** The first `need` members of a ranked zset the user has not seen nor excluded, best first. */
+export async function readTopUnseen(redis: Redis, q: TopUnseenQuery): Promise<ScoredItem[]> {
+  const [[err, reply] = [null, []]] = (await queueTopUnseen(redis.pipeline(), q).exec()) ?? [];
+  if (err) throw err;
+  return scoredPairs(reply as string[]);
+}
+
+/** A sorted-set reply WITHSCORES ([member, score, member, score…]) as scored items. */
+export function scoredPairs(flat: readonly string[]): ScoredItem[] {
   const out: ScoredItem[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push({ itemId: flat[i]!, score: Number(flat[i + 1]) });
   return out;

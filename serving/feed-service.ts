@@ -10,13 +10,13 @@ import type { ScoredItem } from '../core/feed.ts';
 import type { ValidFeedRequest } from '../core/feed-request.ts';
 import { recommendAls } from '../core/models/als.ts';
 import { decayedScore } from '../core/popularity.ts';
-import { mergeRails, type Candidate, type Rail } from '../core/retrieval.ts';
+import { RAILS, mergeRails, type Candidate, type Rail, type RailName } from '../core/retrieval.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AlsModelStore, LoadedAls } from '../processors/als-model-store.ts';
-import { readCatalogItems, readFreshItems } from '../processors/catalog-store.ts';
+import { freshKey, readCatalogItems } from '../processors/catalog-store.ts';
 import type { IndexManager } from './index/index-manager.ts';
-import { popularityKey, readFeedInputs, readTopItems, trendingKey, type FeedInputs } from '../processors/feature-store.ts';
+import { popularityKey, queueTopUnseen, readFeedInputs, readTopUnseen, scoredPairs, seenKey, trendingKey, type FeedInputs, type TopUnseenQuery } from '../processors/feature-store.ts';
 
 export const INDEX_VERSION = 'redis-live';
 /** indexVersion when ALS candidates were scored exhaustively (no HNSW index loaded for the tenant yet). */
@@ -57,6 +57,22 @@ class ExactFilter {
     private readonly where: Constraints,
   ) {}
 
+  /** Looks up, in one round trip, the records the first keep() of each pool will need (about 2·need open items each). */
+  async prefetch(pools: readonly (readonly ScoredItem[])[], need: number): Promise<void> {
+    const chunk = Math.max(32, 2 * need);
+    const ids = new Set<string>();
+    for (const pool of pools) {
+      let taken = 0;
+      for (const i of pool) {
+        if (taken >= chunk) break;
+        if (this.blocked.has(i.itemId)) continue;
+        taken++;
+        if (!this.catalog.has(i.itemId)) ids.add(i.itemId);
+      }
+    }
+    if (ids.size > 0) for (const [id, rec] of await readCatalogItems(this.redis, this.partition, [...ids])) this.catalog.set(id, rec);
+  }
+
   /**
    * The first `need` items that pass, in their order. Catalogue records are looked up in chunks of about 2·need (one
    * Redis round trip each, skipping records already known), so a long pool costs only what is needed to fill k.
@@ -86,42 +102,86 @@ export class FeedService {
     this.modelVersion = o.modelVersion;
   }
 
+  // Round trips are the latency here: the inputs and the model pointer are read together, the user vector together
+  // with the Redis rails, then the catalogue records for the filters (widening adds more only when filters bite).
   async feed(req: ValidFeedRequest): Promise<FeedOutcome> {
-    const inputs = await readFeedInputs(this.o.redis, req.tenant, req.userId);
+    const [inputs, model] = await Promise.all([readFeedInputs(this.o.redis, req.tenant, req.userId), this.currentModel(req.tenant)]);
     if (!inputs.tenantKnown) {
       const community = this.o.community;
       if (community && req.tenant !== community.partition && (await community.isRegistered(req.tenant))) {
         // the caller's own exclusions apply; nothing of the caller's tenant is read, and the community is read-only
         // a user id of one tenant says nothing about a community user of the same id: only seed items steer the ANN rail
-        const communityInputs = await readFeedInputs(this.o.redis, community.partition, req.userId);
-        return this.railFeed(community.partition, req, { ...communityInputs, seen: new Set() }, await this.personal(community.partition, req, false), 'community');
+        const [communityInputs, communityModel] = await Promise.all([readFeedInputs(this.o.redis, community.partition, req.userId), this.currentModel(community.partition)]);
+        return this.railFeed(community.partition, req, { ...communityInputs, seen: new Set() }, communityModel, false, 'community');
       }
       return { status: 'unknown_tenant', field: 'tenant', error: `tenant ${JSON.stringify(req.tenant)} is not known` };
     }
     if (!inputs.userKnown) return { status: 'unknown_user', field: 'user', error: `user ${JSON.stringify(req.userId)} has no activity in tenant ${JSON.stringify(req.tenant)}` };
-    return this.railFeed(req.tenant, req, inputs, await this.personal(req.tenant, req, true), null);
+    return this.railFeed(req.tenant, req, inputs, model, true, null);
   }
 
-  private async railFeed(partition: string, req: ValidFeedRequest, inputs: FeedInputs, personal: Personal | null, fallback: 'community' | null): Promise<FeedOutcome> {
+  private async railFeed(partition: string, req: ValidFeedRequest, inputs: FeedInputs, model: LoadedAls | null, useUserVector: boolean, fallback: 'community' | null): Promise<FeedOutcome> {
     const filter = new ExactFilter(this.o.redis, partition, new Set([...inputs.seen, ...req.exclude, ...req.seedItems]), req.where);
     const asOf = inputs.latestEventMs ?? inputs.epochMs ?? 0;
     const epoch = inputs.epochMs ?? asOf;
-    const decayed = (halfLifeMs: number) => (items: ScoredItem[]) => items.map((c) => ({ itemId: c.itemId, score: decayedScore(c.score, epoch, asOf, halfLifeMs) }));
     const shares = this.o.retrieval.shares;
+    const maxPool = this.o.retrieval.maxPool;
+    const constrained = hasConstraints(req.where);
+    // Each rail fills about its share of k first (widening a rail to k would cost round trips for slots it never
+    // gets); if the merge comes up short, the rails that stopped at their share go on to k.
+    const annLikely = model !== null && (useUserVector || req.seedItems.length > 0);
+    const active = RAILS.filter((r) => shares[r] > 0 && (r !== 'ann' || annLikely));
+    const total = active.reduce((sum, r) => sum + shares[r], 0);
+    const need = (r: RailName) => Math.min(req.k, Math.ceil((req.k * shares[r]) / total) + 2);
+
+    // The Redis rails skip seen and excluded members inside Redis (TOP_UNSEEN), so their pools only need headroom for
+    // the catalogue filters; the ANN pool is filtered here, so it needs k plus everything that could be blocked.
+    const seen = useUserVector ? seenKey(partition, req.userId) : seenKey(partition, ''); // no user id is empty: nothing seen
+    const exclude = [...req.exclude, ...req.seedItems];
+    const redisRail = (r: Exclude<RailName, 'ann'>) => {
+      const decay = (items: ScoredItem[]) => items.map((c) => ({ itemId: c.itemId, score: decayedScore(c.score, epoch, asOf, r === 'popular' ? this.o.halfLifeMs : this.o.trendingHalfLifeMs) }));
+      const query = (n: number): TopUnseenQuery =>
+        r === 'fresh'
+          ? { key: freshKey(partition), seenKey: seen, exclude, need: n, maxScan: maxPool, minScore: asOf - this.o.freshMaxAgeMs }
+          : { key: r === 'popular' ? popularityKey(partition) : trendingKey(partition), seenKey: seen, exclude, need: n, maxScan: maxPool };
+      const score = r === 'fresh' ? (items: ScoredItem[]) => this.freshScores(items, asOf) : decay;
+      return { query, score, fetch: async (n: number) => score(await readTopUnseen(this.o.redis, query(n))), n0: Math.min(maxPool, (constrained ? 6 : 2) * need(r) + 8) };
+    };
+    const rails = { popular: redisRail('popular'), trending: redisRail('trending'), fresh: redisRail('fresh') };
+    const redisActive = (['popular', 'trending', 'fresh'] as const).filter((r) => shares[r] > 0);
+
+    // Round trip 2: the user vector and the Redis rails' first pools together; round trip 3: the catalogue records.
+    const pipe = this.o.redis.pipeline();
+    for (const r of redisActive) queueTopUnseen(pipe, rails[r].query(rails[r].n0));
+    const [personal, replies] = await Promise.all([this.personal(model, partition, req, useUserVector), redisActive.length > 0 ? pipe.exec() : Promise.resolve([])]);
     const index = personal ? this.o.indexes?.get(partition) ?? null : null;
-    const [ann, popular, trending, fresh] = await Promise.all([
-      personal ? this.widen(req, filter, (n) => this.annPool(personal, index, filter.blocked, n)) : [],
-      shares.popular > 0 ? this.widen(req, filter, async (n) => decayed(this.o.halfLifeMs)(await readTopItems(this.o.redis, popularityKey(partition), n))) : [],
-      shares.trending > 0 ? this.widen(req, filter, async (n) => decayed(this.o.trendingHalfLifeMs)(await readTopItems(this.o.redis, trendingKey(partition), n))) : [],
-      shares.fresh > 0 ? this.widen(req, filter, (n) => this.freshPool(partition, asOf, n)) : [],
-    ]);
-    const rails: Rail[] = [
-      { source: 'ann', items: ann, share: shares.ann },
-      { source: 'popular', items: popular, share: shares.popular },
-      { source: 'trending', items: trending, share: shares.trending },
-      { source: 'fresh', items: fresh, share: shares.fresh },
-    ];
-    const items = mergeRails(rails, req.k);
+    const annN0 = Math.min(maxPool, req.k + filter.blocked.size + (constrained ? 4 * req.k : 0));
+    const fetchers: Record<RailName, { fetch: (n: number) => Promise<ScoredItem[]>; n0: number } | null> = {
+      ann: personal ? { fetch: (n) => this.annPool(personal, index, filter.blocked, n), n0: annN0 } : null,
+      popular: shares.popular > 0 ? rails.popular : null,
+      trending: shares.trending > 0 ? rails.trending : null,
+      fresh: shares.fresh > 0 ? rails.fresh : null,
+    };
+    const first: Record<RailName, ScoredItem[]> = { ann: fetchers.ann ? await fetchers.ann.fetch(annN0) : [], popular: [], trending: [], fresh: [] };
+    redisActive.forEach((r, i) => {
+      const [err, reply] = replies![i]!;
+      if (err) throw err;
+      first[r] = rails[r].score(scoredPairs(reply as string[]));
+    });
+    await filter.prefetch(RAILS.map((r) => first[r]), req.k);
+
+    const fill = (r: RailName, n: number) => {
+      const f = fetchers[r];
+      return f && shares[r] > 0 ? this.widen(n, filter, f.fetch, f.n0, first[r]) : Promise.resolve([]);
+    };
+    const found = new Map<RailName, ScoredItem[]>(await Promise.all(RAILS.map(async (r) => [r, await fill(r, need(r))] as const)));
+    const railsOf = (): Rail[] => RAILS.map((source) => ({ source, items: found.get(source)!, share: shares[source] }));
+    let items = mergeRails(railsOf(), req.k);
+    if (items.length < req.k) {
+      const capped = RAILS.filter((r) => fetchers[r] && shares[r] > 0 && found.get(r)!.length === need(r) && need(r) < req.k);
+      for (const [r, more] of await Promise.all(capped.map(async (r) => [r, await fill(r, req.k)] as const))) found.set(r, more);
+      if (capped.length > 0) items = mergeRails(railsOf(), req.k);
+    }
     const personalised = personal !== null && items.some((i) => i.source === 'ann');
     const onlyAnn = personalised && items.every((i) => i.source === 'ann');
     return {
@@ -135,17 +195,18 @@ export class FeedService {
   }
 
   /**
-   * A rail's first k items that pass the exact filters: fetches a pool of k plus what could be filtered, and doubles it
+   * A rail's first `need` items that pass the exact filters: starts from its first pool of n0 and doubles the pool
    * while too few pass, until the source runs dry or the pool reaches the configured bound.
    */
-  private async widen(req: ValidFeedRequest, filter: ExactFilter, fetch: (n: number) => Promise<ScoredItem[]>): Promise<ScoredItem[]> {
+  private async widen(need: number, filter: ExactFilter, fetch: (n: number) => Promise<ScoredItem[]>, n0: number, firstPool: ScoredItem[]): Promise<ScoredItem[]> {
     const max = this.o.retrieval.maxPool;
-    let n = Math.min(max, req.k + filter.blocked.size + (hasConstraints(req.where) ? 4 * req.k : 0));
+    let n = n0;
+    let pool = firstPool;
     for (;;) {
-      const pool = await fetch(n);
-      const kept = await filter.keep(pool, req.k);
-      if (kept.length >= req.k || pool.length < n || n >= max) return kept;
+      const kept = await filter.keep(pool, need);
+      if (kept.length >= need || pool.length < n || n >= max) return kept;
       n = Math.min(max, n * 2);
+      pool = await fetch(n);
     }
   }
 
@@ -162,28 +223,30 @@ export class FeedService {
     return Array.from(recommendAls(model, vector, excluded, n, scores), (i) => ({ itemId: model.itemIds[i]!, score: scores[i]! }));
   }
 
-  /** Items that entered the catalogue within freshMaxAge of the partition's latest event; score 1 when new, halving per half-life. */
-  private async freshPool(partition: string, asOf: number, n: number): Promise<ScoredItem[]> {
-    const items = await readFreshItems(this.o.redis, partition, n, asOf - this.o.freshMaxAgeMs);
+  /** Score 1 when just created, halving per trending half-life. */
+  private freshScores(items: ScoredItem[], asOf: number): ScoredItem[] {
     return items.map((i) => ({ itemId: i.itemId, score: Math.pow(2, -Math.max(0, asOf - i.score) / this.o.trendingHalfLifeMs) }));
   }
 
-  /**
-   * The ANN rail's query: the user's vector in the partition's current ALS model or, without one, the mean of the seed
-   * items' vectors; null when there is neither (the other rails serve).
-   */
-  private async personal(partition: string, req: ValidFeedRequest, useUserVector: boolean): Promise<Personal | null> {
+  /** The partition's current ALS model, or null without one (or when it cannot be loaded). */
+  private async currentModel(partition: string): Promise<LoadedAls | null> {
     if (!this.o.models) return null;
-    let model: LoadedAls | null;
     try {
-      model = await this.o.models.current(partition);
+      return await this.o.models.current(partition);
     } catch (err) {
       // A model that cannot be loaded (artifact missing or corrupt) degrades this partition to the other rails; it
       // must not fail requests, nor stall a feed-request partition shared with other tenants.
       this.o.logger?.error({ err, partition }, 'ALS model unavailable; serving without the ANN rail');
       return null;
     }
-    if (!model) return null;
+  }
+
+  /**
+   * The ANN rail's query: the user's vector in the partition's current ALS model or, without one, the mean of the seed
+   * items' vectors; null when there is neither (the other rails serve).
+   */
+  private async personal(model: LoadedAls | null, partition: string, req: ValidFeedRequest, useUserVector: boolean): Promise<Personal | null> {
+    if (!model || !this.o.models) return null;
     const vector = useUserVector ? await this.o.models.userVector(partition, model.version, req.userId) : null;
     if (vector) return { model, vector };
     const f = model.factors;
