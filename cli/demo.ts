@@ -188,7 +188,7 @@ async function main(): Promise<void> {
     replaySeconds: +(replayMs / 1000).toFixed(2),
     processedSeconds: +(processedMs / 1000).toFixed(2),
     alsModel: als ? { version: als.version, users: als.nUsers, items: als.nItems, trainSeconds: +als.trainSeconds.toFixed(2) } : null,
-    retcon: retcon ? { index: retcon.version, items: retcon.indexedItems, embeddings: retcon.embeddings, contentMap: retcon.contentMap, seconds: +retcon.seconds.toFixed(2) } : null,
+    retcon: retcon ? { index: retcon.version, items: retcon.indexedItems, embeddings: retcon.embeddings, contentMap: retcon.contentMap, contentMapRejected: retcon.contentMapRejected, seconds: +retcon.seconds.toFixed(2) } : null,
     feedIndexVersions: [...new Set(feeds.map((f) => f.indexVersion))],
     elapsedSeconds: +((Date.now() - started) / 1000).toFixed(2),
   };

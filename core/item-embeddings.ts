@@ -38,6 +38,8 @@ export interface ItemEmbeddings {
   spec: FingerprintSpec;
   fittedItems: number;
   holdout: HoldoutReport | null;
+  /** Why no map is used although one was fitted: it did no better than the mean vector on the held-out items. */
+  mapRejected: string | null;
   counts: { collaborative: number; blended: number; content: number; skipped: number; deleted: number };
 }
 
@@ -94,6 +96,7 @@ export function embedItems(inp: EmbeddingInputs): ItemEmbeddings {
   }
   let map: ContentMap | null = null;
   let holdout: HoldoutReport | null = null;
+  let mapRejected: string | null = null;
   if (train.length + test.length >= MIN_FIT_ITEMS) {
     if (test.length > 0 && train.length >= MIN_FIT_ITEMS) {
       const probe = fit(train, dim, f, inp.regularization);
@@ -107,7 +110,10 @@ export function embedItems(inp: EmbeddingInputs): ItemEmbeddings {
       }
       holdout = { items: test.length, cosine: cos / test.length, baselineCosine: base / test.length };
     }
-    map = fit([...train, ...test], dim, f, inp.regularization);
+    // A map that places held-out items no better than the mean vector would only blur their collaborative vectors
+    // (a catalogue whose attributes say little about taste): then cold items wait for interactions instead.
+    if (holdout && holdout.cosine <= holdout.baselineCosine) mapRejected = `held-out cosine ${holdout.cosine.toFixed(3)} is not above the mean vector's ${holdout.baselineCosine.toFixed(3)}`;
+    else map = fit([...train, ...test], dim, f, inp.regularization);
   }
 
   const ids = new Set<string>([...inp.interactions.keys(), ...live.keys()]);
@@ -134,5 +140,5 @@ export function embedItems(inp: EmbeddingInputs): ItemEmbeddings {
     vectors.set(v, itemIds.length * f);
     itemIds.push(id);
   }
-  return { itemIds, vectors: vectors.subarray(0, itemIds.length * f), map, spec, fittedItems: train.length + test.length, holdout, counts };
+  return { itemIds, vectors: vectors.subarray(0, itemIds.length * f), map, spec, fittedItems: train.length + test.length, holdout, mapRejected, counts };
 }

@@ -36,6 +36,8 @@ export interface RetconResult {
   /** How each indexed item got its vector, and what was left out (skipped: no vector and no content yet). */
   embeddings: ItemEmbeddings['counts'];
   contentMap: { version: string; fittedItems: number; holdout: HoldoutReport | null } | null;
+  /** Set when a map was fitted but not used (it did no better than the mean vector on held-out items). */
+  contentMapRejected: { reason: string; holdout: HoldoutReport | null } | null;
   alsVersion: string;
   scalerVersion: string | null;
   /** Wall time per stage and in all. */
@@ -125,6 +127,9 @@ export async function retconTenant(deps: RetconDeps, req: RetconRequest, onProgr
     });
     sources.contentMap = m.version;
     contentMap = { version: m.version, fittedItems: emb.fittedItems, holdout: emb.holdout };
+  } else {
+    // no map for this version: new items get no content vector until one is fitted (they still reach the fresh rail)
+    await content.clear(req.tenant);
   }
   const embed = lap();
   await onProgress?.(20);
@@ -144,6 +149,7 @@ export async function retconTenant(deps: RetconDeps, req: RetconRequest, onProgr
     indexedItems: emb.itemIds.length,
     embeddings: emb.counts,
     contentMap,
+    contentMapRejected: emb.mapRejected ? { reason: emb.mapRejected, holdout: emb.holdout } : null,
     alsVersion: model.version,
     scalerVersion: scaler?.version ?? null,
     timings: { readLedger, readCatalog, embed, build },

@@ -53,6 +53,11 @@ export class ContentVectorStore {
     return manifest;
   }
 
+  /** Retires the tenant's content map (retcon found none worth using for the current model). */
+  async clear(tenant: string): Promise<void> {
+    await this.redis.del(contentMapCurrentKey(tenant));
+  }
+
   /** The tenant's content map, or null before retcon fitted one. */
   async current(tenant: string): Promise<LoadedContentMap | null> {
     const version = await this.redis.get(contentMapCurrentKey(tenant));

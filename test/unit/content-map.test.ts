@@ -83,3 +83,24 @@ describe('retcon item embeddings', () => {
     expect(emb.holdout!.baselineCosine).toBeLessThan(0.9);
   });
 });
+
+describe('a catalogue whose attributes say nothing about taste', () => {
+  it('gets no content map: its held-out items are placed no better than by the mean vector', () => {
+    const rand = seededRandom(4);
+    const catalog: CatalogItem[] = [];
+    const als = new Map<string, Float64Array>();
+    const interactions = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const id = `x${i}`;
+      // the colour is drawn independently of the item's vector
+      catalog.push({ tenant: 't', itemId: id, attributes: { colour: [`c${Math.floor(rand() * 40)}`] }, numeric: {}, createdAt: 1e12, updatedAt: 1e12, deleted: false });
+      als.set(id, Float64Array.from({ length: 4 }, () => rand() - 0.5));
+      interactions.set(id, i < 250 ? 20 : 2);
+    }
+    const emb = embedItems({ factors: 4, alsVector: (id) => als.get(id), interactions, catalog, scaler: null, textAttributes: [], minInteractions: 5, regularization: 10, holdoutFraction: 0.2 });
+    expect(emb.map).toBeNull();
+    expect(emb.mapRejected).toMatch(/^held-out cosine -?\d\.\d{3} is not above the mean vector's/);
+    // the few-interaction items keep their own vectors rather than a blend toward noise
+    expect(emb.counts).toMatchObject({ collaborative: 300, blended: 0, content: 0 });
+  });
+});
