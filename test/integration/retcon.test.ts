@@ -2,7 +2,7 @@
 // the reader swaps to each new version under a load of feed requests without failing one, and a corrupted snapshot
 // is refused while the previous one keeps serving.
 import type { ArtifactStore } from '../../platform/artifact-store.ts';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents, type Worker } from 'bullmq';
@@ -17,7 +17,12 @@ import type { RunningReader } from '../../serving/reader.ts';
 import type { EventProducer } from '../../streams/event-producer.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls } from '../../jobs/als-training.ts';
 import { bullConnection } from '../../jobs/queue-connection.ts';
-import { RETCON_QUEUE, enqueueRetcon, retconQueue, scheduleRetcon, startRetconWorker } from '../../jobs/retcon.ts';
+import { RETCON_QUEUE, enqueueRetcon, retconQueue, scheduleRetcon, startRetconWorker, type RetconResult } from '../../jobs/retcon.ts';
+import { SchemaRegistryClient } from '../../schemas/registry.ts';
+import { ItemProducer } from '../../streams/item-producer.ts';
+import { waitForCaughtUp } from '../../streams/offsets.ts';
+import { readTaobaoCatalog } from '../../streams/taobao-catalog.ts';
+import { readTaobaoLog } from '../../streams/taobao-source.ts';
 import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-retcon-'));
@@ -173,3 +178,58 @@ describe('retcon and hot swap', () => {
     expect(f.body.indexVersion).toBe(current);
   });
 });
+
+describe('retcon over a real log', () => {
+  // The first lines of the Taobao log (DEMO_LOG_PATH, ../shared/datasets by default): its catalogue through the items
+  // topic, its events through the events topic, a model trained from the ledger, then a retcon job while feeds are
+  // requested without pause.
+  const real = `rc-tb-${config.suffix}`.replace(/_/g, '-');
+  const LINES = 3000;
+
+  it('builds an index of the slice\'s catalogue and the reader swaps to it under load, failing no request', async () => {
+    if (!existsSync(config.demo.logPath)) throw new Error(`the Taobao log is missing at ${config.demo.logPath} (set DEMO_LOG_PATH)`);
+    const catalog = await readTaobaoCatalog(config.demo.logPath, real, Date.now(), LINES);
+    const items = await ItemProducer.connect(stack.kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.items);
+    await items.send(catalog.items);
+    await items.disconnect();
+    const log: InteractionEvent[] = [];
+    for await (const parsed of readTaobaoLog(config.demo.logPath, real)) {
+      if (parsed.line > LINES) break;
+      if (parsed.ok) log.push(parsed.event);
+    }
+    await producer.send(log);
+    await stack.caughtUp();
+    await waitForCaughtUp(stack.admin, [`test-${config.suffix}-catalog`], config.topics.items, 60_000);
+    await trainTenantAls({ config, clickhouse, models, scalerVersion: async () => null, logger }, { tenant: real });
+
+    const users = [...new Set(log.map((e) => e.userId))];
+    let stop = false;
+    const statuses: number[] = [];
+    const versions: string[] = [];
+    const loop = async () => {
+      while (!stop) {
+        const res = await fetch(`${reader.url}/v1/feeds/${users[statuses.length % users.length]}?tenant=${real}&k=10`);
+        statuses.push(res.status);
+        versions.push(((await res.json()) as { indexVersion: string }).indexVersion);
+      }
+    };
+    const loops = [loop(), loop(), loop()];
+    let result: RetconResult;
+    try {
+      const queue = retconQueue(config);
+      result = await (await enqueueRetcon(queue, { tenant: real })).waitUntilFinished(events, 120_000);
+      await queue.close();
+      await eventually('the load loop sees the new index', async () => versions.at(-1), (v) => v === result.version, 30_000);
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+    }
+    expect(result.catalogItems).toBe(catalog.items.length);
+    expect(result.indexedItems).toBe(catalog.items.length);
+    expect(result.ledgerItems).toBeGreaterThan(1000);
+    expect(statuses.length).toBeGreaterThan(30);
+    expect(statuses.filter((st) => st !== 200)).toEqual([]);
+    expect(new Set(versions.filter((v) => v !== 'exact' && v !== 'redis-live'))).toEqual(new Set([result.version]));
+  });
+});
+
