@@ -1,0 +1,54 @@
+// The Open Bandit Dataset sample (ZOZOTOWN, Saito et al. 2020): per behaviour policy (random, bts) and campaign (men,
+// women), 10,000 logged impressions with the item shown, its slot (1-3), the click and the logging propensity.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { BanditLog } from '../../core/eval/off-policy.ts';
+import { DatasetError } from './movielens.ts';
+
+export const DEFAULT_OPEN_BANDIT_DIR = '../shared/datasets/open-bandit-dataset';
+export const OPEN_BANDIT_POLICIES = ['random', 'bts'] as const;
+export const OPEN_BANDIT_CAMPAIGNS = ['men', 'women'] as const;
+export type OpenBanditPolicy = (typeof OPEN_BANDIT_POLICIES)[number];
+export type OpenBanditCampaign = (typeof OPEN_BANDIT_CAMPAIGNS)[number];
+const POSITIONS = 3;
+
+/** Parses a `<policy>/<campaign>/<campaign>.csv` file; `nActions` is the campaign's item count (item_context.csv). */
+export function parseOpenBanditCsv(text: string, nActions: number, file: string): BanditLog {
+  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+  const header = lines[0]?.split(',') ?? [];
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new DatasetError(`${file}: no ${name} column in the header`);
+    return i;
+  };
+  const [itemCol, positionCol, clickCol, propensityCol] = [col('item_id'), col('position'), col('click'), col('propensity_score')];
+  const n = lines.length - 1;
+  const log: BanditLog = { action: new Int32Array(n), context: new Int32Array(n), reward: new Float64Array(n), propensity: new Float64Array(n), nActions, nContexts: POSITIONS };
+  for (let r = 0; r < n; r++) {
+    const f = lines[r + 1]!.split(',');
+    const item = Number(f[itemCol]);
+    const position = Number(f[positionCol]);
+    const click = Number(f[clickCol]);
+    const propensity = Number(f[propensityCol]);
+    const where = `${file} line ${r + 2}`;
+    if (!Number.isInteger(item) || item < 0 || item >= nActions) throw new DatasetError(`${where}: item_id ${f[itemCol]} is not one of the campaign's ${nActions} items`);
+    if (!Number.isInteger(position) || position < 1 || position > POSITIONS) throw new DatasetError(`${where}: position ${f[positionCol]} is not 1-${POSITIONS}`);
+    if (click !== 0 && click !== 1) throw new DatasetError(`${where}: click ${f[clickCol]} is not 0/1`);
+    if (!(propensity > 0 && propensity <= 1)) throw new DatasetError(`${where}: propensity_score ${f[propensityCol]} is not in (0, 1]`);
+    log.action[r] = item;
+    log.context[r] = position - 1;
+    log.reward[r] = click;
+    log.propensity[r] = propensity;
+  }
+  return log;
+}
+
+export function loadOpenBandit(dir: string, policy: OpenBanditPolicy, campaign: OpenBanditCampaign): BanditLog {
+  const root = resolve(dir, policy, campaign);
+  const logPath = join(root, `${campaign}.csv`);
+  const itemsPath = join(root, 'item_context.csv');
+  const missing = [logPath, itemsPath].filter((p) => !existsSync(p));
+  if (missing.length > 0) throw new DatasetError(`Open Bandit files not found: ${missing.join(', ')} (pass --data <open-bandit-dataset dir>)`);
+  const nActions = readFileSync(itemsPath, 'utf8').split(/\r?\n/).filter((l) => l.length > 0).length - 1;
+  return parseOpenBanditCsv(readFileSync(logPath, 'utf8'), nActions, logPath);
+}
