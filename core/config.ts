@@ -1,6 +1,7 @@
 // The one typed configuration module. Every setting comes from an env var with a default that runs locally
 // out of the box (the local infra and docker-compose.yml bind the same loopback ports).
 import { z } from 'zod';
+import type { RerankConfig } from './rerank.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 const list = z
@@ -44,6 +45,18 @@ const schema = z.object({
   RETRIEVAL_SHARE_FRESH: z.coerce.number().min(0).default(0.1),
   /** Candidates the ANN pool may widen to when filters (seen, excluded, constraints) remove too many. */
   RETRIEVAL_MAX_POOL: positiveInt.default(5000),
+
+  RERANK_MMR_LAMBDA: z.coerce.number().min(0).max(1).default(1),
+  RERANK_MAX_PER_CATEGORY: z.coerce.number().int().min(0).default(0),
+  RERANK_FRESHNESS_BOOST: z.coerce.number().min(0).default(0),
+  RERANK_FRESHNESS_HALF_LIFE_S: positiveInt.default(24 * 3600),
+  RERANK_POOL_FACTOR: z.coerce.number().int().min(1).max(20).default(3),
+  EXPLORATION: z.enum(['none', 'epsilon-greedy', 'thompson']).default('none'),
+  EXPLORATION_EPSILON: z.coerce.number().min(0).max(1).default(0.1),
+  EXPLORATION_SLOTS: z.coerce.number().int().min(0).default(1),
+  THOMPSON_PRIOR_CLICKS: z.coerce.number().min(1).default(1),
+  THOMPSON_PRIOR_SHOWS: z.coerce.number().min(2).default(20),
+  THOMPSON_DRAWS: positiveInt.default(100),
 
   RETCON_NEW_ITEMS_TRIGGER: z.coerce.number().int().min(0).default(500),
   CONTENT_MIN_INTERACTIONS: positiveInt.default(5),
@@ -112,6 +125,8 @@ export interface Config {
   };
   /** Stage 1: each rail's share of the feed's slots (normalised over the rails that have candidates), and the ANN pool bound. */
   retrieval: { shares: { ann: number; popular: number; trending: number; fresh: number }; maxPool: number };
+  /** Stage 4 defaults (core/rerank.ts); a request adds its own business rules. */
+  rerank: { config: RerankConfig; poolFactor: number };
   retcon: {
     /** Rebuild a tenant's index once this many new items entered its catalogue (0: never on new items). */
     newItemsTrigger: number;
@@ -183,6 +198,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retrieval: {
       shares: { ann: c.RETRIEVAL_SHARE_ANN, popular: c.RETRIEVAL_SHARE_POPULAR, trending: c.RETRIEVAL_SHARE_TRENDING, fresh: c.RETRIEVAL_SHARE_FRESH },
       maxPool: c.RETRIEVAL_MAX_POOL,
+    },
+    rerank: {
+      poolFactor: c.RERANK_POOL_FACTOR,
+      config: {
+        mmrLambda: c.RERANK_MMR_LAMBDA,
+        maxPerCategory: c.RERANK_MAX_PER_CATEGORY > 0 ? c.RERANK_MAX_PER_CATEGORY : null,
+        freshnessBoost: c.RERANK_FRESHNESS_BOOST,
+        freshnessHalfLifeMs: c.RERANK_FRESHNESS_HALF_LIFE_S * 1000,
+        rules: { pin: [], boost: [], exclude: [] },
+        exploration:
+          c.EXPLORATION === 'epsilon-greedy'
+            ? { kind: 'epsilon-greedy', epsilon: c.EXPLORATION_EPSILON, slots: c.EXPLORATION_SLOTS }
+            : c.EXPLORATION === 'thompson'
+              ? { kind: 'thompson', slots: c.EXPLORATION_SLOTS, priorClicks: c.THOMPSON_PRIOR_CLICKS, priorShows: Math.max(c.THOMPSON_PRIOR_SHOWS, c.THOMPSON_PRIOR_CLICKS + 1), draws: c.THOMPSON_DRAWS }
+              : { kind: 'none' },
+      },
     },
     retcon: { newItemsTrigger: c.RETCON_NEW_ITEMS_TRIGGER, contentMinInteractions: c.CONTENT_MIN_INTERACTIONS, contentMapRegularization: c.CONTENT_MAP_REGULARIZATION },
     features: {

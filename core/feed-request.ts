@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { constraintsSchema, type Constraints } from './catalog.ts';
 import { tenantId } from './events.ts';
+import type { BusinessRules } from './rerank.ts';
 
 export interface FeedRequestLimits {
   defaultK: number;
@@ -20,12 +21,34 @@ export interface ValidFeedRequest {
    * near them, which is how a new user, or a new tenant served from the community partition, gets similar items.
    */
   seedItems: string[];
+  /** Business rules for this request (pin, boost, exclude by attribute), applied at re-ranking. */
+  rules: BusinessRules;
 }
 
 export type FeedRequestCheck = { ok: true; value: ValidFeedRequest } | { ok: false; field: string; error: string };
 
 const MAX_EXCLUDE = 1000;
 const MAX_SEEDS = 20;
+
+/** GET query strings and Kafka requests carry structured fields as JSON text. */
+function jsonText(v: unknown, ctx: z.RefinementCtx): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+    return z.NEVER;
+  }
+}
+
+const attribute = z.string().min(1).max(64);
+const rulesSchema = z
+  .object({
+    pin: z.array(z.string().min(1).max(256)).max(20, 'at most 20 items').default([]),
+    boost: z.array(z.object({ attribute, value: z.string().max(1024), factor: z.number().positive().max(100) }).strict()).max(16, 'at most 16 boosts').default([]),
+    exclude: z.array(z.object({ attribute, values: z.array(z.string().max(1024)).min(1).max(100) }).strict()).max(16, 'at most 16 exclusions').default([]),
+  })
+  .strict();
 
 function schema(limits: FeedRequestLimits) {
   return z.object({
@@ -38,18 +61,9 @@ function schema(limits: FeedRequestLimits) {
       .max(limits.maxK, `must be at most ${limits.maxK}`)
       .default(limits.defaultK),
     exclude: z.array(z.string().min(1).max(256)).max(MAX_EXCLUDE, `at most ${MAX_EXCLUDE} items`).default([]),
-    where: z
-      .preprocess((v, ctx) => {
-        if (typeof v !== 'string') return v;
-        try {
-          return JSON.parse(v) as unknown; // GET query strings and Kafka requests carry it as JSON text
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
-          return z.NEVER;
-        }
-      }, constraintsSchema)
-      .default({}),
+    where: z.preprocess(jsonText, constraintsSchema).default({}),
     seedItems: z.array(z.string().min(1).max(256)).max(MAX_SEEDS, `at most ${MAX_SEEDS} items`).default([]),
+    rules: z.preprocess(jsonText, rulesSchema).default({ pin: [], boost: [], exclude: [] }),
   });
 }
 

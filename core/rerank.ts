@@ -73,8 +73,9 @@ export function attributeSimilarity(a: RerankItem, b: RerankItem): number {
   return shared / (va.size + new Set(vb).size - shared);
 }
 
-function excluded(item: RerankItem, rules: BusinessRules): boolean {
-  return rules.exclude.some((r) => (item.attributes[r.attribute] ?? []).some((v) => r.values.includes(v)));
+/** Whether an exclusion rule removes an item with these attributes. */
+export function excludedByRules(attributes: Readonly<Record<string, readonly string[]>>, rules: Pick<BusinessRules, 'exclude'>): boolean {
+  return rules.exclude.some((r) => (attributes[r.attribute] ?? []).some((v) => r.values.includes(v)));
 }
 
 function relevance(item: RerankItem, poolSize: number, cfg: RerankConfig, nowMs: number): number {
@@ -111,7 +112,7 @@ function betaDraw(a: number, b: number, random: Random): number {
  * one over embeddings.
  */
 export function rerank(pool: readonly RerankItem[], k: number, cfg: RerankConfig, random: Random, nowMs: number, similarity: (a: RerankItem, b: RerankItem) => number = attributeSimilarity): Placed[] {
-  const candidates = pool.filter((i) => !excluded(i, cfg.rules));
+  const candidates = pool.filter((i) => !excludedByRules(i.attributes, cfg.rules));
   const rel = new Map(candidates.map((i) => [i.itemId, relevance(i, pool.length, cfg, nowMs)]));
   const placed: Placed[] = [];
   const chosen: RerankItem[] = [];

@@ -8,8 +8,8 @@ export const RAILS = ['ann', 'popular', 'trending', 'fresh'] as const;
 export type RailName = (typeof RAILS)[number];
 
 export interface Candidate extends ScoredItem {
-  /** The rail the item came from (what the response reports, and what exploration logs later attribute). */
-  source: RailName;
+  /** The rail the item came from, or 'pinned' for an item a business rule put in (what the response reports). */
+  source: RailName | 'pinned';
 }
 
 export interface Rail {

@@ -12,6 +12,8 @@ export interface FeedRequestRecord {
   /** Attribute constraints as JSON text (core/catalog.ts), or null. */
   where: string | null;
   seedItems: string[];
+  /** Business rules as JSON text, or null. */
+  rules: string | null;
   timestamp: number;
 }
 
@@ -24,7 +26,7 @@ export interface FeedRecord {
   userId: string;
   status: FeedStatus;
   error: string | null;
-  items: { itemId: string; score: number; source: string }[];
+  items: { itemId: string; score: number; source: string; propensity: number }[];
   modelVersion: string;
   indexVersion: string;
   timestamp: number;

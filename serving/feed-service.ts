@@ -11,19 +11,26 @@ import type { ValidFeedRequest } from '../core/feed-request.ts';
 import { recommendAls } from '../core/models/als.ts';
 import { decayedScore } from '../core/popularity.ts';
 import { RAILS, mergeRails, type Candidate, type Rail, type RailName } from '../core/retrieval.ts';
+import { attributeSimilarity, excludedByRules, rerank, type BusinessRules, type RerankConfig, type RerankItem } from '../core/rerank.ts';
+import { windowCounts, type WindowCounts } from '../core/session-features.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AlsModelStore, LoadedAls } from '../processors/als-model-store.ts';
 import { freshKey, readCatalogItems } from '../processors/catalog-store.ts';
 import type { IndexManager } from './index/index-manager.ts';
-import { popularityKey, queueTopUnseen, readFeedInputs, readTopUnseen, scoredPairs, seenKey, trendingKey, type FeedInputs, type TopUnseenQuery } from '../processors/feature-store.ts';
+import { itemCountersKey, popularityKey, queueTopUnseen, readFeedInputs, readTopUnseen, scoredPairs, seenKey, trendingKey, type FeedInputs, type TopUnseenQuery } from '../processors/feature-store.ts';
 
 export const INDEX_VERSION = 'redis-live';
 /** indexVersion when ALS candidates were scored exhaustively (no HNSW index loaded for the tenant yet). */
 export const EXACT_INDEX = 'exact';
 
+/** A placed item: where it came from, and the probability the policy put it at its position (1 unless explored). */
+export interface FeedItem extends Candidate {
+  propensity: number;
+}
+
 export type FeedOutcome =
-  | { status: 'ok'; recommendationId: string; items: Candidate[]; modelVersion: string; indexVersion: string; fallback: 'community' | null }
+  | { status: 'ok'; recommendationId: string; items: FeedItem[]; modelVersion: string; indexVersion: string; fallback: 'community' | null }
   | { status: 'unknown_tenant' | 'unknown_user'; field: 'tenant' | 'user'; error: string };
 
 export interface FeedServiceOptions {
@@ -34,6 +41,7 @@ export interface FeedServiceOptions {
   trendingHalfLifeMs: number;
   freshMaxAgeMs: number;
   retrieval: Config['retrieval'];
+  rerank: Config['rerank'];
   models?: AlsModelStore | null;
   indexes?: IndexManager | null;
   /** The read-only partition served to a registered tenant that has no data yet. */
@@ -55,7 +63,18 @@ class ExactFilter {
     private readonly partition: string,
     readonly blocked: ReadonlySet<string>,
     private readonly where: Constraints,
+    /** Business exclusion rules act here too, so rails widen past what they remove. */
+    private readonly rules: Pick<BusinessRules, 'exclude'>,
   ) {}
+
+  private passes(rec: CatalogItem | null): boolean {
+    return !rec?.deleted && satisfies(rec, this.where) && !(rec && excludedByRules(rec.attributes, this.rules));
+  }
+
+  /** The catalogue record looked up for an item (null: none, or not looked up). */
+  record(itemId: string): CatalogItem | null {
+    return this.catalog.get(itemId) ?? null;
+  }
 
   /** Looks up, in one round trip, the records the first keep() of each pool will need (about 2·need open items each). */
   async prefetch(pools: readonly (readonly ScoredItem[])[], need: number): Promise<void> {
@@ -86,13 +105,42 @@ class ExactFilter {
       const missing = slice.map((i) => i.itemId).filter((id) => !this.catalog.has(id));
       if (missing.length > 0) for (const [id, rec] of await readCatalogItems(this.redis, this.partition, missing)) this.catalog.set(id, rec);
       for (const i of slice) {
-        const rec = this.catalog.get(i.itemId) ?? null;
-        if (!rec?.deleted && satisfies(rec, this.where)) out.push(i);
+        if (this.passes(this.catalog.get(i.itemId) ?? null)) out.push(i);
         if (out.length >= need) break;
       }
     }
     return out;
   }
+}
+
+/** Whether re-ranking would leave the merged list as it is (then no larger pool is fetched). */
+function isIdentityRerank(c: RerankConfig): boolean {
+  return c.mmrLambda >= 1 && c.maxPerCategory === null && c.freshnessBoost === 0 && c.exploration.kind === 'none' && c.rules.pin.length === 0 && c.rules.boost.length === 0 && c.rules.exclude.length === 0;
+}
+
+function mergeRules(base: BusinessRules, req: BusinessRules): BusinessRules {
+  return { pin: [...req.pin, ...base.pin], boost: [...base.boost, ...req.boost], exclude: [...base.exclude, ...req.exclude] };
+}
+
+/** Cosine of two items' ALS vectors, clipped to [0, 1]; attribute similarity for an item the model lacks. */
+function alsSimilarity(model: LoadedAls): (a: RerankItem, b: RerankItem) => number {
+  const f = model.factors;
+  return (a, b) => {
+    const i = model.itemIndex.get(a.itemId);
+    const j = model.itemIndex.get(b.itemId);
+    if (i === undefined || j === undefined) return attributeSimilarity(a, b);
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let d = 0; d < f; d++) {
+      const x = model.itemFactors[i * f + d]!;
+      const y = model.itemFactors[j * f + d]!;
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    return aa > 0 && bb > 0 ? Math.max(0, ab / Math.sqrt(aa * bb)) : 0;
+  };
 }
 
 export class FeedService {
@@ -121,18 +169,22 @@ export class FeedService {
   }
 
   private async railFeed(partition: string, req: ValidFeedRequest, inputs: FeedInputs, model: LoadedAls | null, useUserVector: boolean, fallback: 'community' | null): Promise<FeedOutcome> {
-    const filter = new ExactFilter(this.o.redis, partition, new Set([...inputs.seen, ...req.exclude, ...req.seedItems]), req.where);
+    const rules = mergeRules(this.o.rerank.config.rules, req.rules);
+    const filter = new ExactFilter(this.o.redis, partition, new Set([...inputs.seen, ...req.exclude, ...req.seedItems]), req.where, rules);
     const asOf = inputs.latestEventMs ?? inputs.epochMs ?? 0;
     const epoch = inputs.epochMs ?? asOf;
     const shares = this.o.retrieval.shares;
     const maxPool = this.o.retrieval.maxPool;
-    const constrained = hasConstraints(req.where);
+    const constrained = hasConstraints(req.where) || req.rules.exclude.length > 0;
     // Each rail fills about its share of k first (widening a rail to k would cost round trips for slots it never
     // gets); if the merge comes up short, the rails that stopped at their share go on to k.
     const annLikely = model !== null && (useUserVector || req.seedItems.length > 0);
     const active = RAILS.filter((r) => shares[r] > 0 && (r !== 'ann' || annLikely));
     const total = active.reduce((sum, r) => sum + shares[r], 0);
-    const need = (r: RailName) => Math.min(req.k, Math.ceil((req.k * shares[r]) / total) + 2);
+    // Re-ranking picks k from a larger pool; without any re-ranking to do, the pool is the feed.
+    const rr: RerankConfig = { ...this.o.rerank.config, rules };
+    const K = isIdentityRerank(rr) ? req.k : req.k * this.o.rerank.poolFactor;
+    const need = (r: RailName) => Math.min(K, Math.ceil((K * shares[r]) / total) + 2);
 
     // The Redis rails skip seen and excluded members inside Redis (TOP_UNSEEN), so their pools only need headroom for
     // the catalogue filters; the ANN pool is filtered here, so it needs k plus everything that could be blocked.
@@ -155,7 +207,7 @@ export class FeedService {
     for (const r of redisActive) queueTopUnseen(pipe, rails[r].query(rails[r].n0));
     const [personal, replies] = await Promise.all([this.personal(model, partition, req, useUserVector), redisActive.length > 0 ? pipe.exec() : Promise.resolve([])]);
     const index = personal ? this.o.indexes?.get(partition) ?? null : null;
-    const annN0 = Math.min(maxPool, req.k + filter.blocked.size + (constrained ? 4 * req.k : 0));
+    const annN0 = Math.min(maxPool, K + filter.blocked.size + (constrained ? 4 * K : 0));
     const fetchers: Record<RailName, { fetch: (n: number) => Promise<ScoredItem[]>; n0: number } | null> = {
       ann: personal ? { fetch: (n) => this.annPool(personal, index, filter.blocked, n), n0: annN0 } : null,
       popular: shares.popular > 0 ? rails.popular : null,
@@ -168,7 +220,7 @@ export class FeedService {
       if (err) throw err;
       first[r] = rails[r].score(scoredPairs(reply as string[]));
     });
-    await filter.prefetch(RAILS.map((r) => first[r]), req.k);
+    await filter.prefetch(RAILS.map((r) => first[r]), K);
 
     const fill = (r: RailName, n: number) => {
       const f = fetchers[r];
@@ -176,12 +228,19 @@ export class FeedService {
     };
     const found = new Map<RailName, ScoredItem[]>(await Promise.all(RAILS.map(async (r) => [r, await fill(r, need(r))] as const)));
     const railsOf = (): Rail[] => RAILS.map((source) => ({ source, items: found.get(source)!, share: shares[source] }));
-    let items = mergeRails(railsOf(), req.k);
-    if (items.length < req.k) {
-      const capped = RAILS.filter((r) => fetchers[r] && shares[r] > 0 && found.get(r)!.length === need(r) && need(r) < req.k);
-      for (const [r, more] of await Promise.all(capped.map(async (r) => [r, await fill(r, req.k)] as const))) found.set(r, more);
-      if (capped.length > 0) items = mergeRails(railsOf(), req.k);
+    let pool = mergeRails(railsOf(), K);
+    if (pool.length < K) {
+      const capped = RAILS.filter((r) => fetchers[r] && shares[r] > 0 && found.get(r)!.length === need(r) && need(r) < K);
+      for (const [r, more] of await Promise.all(capped.map(async (r) => [r, await fill(r, K)] as const))) found.set(r, more);
+      if (capped.length > 0) pool = mergeRails(railsOf(), K);
     }
+    if (rules.pin.length > 0) {
+      // pinned items enter the pool whatever the rails found, if they pass the exact filters like everything else
+      const pins = await filter.keep(rules.pin.map((itemId) => ({ itemId, score: 0 })), rules.pin.length);
+      const pinned = new Set(pins.map((p) => p.itemId));
+      pool = [...pins.map((p): Candidate => ({ ...p, source: 'pinned' })), ...pool.filter((c) => !pinned.has(c.itemId))];
+    }
+    const items = K === req.k ? pool.map((c) => ({ ...c, propensity: 1 })) : await this.reranked(partition, pool, req.k, rr, filter, asOf, personal);
     const personalised = personal !== null && items.some((i) => i.source === 'ann');
     const onlyAnn = personalised && items.every((i) => i.source === 'ann');
     return {
@@ -192,6 +251,27 @@ export class FeedService {
       indexVersion: personalised ? (index?.manifest.version ?? EXACT_INDEX) : INDEX_VERSION,
       fallback,
     };
+  }
+
+  /** Stage 4 over the merged pool: catalogue facts from the filter's look-ups, click counts for Thompson sampling. */
+  private async reranked(partition: string, pool: Candidate[], k: number, cfg: RerankConfig, filter: ExactFilter, asOf: number, personal: Personal | null): Promise<FeedItem[]> {
+    let feedback: WindowCounts['7d'][] = [];
+    if (cfg.exploration.kind === 'thompson') {
+      const pipe = this.o.redis.pipeline();
+      for (const c of pool) pipe.hgetall(itemCountersKey(partition, c.itemId));
+      const replies = (await pipe.exec()) ?? [];
+      feedback = replies.map(([err, fields]) => {
+        if (err) throw err;
+        return windowCounts(fields as Record<string, string>, asOf)['7d'];
+      });
+    }
+    const items: RerankItem[] = pool.map((c, rank) => {
+      const rec = filter.record(c.itemId);
+      return { itemId: c.itemId, rank, source: c.source, category: rec?.attributes.category?.[0] ?? null, attributes: rec?.attributes ?? {}, createdAt: rec?.createdAt ?? null, shows: feedback[rank]?.impression ?? 0, clicks: feedback[rank]?.click ?? 0 };
+    });
+    const byId = new Map(pool.map((c) => [c.itemId, c]));
+    const similarity = personal ? alsSimilarity(personal.model) : attributeSimilarity;
+    return rerank(items, k, cfg, Math.random, asOf, similarity).map((p) => ({ itemId: p.itemId, score: byId.get(p.itemId)!.score, source: byId.get(p.itemId)!.source, propensity: p.propensity }));
   }
 
   /**

@@ -43,6 +43,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     trendingHalfLifeMs: config.features.trendingHalfLifeS * 1000,
     freshMaxAgeMs: config.catalog.freshMaxAgeS * 1000,
     retrieval: config.retrieval,
+    rerank: config.rerank,
     models,
     indexes,
     community,

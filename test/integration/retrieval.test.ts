@@ -13,6 +13,8 @@ import { readCatalogItems } from '../../processors/catalog-store.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { createApiKey } from '../../serving/api-keys.ts';
 import { ItemProducer } from '../../streams/item-producer.ts';
+import { createMetrics } from '../../platform/metrics.ts';
+import { startReader } from '../../serving/reader.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
 
@@ -32,7 +34,7 @@ const retcons: Record<string, RetconResult> = {};
 let seq = 0;
 
 interface FeedBody {
-  items: { itemId: string; score: number; source: string }[];
+  items: { itemId: string; score: number; source: string; propensity: number }[];
   fallback: string | null;
   indexVersion: string;
   field?: string;
@@ -189,3 +191,35 @@ describe('community fallback', () => {
     }
   });
 });
+
+describe('re-ranking', () => {
+  it('applies a request\'s business rules: pin, exclude and boost by attribute', async () => {
+    const pinned = await feed(T, 'a3', { k: 5, rules: { pin: ['B30'] } });
+    expect(pinned.body.items[0]).toMatchObject({ itemId: 'B30', source: 'pinned', propensity: 1 });
+    const noDrama = await feed(T, 'b3', { k: 10, rules: { exclude: [{ attribute: 'genres', values: ['drama'] }] } });
+    expect(noDrama.body.items.length).toBe(10);
+    expect(noDrama.body.items.filter((i) => i.itemId.startsWith('B'))).toEqual([]);
+    const boosted = await feed(T, 'a3', { k: 5, rules: { boost: [{ attribute: 'genres', value: 'drama', factor: 50 }] } });
+    expect(boosted.body.items[0]!.itemId.startsWith('B')).toBe(true); // a drama item now leads an action fan's feed
+    const bad = await feed(T, 'a3', { rules: { boost: [{ attribute: 'genres', value: 'drama', factor: -1 }] } });
+    expect(bad).toMatchObject({ status: 400, body: { field: 'rules' } });
+  });
+
+  it('explores in the last slots and reports each position\'s propensity', async () => {
+    const exploring = await startReader({ ...config, rerank: { ...config.rerank, config: { ...config.rerank.config, exploration: { kind: 'epsilon-greedy', epsilon: 1, slots: 2 } } } }, logger, createMetrics(false), { groupId: `test-${config.suffix}-explore`, port: 0 });
+    try {
+      await eventually('the exploring reader loads the index', async () => exploring.indexes.get(T)?.manifest.version, (v) => v === retcons[T]!.version, 30_000);
+      const res = await fetch(`${exploring.url}/v1/feeds`, { method: 'POST', headers: { authorization: `Bearer ${keys[T]}`, 'content-type': 'application/json' }, body: JSON.stringify({ user: 'a3', k: 6 }) });
+      const body = (await res.json()) as FeedBody & { items: { propensity: number }[] };
+      expect(body.items).toHaveLength(6);
+      expect(body.items.slice(0, 4).map((i) => i.propensity)).toEqual([1, 1, 1, 1]);
+      for (const i of body.items.slice(4)) {
+        expect(i.propensity).toBeGreaterThan(0);
+        expect(i.propensity).toBeLessThan(0.2); // uniform over the rest of an 18-item pool
+      }
+    } finally {
+      await exploring.stop();
+    }
+  });
+});
+
