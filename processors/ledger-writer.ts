@@ -2,6 +2,7 @@
 // sorting key ends in event_id, so a batch delivered twice (crash before commit, replay) collapses to one row per
 // event: read with FINAL (or after OPTIMIZE ... FINAL) for exact counts.
 import type { InteractionEvent } from '../core/events.ts';
+import type { UserOutcome } from '../core/experiment-report.ts';
 import type { ClickHouseClient } from '../platform/clickhouse.ts';
 import { sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
@@ -126,4 +127,29 @@ export async function countLedgerRows(clickhouse: ClickHouseClient, database: st
   const rs = await clickhouse.query({ query: `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where}`, format: 'JSONEachRow' });
   const rows = await rs.json<{ n: string | number }>();
   return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Per-user outcomes of a ledger slice for experiment reports: impressions, and the clicks, conversions and revenue
+ * attributed to a feed (events carrying a recommendation id).
+ */
+export async function readUserOutcomes(clickhouse: ClickHouseClient, database: string, table: string, slice: LedgerSlice): Promise<UserOutcome[]> {
+  const rs = await clickhouse.query({
+    query: `SELECT user_id,
+  countIf(event_type = 'impression') AS impressions,
+  countIf(event_type = 'click' AND isNotNull(recommendation_id)) AS clicks,
+  countIf(event_type = 'conversion' AND isNotNull(recommendation_id)) AS conversions,
+  sumIf(ifNull(value, 0), event_type = 'conversion' AND isNotNull(recommendation_id)) AS revenue
+${ledgerSliceFrom(database, table, slice)}
+GROUP BY user_id`,
+    format: 'JSONEachRow',
+  });
+  const out: UserOutcome[] = [];
+  for await (const chunk of rs.stream()) {
+    for (const row of chunk) {
+      const r = row.json<{ user_id: string; impressions: string | number; clicks: string | number; conversions: string | number; revenue: string | number }>();
+      out.push({ userId: r.user_id, impressions: Number(r.impressions), clicks: Number(r.clicks), conversions: Number(r.conversions), revenue: Number(r.revenue) });
+    }
+  }
+  return out;
 }

@@ -31,6 +31,7 @@ export interface FeedRecord {
   indexVersion: string;
   timestamp: number;
   fallback: 'community' | null;
+  experiments: Record<string, string>;
 }
 
 export interface FeedSchemaIds {

@@ -13,6 +13,8 @@ import { decayedScore } from '../core/popularity.ts';
 import { RAILS, mergeRails, type Candidate, type Rail, type RailName } from '../core/retrieval.ts';
 import { attributeSimilarity, excludedByRules, rerank, type BusinessRules, type RerankConfig, type RerankItem } from '../core/rerank.ts';
 import { windowCounts, type WindowCounts } from '../core/session-features.ts';
+import { applyExperiments, type ServingSettings } from '../core/experiments.ts';
+import type { ExperimentCache } from './experiment-store.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AlsModelStore, LoadedAls } from '../processors/als-model-store.ts';
@@ -30,7 +32,7 @@ export interface FeedItem extends Candidate {
 }
 
 export type FeedOutcome =
-  | { status: 'ok'; recommendationId: string; items: FeedItem[]; modelVersion: string; indexVersion: string; fallback: 'community' | null }
+  | { status: 'ok'; recommendationId: string; items: FeedItem[]; modelVersion: string; indexVersion: string; fallback: 'community' | null; experiments: Record<string, string> }
   | { status: 'unknown_tenant' | 'unknown_user'; field: 'tenant' | 'user'; error: string };
 
 export interface FeedServiceOptions {
@@ -42,6 +44,8 @@ export interface FeedServiceOptions {
   freshMaxAgeMs: number;
   retrieval: Config['retrieval'];
   rerank: Config['rerank'];
+  /** The tenants' A/B experiments; a user's variant overrides retrieval shares and re-ranking settings. */
+  experiments?: ExperimentCache | null;
   models?: AlsModelStore | null;
   indexes?: IndexManager | null;
   /** The read-only partition served to a registered tenant that has no data yet. */
@@ -160,20 +164,27 @@ export class FeedService {
         // the caller's own exclusions apply; nothing of the caller's tenant is read, and the community is read-only
         // a user id of one tenant says nothing about a community user of the same id: only seed items steer the ANN rail
         const [communityInputs, communityModel] = await Promise.all([readFeedInputs(this.o.redis, community.partition, req.userId), this.currentModel(community.partition)]);
-        return this.railFeed(community.partition, req, { ...communityInputs, seen: new Set() }, communityModel, false, 'community');
+        return this.railFeed(community.partition, req, { ...communityInputs, seen: new Set() }, communityModel, false, 'community', await this.settingsFor(req));
       }
       return { status: 'unknown_tenant', field: 'tenant', error: `tenant ${JSON.stringify(req.tenant)} is not known` };
     }
     if (!inputs.userKnown) return { status: 'unknown_user', field: 'user', error: `user ${JSON.stringify(req.userId)} has no activity in tenant ${JSON.stringify(req.tenant)}` };
-    return this.railFeed(req.tenant, req, inputs, model, true, null);
+    return this.railFeed(req.tenant, req, inputs, model, true, null, await this.settingsFor(req));
   }
 
-  private async railFeed(partition: string, req: ValidFeedRequest, inputs: FeedInputs, model: LoadedAls | null, useUserVector: boolean, fallback: 'community' | null): Promise<FeedOutcome> {
-    const rules = mergeRules(this.o.rerank.config.rules, req.rules);
+  /** The serving settings for the caller's user under the caller's tenant's experiments (never another tenant's). */
+  private async settingsFor(req: ValidFeedRequest): Promise<{ settings: ServingSettings; assignments: Record<string, string> }> {
+    const base = { shares: this.o.retrieval.shares, rerank: this.o.rerank.config };
+    if (!this.o.experiments) return { settings: base, assignments: {} };
+    return applyExperiments(base, await this.o.experiments.active(req.tenant), req.userId);
+  }
+
+  private async railFeed(partition: string, req: ValidFeedRequest, inputs: FeedInputs, model: LoadedAls | null, useUserVector: boolean, fallback: 'community' | null, served: { settings: ServingSettings; assignments: Record<string, string> }): Promise<FeedOutcome> {
+    const rules = mergeRules(served.settings.rerank.rules, req.rules);
     const filter = new ExactFilter(this.o.redis, partition, new Set([...inputs.seen, ...req.exclude, ...req.seedItems]), req.where, rules);
     const asOf = inputs.latestEventMs ?? inputs.epochMs ?? 0;
     const epoch = inputs.epochMs ?? asOf;
-    const shares = this.o.retrieval.shares;
+    const shares = served.settings.shares;
     const maxPool = this.o.retrieval.maxPool;
     const constrained = hasConstraints(req.where) || req.rules.exclude.length > 0;
     // Each rail fills about its share of k first (widening a rail to k would cost round trips for slots it never
@@ -182,7 +193,7 @@ export class FeedService {
     const active = RAILS.filter((r) => shares[r] > 0 && (r !== 'ann' || annLikely));
     const total = active.reduce((sum, r) => sum + shares[r], 0);
     // Re-ranking picks k from a larger pool; without any re-ranking to do, the pool is the feed.
-    const rr: RerankConfig = { ...this.o.rerank.config, rules };
+    const rr: RerankConfig = { ...served.settings.rerank, rules };
     const K = isIdentityRerank(rr) ? req.k : req.k * this.o.rerank.poolFactor;
     const need = (r: RailName) => Math.min(K, Math.ceil((K * shares[r]) / total) + 2);
 
@@ -250,6 +261,7 @@ export class FeedService {
       modelVersion: onlyAnn ? personal.model.version : personalised ? `${personal.model.version}+${this.modelVersion}` : this.modelVersion,
       indexVersion: personalised ? (index?.manifest.version ?? EXACT_INDEX) : INDEX_VERSION,
       fallback,
+      experiments: served.assignments,
     };
   }
 

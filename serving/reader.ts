@@ -15,6 +15,7 @@ import { createKafka, createProducer } from '../streams/kafka.ts';
 import { FeedRequestProcessor } from './feed-request-processor.ts';
 import { FeatureService } from './feature-service.ts';
 import { isRegisteredTenant, resolveApiKey } from './api-keys.ts';
+import { ExperimentCache } from './experiment-store.ts';
 import { FeedService } from './feed-service.ts';
 import { IndexManager } from './index/index-manager.ts';
 import { buildHttpServer } from './http.ts';
@@ -44,6 +45,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     freshMaxAgeMs: config.catalog.freshMaxAgeS * 1000,
     retrieval: config.retrieval,
     rerank: config.rerank,
+    experiments: new ExperimentCache(redis, logger),
     models,
     indexes,
     community,
