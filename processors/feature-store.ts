@@ -189,9 +189,11 @@ export interface FeedInputs {
   seen: Set<string>;
   epochMs: number | null;
   latestEventMs: number | null;
+  /** The user's most recent items, newest first (session-based retrieval for a user without a vector yet). */
+  recent: string[];
 }
 
-/** Tenant/user existence, the user's seen items and the tenant's decay metadata, in one round trip. */
+/** Tenant/user existence, the user's seen and recent items and the tenant's decay metadata, in one round trip. */
 export async function readFeedInputs(redis: Redis, tenant: string, user: string): Promise<FeedInputs> {
   const results =
     (await redis
@@ -200,6 +202,7 @@ export async function readFeedInputs(redis: Redis, tenant: string, user: string)
       .zrange(seenKey(tenant, user), '0', '-1')
       .hmget(popularityMetaKey(tenant), 'epochMs', 'latestEventMs')
       .exists(sessionKey(tenant, user))
+      .lrange(recentKey(tenant, user), 0, 19)
       .exec()) ?? [];
   for (const [err] of results) if (err) throw err;
   const seen = (results[1]?.[1] as string[] | undefined) ?? [];
@@ -211,6 +214,7 @@ export async function readFeedInputs(redis: Redis, tenant: string, user: string)
     seen: new Set(seen),
     epochMs: epoch ? Number(epoch) : null,
     latestEventMs: latest ? Number(latest) : null,
+    recent: (results[4]?.[1] as string[] | undefined) ?? [],
   };
 }
 

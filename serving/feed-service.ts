@@ -33,7 +33,7 @@ export interface FeedItem extends Candidate {
 
 export type FeedOutcome =
   | { status: 'ok'; recommendationId: string; items: FeedItem[]; modelVersion: string; indexVersion: string; fallback: 'community' | null; experiments: Record<string, string> }
-  | { status: 'unknown_tenant' | 'unknown_user'; field: 'tenant' | 'user'; error: string };
+  | { status: 'unknown_tenant'; field: 'tenant'; error: string };
 
 export interface FeedServiceOptions {
   redis: Redis;
@@ -168,7 +168,8 @@ export class FeedService {
       }
       return { status: 'unknown_tenant', field: 'tenant', error: `tenant ${JSON.stringify(req.tenant)} is not known` };
     }
-    if (!inputs.userKnown) return { status: 'unknown_user', field: 'user', error: `user ${JSON.stringify(req.userId)} has no activity in tenant ${JSON.stringify(req.tenant)}` };
+    // A user with no activity yet (cold start) is served too: popular, trending and fresh items, and the ANN rail near
+    // their seed items; from their first events on, near their recent items, until fold-in gives them a vector.
     return this.railFeed(req.tenant, req, inputs, model, true, null, await this.settingsFor(req));
   }
 
@@ -190,6 +191,7 @@ export class FeedService {
     // Each rail fills about its share of k first (widening a rail to k would cost round trips for slots it never
     // gets); if the merge comes up short, the rails that stopped at their share go on to k.
     const annLikely = model !== null && (useUserVector || req.seedItems.length > 0);
+    const sessionSeeds = req.seedItems.length > 0 ? req.seedItems : useUserVector ? inputs.recent : [];
     const active = RAILS.filter((r) => shares[r] > 0 && (r !== 'ann' || annLikely));
     const total = active.reduce((sum, r) => sum + shares[r], 0);
     // Re-ranking picks k from a larger pool; without any re-ranking to do, the pool is the feed.
@@ -216,7 +218,7 @@ export class FeedService {
     // Round trip 2: the user vector and the Redis rails' first pools together; round trip 3: the catalogue records.
     const pipe = this.o.redis.pipeline();
     for (const r of redisActive) queueTopUnseen(pipe, rails[r].query(rails[r].n0));
-    const [personal, replies] = await Promise.all([this.personal(model, partition, req, useUserVector), redisActive.length > 0 ? pipe.exec() : Promise.resolve([])]);
+    const [personal, replies] = await Promise.all([this.personal(model, partition, req.userId, useUserVector, sessionSeeds), redisActive.length > 0 ? pipe.exec() : Promise.resolve([])]);
     const index = personal ? this.o.indexes?.get(partition) ?? null : null;
     const annN0 = Math.min(maxPool, K + filter.blocked.size + (constrained ? 4 * K : 0));
     const fetchers: Record<RailName, { fetch: (n: number) => Promise<ScoredItem[]>; n0: number } | null> = {
@@ -335,16 +337,16 @@ export class FeedService {
 
   /**
    * The ANN rail's query: the user's vector in the partition's current ALS model or, without one, the mean of the seed
-   * items' vectors; null when there is neither (the other rails serve).
+   * items' vectors (the request's, else the user's recent items); null when there is neither (the other rails serve).
    */
-  private async personal(model: LoadedAls | null, partition: string, req: ValidFeedRequest, useUserVector: boolean): Promise<Personal | null> {
+  private async personal(model: LoadedAls | null, partition: string, userId: string, useUserVector: boolean, seeds: readonly string[]): Promise<Personal | null> {
     if (!model || !this.o.models) return null;
-    const vector = useUserVector ? await this.o.models.userVector(partition, model.version, req.userId) : null;
+    const vector = useUserVector ? await this.o.models.userVector(partition, model.version, userId) : null;
     if (vector) return { model, vector };
     const f = model.factors;
     const mean = new Float64Array(f);
     let found = 0;
-    for (const id of req.seedItems) {
+    for (const id of seeds) {
       const i = model.itemIndex.get(id);
       if (i === undefined) continue;
       for (let d = 0; d < f; d++) mean[d]! += model.itemFactors[i * f + d]!;

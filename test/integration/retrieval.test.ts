@@ -223,3 +223,21 @@ describe('re-ranking', () => {
   });
 });
 
+describe('cold start', () => {
+  it('serves a brand-new user the non-personal rails, then items near their first clicks', async () => {
+    const cold = await feed(T, 'newbie-1');
+    expect(cold.status).toBe(200);
+    expect(cold.body.items.length).toBe(10);
+    expect(cold.body.items.every((i) => i.source !== 'ann')).toBe(true);
+    expect(cold.body.indexVersion).toBe('redis-live');
+    // first events of the session: drama clicks; before any fold-in vector exists the ANN rail searches near them
+    await stack.producer.send(['B1', 'B2', 'B3'].map((item) => click(T, 'newbie-2', item)));
+    await stack.caughtUp();
+    const warm = await feed(T, 'newbie-2');
+    const ann = warm.body.items.filter((i) => i.source === 'ann');
+    expect(ann.length).toBeGreaterThan(0);
+    expect(ann.filter((i) => i.itemId.startsWith('B')).length).toBeGreaterThanOrEqual(Math.ceil(ann.length * 0.8));
+    expect(warm.body.items.map((i) => i.itemId)).not.toContain('B1'); // what they saw is not offered back
+  });
+});
+
