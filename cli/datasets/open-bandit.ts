@@ -52,3 +52,47 @@ export function loadOpenBandit(dir: string, policy: OpenBanditPolicy, campaign: 
   const nActions = readFileSync(itemsPath, 'utf8').split(/\r?\n/).filter((l) => l.length > 0).length - 1;
   return parseOpenBanditCsv(readFileSync(logPath, 'utf8'), nActions, logPath);
 }
+
+/** One impression with what a CTR model may use: the user's (hashed) features and affinity to the shown item. */
+export interface OpenBanditImpression {
+  timestampMs: number;
+  item: number;
+  position: number;
+  click: 0 | 1;
+  userFeatures: string[];
+  /** user-item_affinity_<item>: past clicks of this user on this item, as published (scaled). */
+  affinity: number;
+}
+
+export function parseOpenBanditImpressions(text: string, file: string): OpenBanditImpression[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+  const header = lines[0]?.split(',') ?? [];
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new DatasetError(`${file}: no ${name} column in the header`);
+    return i;
+  };
+  const [tsCol, itemCol, positionCol, clickCol] = [col('timestamp'), col('item_id'), col('position'), col('click')];
+  const userCols = header.flatMap((h, i) => (h.startsWith('user_feature_') ? [i] : []));
+  return lines.slice(1).map((line, r) => {
+    const f = line.split(',');
+    const item = Number(f[itemCol]);
+    const timestampMs = Date.parse(f[tsCol]!.replace(' ', 'T'));
+    if (!Number.isFinite(timestampMs)) throw new DatasetError(`${file} line ${r + 2}: timestamp ${f[tsCol]} does not parse`);
+    const affinityCol = header.indexOf(`user-item_affinity_${item}`);
+    return {
+      timestampMs,
+      item,
+      position: Number(f[positionCol]),
+      click: f[clickCol] === '1' ? 1 : 0,
+      userFeatures: userCols.map((i) => f[i]!),
+      affinity: affinityCol >= 0 ? Number(f[affinityCol]) || 0 : 0,
+    };
+  });
+}
+
+export function loadOpenBanditImpressions(dir: string, policy: OpenBanditPolicy, campaign: OpenBanditCampaign): OpenBanditImpression[] {
+  const path = resolve(dir, policy, campaign, `${campaign}.csv`);
+  if (!existsSync(path)) throw new DatasetError(`Open Bandit file not found: ${path} (pass --data <open-bandit-dataset dir>)`);
+  return parseOpenBanditImpressions(readFileSync(path, 'utf8'), path);
+}
