@@ -2,6 +2,7 @@
 // out of the box (the local infra and docker-compose.yml bind the same loopback ports).
 import { z } from 'zod';
 import type { RerankConfig } from './rerank.ts';
+import type { FtrlParams } from './models/ftrl.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 const list = z
@@ -57,6 +58,13 @@ const schema = z.object({
   THOMPSON_PRIOR_CLICKS: z.coerce.number().min(1).default(1),
   THOMPSON_PRIOR_SHOWS: z.coerce.number().min(2).default(20),
   THOMPSON_DRAWS: positiveInt.default(100),
+
+  RANKER_ATTRIBUTION_WINDOW_S: positiveInt.default(1800),
+  RANKER_PUBLISH_INTERVAL_S: positiveInt.default(30),
+  RANKER_ALPHA: z.coerce.number().positive().default(0.05),
+  RANKER_L1: z.coerce.number().min(0).default(1),
+  RANKER_L2: z.coerce.number().min(0).default(1),
+  RANKER_PRIOR_CTR: z.coerce.number().positive().max(0.5).default(0.02),
 
   RETCON_NEW_ITEMS_TRIGGER: z.coerce.number().int().min(0).default(500),
   CONTENT_MIN_INTERACTIONS: positiveInt.default(5),
@@ -127,6 +135,8 @@ export interface Config {
   retrieval: { shares: { ann: number; popular: number; trending: number; fresh: number }; maxPool: number };
   /** Stage 4 defaults (core/rerank.ts); a request adds its own business rules. */
   rerank: { config: RerankConfig; poolFactor: number };
+  /** Stage 3: the online click model (FTRL) learned from impressions joined with clicks inside the window. */
+  ranker: { attributionWindowS: number; publishIntervalS: number; params: FtrlParams };
   retcon: {
     /** Rebuild a tenant's index once this many new items entered its catalogue (0: never on new items). */
     newItemsTrigger: number;
@@ -214,6 +224,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
               ? { kind: 'thompson', slots: c.EXPLORATION_SLOTS, priorClicks: c.THOMPSON_PRIOR_CLICKS, priorShows: Math.max(c.THOMPSON_PRIOR_SHOWS, c.THOMPSON_PRIOR_CLICKS + 1), draws: c.THOMPSON_DRAWS }
               : { kind: 'none' },
       },
+    },
+    ranker: {
+      attributionWindowS: c.RANKER_ATTRIBUTION_WINDOW_S,
+      publishIntervalS: c.RANKER_PUBLISH_INTERVAL_S,
+      params: { alpha: c.RANKER_ALPHA, beta: 1, l1: c.RANKER_L1, l2: c.RANKER_L2, bits: 20, baseLogit: Math.log(c.RANKER_PRIOR_CTR / (1 - c.RANKER_PRIOR_CTR)) },
     },
     retcon: { newItemsTrigger: c.RETCON_NEW_ITEMS_TRIGGER, contentMinInteractions: c.CONTENT_MIN_INTERACTIONS, contentMapRegularization: c.CONTENT_MAP_REGULARIZATION },
     features: {

@@ -23,6 +23,8 @@ export interface ValidFeedRequest {
   seedItems: string[];
   /** Business rules for this request (pin, boost, exclude by attribute), applied at re-ranking. */
   rules: BusinessRules;
+  /** Return each item's click-model explanation (per-feature contributions). */
+  explain: boolean;
 }
 
 export type FeedRequestCheck = { ok: true; value: ValidFeedRequest } | { ok: false; field: string; error: string };
@@ -64,6 +66,7 @@ function schema(limits: FeedRequestLimits) {
     where: z.preprocess(jsonText, constraintsSchema).default({}),
     seedItems: z.array(z.string().min(1).max(256)).max(MAX_SEEDS, `at most ${MAX_SEEDS} items`).default([]),
     rules: z.preprocess(jsonText, rulesSchema).default({ pin: [], boost: [], exclude: [] }),
+    explain: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean({ error: 'must be true or false' })).default(false),
   });
 }
 

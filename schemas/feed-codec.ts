@@ -32,6 +32,7 @@ export interface FeedRecord {
   timestamp: number;
   fallback: 'community' | null;
   experiments: Record<string, string>;
+  rankerVersion: string | null;
 }
 
 export interface FeedSchemaIds {

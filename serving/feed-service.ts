@@ -15,6 +15,9 @@ import { attributeSimilarity, excludedByRules, rerank, type BusinessRules, type 
 import { windowCounts, type WindowCounts } from '../core/session-features.ts';
 import { applyExperiments, type ServingSettings } from '../core/experiments.ts';
 import type { ExperimentCache } from './experiment-store.ts';
+import type { Contribution } from '../core/models/ftrl.ts';
+import { SERVING_POSITION, rankingFeatures, withPosition, type RankingContext } from '../core/ranking-features.ts';
+import type { RankerStore } from '../processors/ranker-store.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AlsModelStore, LoadedAls } from '../processors/als-model-store.ts';
@@ -29,10 +32,12 @@ export const EXACT_INDEX = 'exact';
 /** A placed item: where it came from, and the probability the policy put it at its position (1 unless explored). */
 export interface FeedItem extends Candidate {
   propensity: number;
+  /** With explain=true and a ranker: the click probability and each feature's contribution to its log-odds. */
+  explanation?: { probability: number; bias: number; contributions: Contribution[] };
 }
 
 export type FeedOutcome =
-  | { status: 'ok'; recommendationId: string; items: FeedItem[]; modelVersion: string; indexVersion: string; fallback: 'community' | null; experiments: Record<string, string> }
+  | { status: 'ok'; recommendationId: string; rankerVersion: string | null; items: FeedItem[]; modelVersion: string; indexVersion: string; fallback: 'community' | null; experiments: Record<string, string> }
   | { status: 'unknown_tenant'; field: 'tenant'; error: string };
 
 export interface FeedServiceOptions {
@@ -46,6 +51,10 @@ export interface FeedServiceOptions {
   rerank: Config['rerank'];
   /** The tenants' A/B experiments; a user's variant overrides retrieval shares and re-ranking settings. */
   experiments?: ExperimentCache | null;
+  /** Stage 3: the tenants' click models, and where served features are logged for training. */
+  ranker?: RankerStore | null;
+  /** How long served features stay for the trainer's join (the attribution window plus a margin). */
+  servedLogTtlS?: number;
   models?: AlsModelStore | null;
   indexes?: IndexManager | null;
   /** The read-only partition served to a registered tenant that has no data yet. */
@@ -196,7 +205,8 @@ export class FeedService {
     const total = active.reduce((sum, r) => sum + shares[r], 0);
     // Re-ranking picks k from a larger pool; without any re-ranking to do, the pool is the feed.
     const rr: RerankConfig = { ...served.settings.rerank, rules };
-    const K = isIdentityRerank(rr) ? req.k : req.k * this.o.rerank.poolFactor;
+    const ranker = this.o.ranker ? await this.o.ranker.current(partition) : null;
+    const K = isIdentityRerank(rr) && !ranker ? req.k : req.k * this.o.rerank.poolFactor;
     const need = (r: RailName) => Math.min(K, Math.ceil((K * shares[r]) / total) + 2);
 
     // The Redis rails skip seen and excluded members inside Redis (TOP_UNSEEN), so their pools only need headroom for
@@ -253,18 +263,52 @@ export class FeedService {
       const pinned = new Set(pins.map((p) => p.itemId));
       pool = [...pins.map((p): Candidate => ({ ...p, source: 'pinned' })), ...pool.filter((c) => !pinned.has(c.itemId))];
     }
-    const items = K === req.k ? pool.map((c) => ({ ...c, propensity: 1 })) : await this.reranked(partition, pool, req.k, rr, filter, asOf, personal);
+    // Stage 3: the click model orders the pool (every candidate scored in the same reference slot); its features are
+    // logged for the items shown, so the trainer joins them with the clicks that follow.
+    const features = new Map(pool.map((c, poolRank) => [c.itemId, rankingFeatures(this.rankingContext(c, poolRank, filter, asOf, personal, inputs.recent.length))]));
+    if (ranker) {
+      const p = new Map(pool.map((c) => [c.itemId, ranker.model.predict(withPosition(features.get(c.itemId)!, SERVING_POSITION))]));
+      pool = pool.map((c) => ({ ...c, score: p.get(c.itemId)! })).sort((a, b) => (a.source === 'pinned' ? -1 : b.source === 'pinned' ? 1 : b.score - a.score));
+    }
+    const placed = K === req.k ? pool.map((c) => ({ ...c, propensity: 1 })) : await this.reranked(partition, pool, req.k, rr, filter, asOf, personal);
+    const items: FeedItem[] =
+      req.explain && ranker
+        ? placed.map((i) => {
+            const e = ranker.model.explain(withPosition(features.get(i.itemId)!, SERVING_POSITION));
+            return { ...i, explanation: { probability: e.probability, bias: e.bias, contributions: e.contributions.filter((c) => c.contribution !== 0).slice(0, 12) } };
+          })
+        : placed;
+    const recommendationId = randomUUID();
+    if (this.o.ranker) {
+      const shown = new Map(items.map((i) => [i.itemId, features.get(i.itemId) ?? []]));
+      this.o.ranker.logServed(partition, recommendationId, shown, this.o.servedLogTtlS ?? 7200).catch((err: unknown) => this.o.logger?.warn({ err, partition }, 'logging served features failed; these impressions will not train the ranker'));
+    }
     const personalised = personal !== null && items.some((i) => i.source === 'ann');
     const onlyAnn = personalised && items.every((i) => i.source === 'ann');
     return {
       status: 'ok',
-      recommendationId: randomUUID(),
+      recommendationId,
+      rankerVersion: ranker?.version ?? null,
       items,
       modelVersion: onlyAnn ? personal.model.version : personalised ? `${personal.model.version}+${this.modelVersion}` : this.modelVersion,
       indexVersion: personalised ? (index?.manifest.version ?? EXACT_INDEX) : INDEX_VERSION,
       fallback,
       experiments: served.assignments,
     };
+  }
+
+  private rankingContext(c: Candidate, poolRank: number, filter: ExactFilter, asOf: number, personal: Personal | null, recentItems: number): RankingContext {
+    const rec = filter.record(c.itemId);
+    let alsScore: number | null = null;
+    if (personal) {
+      const i = personal.model.itemIndex.get(c.itemId);
+      if (i !== undefined) {
+        const f = personal.model.factors;
+        alsScore = 0;
+        for (let d = 0; d < f; d++) alsScore += personal.vector[d]! * personal.model.itemFactors[i * f + d]!;
+      }
+    }
+    return { source: c.source, poolRank, itemId: c.itemId, category: rec?.attributes.category?.[0] ?? null, ageHours: rec ? (asOf - rec.createdAt) / 3_600_000 : null, alsScore, sessionEvents: recentItems };
   }
 
   /** Stage 4 over the merged pool: catalogue facts from the filter's look-ups, click counts for Thompson sampling. */

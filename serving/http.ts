@@ -90,7 +90,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     const exclude = list(q.exclude);
     const caller = await callerTenant(req.headers, q.tenant, reply);
     if ('error' in caller) return caller.error;
-    return serveFeed({ tenant: caller.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude, where: q.where, seedItems: list(q.seed), rules: q.rules }, reply);
+    return serveFeed({ tenant: caller.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude, where: q.where, seedItems: list(q.seed), rules: q.rules, explain: q.explain }, reply);
   });
 
   app.post('/v1/feeds', async (req, reply) => {
@@ -99,7 +99,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     const b = body as Record<string, unknown>;
     const caller = await callerTenant(req.headers, b.tenant, reply);
     if ('error' in caller) return caller.error;
-    return serveFeed({ tenant: caller.tenant, userId: b.user, k: b.k, exclude: b.exclude, where: b.where, seedItems: b.seedItems, rules: b.rules }, reply);
+    return serveFeed({ tenant: caller.tenant, userId: b.user, k: b.k, exclude: b.exclude, where: b.where, seedItems: b.seedItems, rules: b.rules, explain: b.explain }, reply);
   });
 
   // Real-time features, for debugging and for rankers outside this process.

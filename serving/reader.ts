@@ -8,6 +8,7 @@ import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createRedis } from '../platform/redis.ts';
 import { AlsModelStore } from '../processors/als-model-store.ts';
 import { ContentVectorStore } from '../processors/content-vectors.ts';
+import { RankerStore } from '../processors/ranker-store.ts';
 import { decodeFeedRequest, registerFeedSchemas } from '../schemas/feed-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer } from '../streams/consumer-runner.ts';
@@ -46,6 +47,8 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     retrieval: config.retrieval,
     rerank: config.rerank,
     experiments: new ExperimentCache(redis, logger),
+    ranker: new RankerStore(redis, artifacts),
+    servedLogTtlS: 2 * config.ranker.attributionWindowS + 3600,
     models,
     indexes,
     community,
