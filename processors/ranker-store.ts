@@ -2,9 +2,11 @@
 // to the pointer's version within seconds), and the features each served candidate was scored with, kept by
 // recommendation id for the attribution window so the trainer learns from exactly what serving saw.
 //   rs:{t}:ranker:current        the tenant's ranker version
-//   rs:{t}:served:<rec id>       hash item id -> JSON features (TTL: attribution window + 1 h)
-import type { Features } from '../core/models/ftrl.ts';
+//   rs:{t}:served:<rec id>       JSON { item id: ranking context } of the items shown (TTL: 2 x window + 1 h): the
+//                                raw context, not the feature list, is logged (a few dozen bytes per item, one SET
+//                                per feed); trainer and reader derive features from it with the same function
 import { FtrlModel } from '../core/models/ftrl.ts';
+import type { RankingContext } from '../core/ranking-features.ts';
 import type { ArtifactStore } from '../platform/artifact-store.ts';
 import type { Redis } from '../platform/redis.ts';
 
@@ -66,11 +68,20 @@ export class RankerStore {
     return value;
   }
 
-  /** Logs the features each returned item was scored with, for the attribution window. */
-  async logServed(tenant: string, recommendationId: string, features: ReadonlyMap<string, Features>, ttlS: number): Promise<void> {
-    if (features.size === 0) return;
-    const args: string[] = [];
-    for (const [item, f] of features) args.push(item, JSON.stringify(f));
-    await this.redis.pipeline().hset(servedKey(tenant, recommendationId), ...args).expire(servedKey(tenant, recommendationId), ttlS).exec();
+  /** Logs the ranking context of each item shown, for the attribution window. */
+  async logServed(tenant: string, recommendationId: string, contexts: ReadonlyMap<string, RankingContext>, ttlS: number): Promise<void> {
+    if (contexts.size === 0) return;
+    await this.redis.set(servedKey(tenant, recommendationId), JSON.stringify(Object.fromEntries(contexts)), 'EX', ttlS);
+  }
+
+  /** The logged contexts of recommendations (null where none was logged or it expired), one round trip. */
+  async served(keys: readonly { tenant: string; recommendationId: string }[]): Promise<(Record<string, RankingContext> | null)[]> {
+    if (keys.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const k of keys) pipe.get(servedKey(k.tenant, k.recommendationId));
+    return ((await pipe.exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return typeof v === 'string' ? (JSON.parse(v) as Record<string, RankingContext>) : null;
+    });
   }
 }

@@ -10,11 +10,11 @@
 // model between publications).
 import type { InteractionEvent } from '../core/events.ts';
 import { FtrlModel, type Features, type FtrlParams } from '../core/models/ftrl.ts';
-import { withPosition } from '../core/ranking-features.ts';
+import { rankingFeatures, withPosition } from '../core/ranking-features.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import { servedKey, type RankerStore } from './ranker-store.ts';
+import type { RankerStore } from './ranker-store.ts';
 
 const impKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:imp:${key}`;
 const clkKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:clk:${key}`;
@@ -53,31 +53,24 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
   /** Impressions wait for their window (with the features they were served with); clicks and conversions mark them. */
   private async record(events: InteractionEvent[]): Promise<void> {
     const impressions = events.filter((e): e is Extract<InteractionEvent, { type: 'impression' }> => e.type === 'impression');
-    const served = impressions.length > 0 ? ((await this.pipelineHget(impressions.map((e) => [servedKey(e.tenant, e.recommendationId), e.itemId]))) ?? []) : [];
+    // one read per recommendation, however many of its items were shown
+    const recs = [...new Map(impressions.map((e) => [`${e.tenant}/${e.recommendationId}`, { tenant: e.tenant, recommendationId: e.recommendationId }])).values()];
+    const logged = new Map((await this.store.served(recs)).map((ctx, i) => [`${recs[i]!.tenant}/${recs[i]!.recommendationId}`, ctx]));
     const pipe = this.redis.pipeline();
     const ttlS = Math.ceil((2 * this.o.attributionWindowMs) / 1000) + 3600;
-    impressions.forEach((e, i) => {
-      const features = served[i];
-      if (!features) return; // not one of our feeds' items (or its log expired): nothing to learn from
+    for (const e of impressions) {
+      const context = logged.get(`${e.tenant}/${e.recommendationId}`)?.[e.itemId];
+      if (!context) continue; // not one of our feeds' items (or its log expired): nothing to learn from
+      const features = JSON.stringify(rankingFeatures(context));
       const key = `${e.recommendationId}|${e.itemId}`;
       pipe.hset(impKey(e.tenant, key), 'f', features, 'pos', String(e.position)).expire(impKey(e.tenant, key), ttlS);
       pipe.zadd(dueKey(e.tenant), e.timestamp + this.o.attributionWindowMs, key);
-    });
+    }
     for (const e of events) {
       if (e.type !== 'click' && e.type !== 'conversion') continue;
       pipe.set(clkKey(e.tenant, `${e.recommendationId}|${e.itemId}`), '1', 'EX', ttlS);
     }
     if (pipe.length > 0) for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
-  }
-
-  private async pipelineHget(pairs: [string, string][]): Promise<(string | null)[] | null> {
-    const pipe = this.redis.pipeline();
-    for (const [k, f] of pairs) pipe.hget(k, f);
-    const res = await pipe.exec();
-    return res?.map(([err, v]) => {
-      if (err) throw err;
-      return (v as string | null) ?? null;
-    }) ?? null;
   }
 
   private async model(tenant: string): Promise<FtrlModel> {

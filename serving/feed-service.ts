@@ -265,7 +265,8 @@ export class FeedService {
     }
     // Stage 3: the click model orders the pool (every candidate scored in the same reference slot); its features are
     // logged for the items shown, so the trainer joins them with the clicks that follow.
-    const features = new Map(pool.map((c, poolRank) => [c.itemId, rankingFeatures(this.rankingContext(c, poolRank, filter, asOf, personal, inputs.recent.length))]));
+    const contexts = new Map(pool.map((c, poolRank) => [c.itemId, this.rankingContext(c, poolRank, filter, asOf, personal, inputs.recent.length)]));
+    const features = new Map(ranker ? [...contexts].map(([id, ctx]) => [id, rankingFeatures(ctx)] as const) : []);
     if (ranker) {
       const p = new Map(pool.map((c) => [c.itemId, ranker.model.predict(withPosition(features.get(c.itemId)!, SERVING_POSITION))]));
       pool = pool.map((c) => ({ ...c, score: p.get(c.itemId)! })).sort((a, b) => (a.source === 'pinned' ? -1 : b.source === 'pinned' ? 1 : b.score - a.score));
@@ -280,7 +281,7 @@ export class FeedService {
         : placed;
     const recommendationId = randomUUID();
     if (this.o.ranker) {
-      const shown = new Map(items.map((i) => [i.itemId, features.get(i.itemId) ?? []]));
+      const shown = new Map(items.flatMap((i) => (contexts.has(i.itemId) ? [[i.itemId, contexts.get(i.itemId)!] as const] : [])));
       this.o.ranker.logServed(partition, recommendationId, shown, this.o.servedLogTtlS ?? 7200).catch((err: unknown) => this.o.logger?.warn({ err, partition }, 'logging served features failed; these impressions will not train the ranker'));
     }
     const personalised = personal !== null && items.some((i) => i.source === 'ann');
