@@ -19,12 +19,13 @@ import { recommendItemKnn, trainItemKnn, type ItemKnnParams } from '../models/it
 import { recommendPopular, trainPopularity } from '../models/popularity-baseline.ts';
 import { csrFromTriples, type SparseMatrix } from '../models/sparse.ts';
 import type { ItemDistance } from './genre-distance.ts';
+import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../rerank.ts';
 import type { InteractionLog } from './interaction-log.ts';
 import { averagePrecisionAtK, catalogCoverage, intraListDiversity, ndcgAtK, precisionAtK, recallAtK, reciprocalRankAtK } from './metrics.ts';
 import { ratingValue, type RatingValues } from './rating-values.ts';
 import type { Split } from './splits.ts';
 
-export const MODEL_NAMES = ['popularity', 'item-knn', 'ease', 'als-batch-full', 'als-train-only', 'als-fold-in'] as const;
+export const MODEL_NAMES = ['popularity', 'item-knn', 'ease', 'als-batch-full', 'als-train-only', 'als-fold-in', 'funnel', 'funnel-mmr'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export const MODEL_LABELS: Record<ModelName, string> = {
@@ -34,7 +35,23 @@ export const MODEL_LABELS: Record<ModelName, string> = {
   'als-batch-full': 'ALS batch (full retrain on train+early)',
   'als-train-only': 'ALS batch (train only, no fold-in)',
   'als-fold-in': 'ALS + streaming fold-in',
+  funnel: 'funnel: ALS + EASE + item-kNN retrieval, rank fusion',
+  'funnel-mmr': 'funnel + MMR re-rank (genre diversity)',
 };
+
+/** Candidates each retrieval source gives the funnel rows, and their MMR trade-off. */
+export const FUNNEL_POOL = 100;
+export const FUNNEL_MMR_LAMBDA = 0.85;
+
+/**
+ * Reciprocal rank fusion (Cormack et al. 2009): score(i) = Σ_sources 1 / (c + rank_source(i)), rank from 1. Needs no
+ * score calibration across sources, which is what the funnel's retrieval sources lack.
+ */
+export function reciprocalRankFusion(lists: readonly ArrayLike<number>[], k: number, c = 60): Int32Array {
+  const score = new Map<number, number>();
+  for (const list of lists) for (let r = 0; r < list.length; r++) score.set(list[r]!, (score.get(list[r]!) ?? 0) + 1 / (c + r + 1));
+  return Int32Array.from([...score].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k), ([item]) => item);
+}
 
 export interface ProtocolConfig {
   ks: readonly number[];
@@ -343,6 +360,34 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
     progress(`${split.name}: training ALS on train+early`);
     const [model, seconds] = timed(() => trainAls(data.history, config.als));
     add('als-batch-full', seconds, alsLists(model, model.userFactors, data, kMax));
+  }
+  if (wants('funnel') || wants('funnel-mmr')) {
+    // Stage 1: three retrieval sources, FUNNEL_POOL candidates each; stage 3: rank fusion; stage 4: MMR over genres.
+    progress(`${split.name}: training the funnel's retrieval sources (ALS, EASE, item-kNN)`);
+    const [models, seconds] = timed(() => ({ als: trainAls(data.history, config.als), ease: trainEase(data.positive, config.ease), knn: trainItemKnn(data.positive, config.itemKnn) }));
+    const scratch = new Float64Array(log.nItems);
+    const [alsPool] = alsLists(models.als, models.als.userFactors, data, FUNNEL_POOL);
+    const [easePool] = recommendAll(data, (u, history) => {
+      const r = row(data.positive, u);
+      return recommendEase(models.ease, r.items, r.values, history, FUNNEL_POOL, scratch);
+    });
+    const [knnPool] = recommendAll(data, (u, history) => {
+      const r = row(data.positive, u);
+      return recommendItemKnn(models.knn, r.items, r.values, history, FUNNEL_POOL, scratch);
+    });
+    const [fused, fuseSeconds] = timed(() => alsPool.map((a, idx) => reciprocalRankFusion([a, easePool[idx]!, knnPool[idx]!], FUNNEL_POOL)));
+    if (wants('funnel')) add('funnel', seconds, [fused.map((l) => l.slice(0, kMax)), fuseSeconds]);
+    if (wants('funnel-mmr')) {
+      const cfg: RerankConfig = { ...DEFAULT_RERANK, mmrLambda: FUNNEL_MMR_LAMBDA };
+      const similarity = (a: RerankItem, b: RerankItem) => 1 - distance(Number(a.itemId), Number(b.itemId));
+      const noRandom = () => 0; // no exploration here: deterministic
+      add('funnel-mmr', seconds, timed(() =>
+        fused.map((list) => {
+          const pool: RerankItem[] = Array.from(list, (item, rank) => ({ itemId: String(item), rank, source: 'fused', category: null, attributes: {}, createdAt: null, shows: 0, clicks: 0 }));
+          return Int32Array.from(rerank(pool, kMax, cfg, noRandom, 0, similarity), (p) => Number(p.itemId));
+        }),
+      ));
+    }
   }
   if (wants('als-train-only') || wants('als-fold-in')) {
     progress(`${split.name}: training ALS on train only`);
