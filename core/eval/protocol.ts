@@ -20,12 +20,13 @@ import { recommendPopular, trainPopularity } from '../models/popularity-baseline
 import { csrFromTriples, type SparseMatrix } from '../models/sparse.ts';
 import type { ItemDistance } from './genre-distance.ts';
 import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../rerank.ts';
+import { DEFAULT_LAMBDAMART, predictLambdaMart, trainLambdaMart, type LambdaMartParams } from '../models/lambdamart.ts';
 import type { InteractionLog } from './interaction-log.ts';
 import { averagePrecisionAtK, catalogCoverage, intraListDiversity, ndcgAtK, precisionAtK, recallAtK, reciprocalRankAtK } from './metrics.ts';
 import { ratingValue, type RatingValues } from './rating-values.ts';
 import type { Split } from './splits.ts';
 
-export const MODEL_NAMES = ['popularity', 'item-knn', 'ease', 'als-batch-full', 'als-train-only', 'als-fold-in', 'funnel', 'funnel-mmr'] as const;
+export const MODEL_NAMES = ['popularity', 'item-knn', 'ease', 'als-batch-full', 'als-train-only', 'als-fold-in', 'funnel', 'funnel-mmr', 'funnel-ltr'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export const MODEL_LABELS: Record<ModelName, string> = {
@@ -37,11 +38,62 @@ export const MODEL_LABELS: Record<ModelName, string> = {
   'als-fold-in': 'ALS + streaming fold-in',
   funnel: 'funnel: ALS + EASE + item-kNN retrieval, rank fusion',
   'funnel-mmr': 'funnel + MMR re-rank (genre diversity)',
+  'funnel-ltr': 'funnel: 3-source retrieval, LambdaMART ranker',
 };
 
 /** Candidates each retrieval source gives the funnel rows, and their MMR trade-off. */
 export const FUNNEL_POOL = 100;
 export const FUNNEL_MMR_LAMBDA = 0.85;
+
+/** Candidates per source for the learned ranker, users it trains on, and its parameters. */
+export const LTR_POOL = 50;
+export const LTR_TRAIN_USERS = 400;
+export const LTR_PARAMS: LambdaMartParams = { ...DEFAULT_LAMBDAMART, trees: 60, learningRate: 0.1, maxDepth: 4, minLeafDocs: 30 };
+
+interface Sources {
+  als: AlsModel;
+  ease: ReturnType<typeof trainEase>;
+  knn: ReturnType<typeof trainItemKnn>;
+  /** The matrix the sources were fitted on (its positive part feeds EASE and kNN), and item popularity in it. */
+  history: SparseMatrix;
+  positive: SparseMatrix;
+  popularity: Float64Array;
+}
+
+function fitSources(history: SparseMatrix, config: ProtocolConfig): Sources {
+  const positive = positivePart(history);
+  const popularity = new Float64Array(history.nCols);
+  for (const i of history.indices) popularity[i]! += 1;
+  return { als: trainAls(history, config.als), ease: trainEase(positive, config.ease), knn: trainItemKnn(positive, config.itemKnn), history, positive, popularity };
+}
+
+export const LTR_FEATURES = ['als score', 'als 1/rank', 'ease score', 'ease 1/rank', 'knn score', 'knn 1/rank', 'sources', 'log popularity'] as const;
+
+/** The union of every source's top LTR_POOL unseen items for a user, with the ranker's features. */
+function ltrCandidates(src: Sources, u: number): { items: number[]; features: number[][] } {
+  const history = row(src.history, u).items;
+  const pos = row(src.positive, u);
+  const f = src.als.factors;
+  const lists: [Int32Array, Float64Array][] = [];
+  const alsScores = new Float64Array(src.history.nCols);
+  lists.push([recommendAls(src.als, src.als.userFactors.subarray(u * f, (u + 1) * f), history, LTR_POOL, alsScores), alsScores]);
+  const easeScores = new Float64Array(src.history.nCols);
+  lists.push([recommendEase(src.ease, pos.items, pos.values, history, LTR_POOL, easeScores), easeScores]);
+  const knnScores = new Float64Array(src.history.nCols);
+  lists.push([recommendItemKnn(src.knn, pos.items, pos.values, history, LTR_POOL, knnScores), knnScores]);
+  const rank = lists.map(([l]) => new Map(Array.from(l, (item, r) => [item, r] as const)));
+  const items = [...new Set(lists.flatMap(([l]) => Array.from(l)))].sort((a, b) => a - b);
+  const features = items.map((i) => {
+    const x: number[] = [];
+    lists.forEach(([, scores], s) => {
+      const r = rank[s]!.get(i);
+      x.push(scores[i]!, r === undefined ? 0 : 1 / (1 + r));
+    });
+    x.push(rank.filter((m) => m.has(i)).length, Math.log1p(src.popularity[i]!));
+    return x;
+  });
+  return { items, features };
+}
 
 /**
  * Reciprocal rank fusion (Cormack et al. 2009): score(i) = Σ_sources 1 / (c + rank_source(i)), rank from 1. Needs no
@@ -360,6 +412,52 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
     progress(`${split.name}: training ALS on train+early`);
     const [model, seconds] = timed(() => trainAls(data.history, config.als));
     add('als-batch-full', seconds, alsLists(model, model.userFactors, data, kMax));
+  }
+  if (wants('funnel-ltr')) {
+    // The ranker learns on the history alone: per user the last 20 % of their history rows (by time) are its labels,
+    // the sources are fitted on the rest; the test split is never seen. Then the sources are refitted on the whole
+    // history and the ranker orders their candidates for the evaluated users.
+    progress(`${split.name}: training the LambdaMART ranker on an inner split of the history`);
+    const [ltr, seconds] = timed(() => {
+      const rows = concat(split.train, split.early);
+      const byUser = new Map<number, number[]>();
+      for (const r of rows) {
+        const list = byUser.get(log.user[r]!) ?? [];
+        list.push(r);
+        byUser.set(log.user[r]!, list);
+      }
+      const inner: number[] = [];
+      const labels = new Map<number, Set<number>>();
+      for (const [u, list] of byUser) {
+        list.sort((a, b) => log.time[a]! - log.time[b]! || a - b);
+        const cut = list.length >= 5 ? list.length - Math.max(1, Math.floor(list.length * 0.2)) : list.length;
+        inner.push(...list.slice(0, cut));
+        const relevant = new Set(list.slice(cut).filter((r) => log.rating[r]! >= config.relevantFrom).map((r) => log.item[r]!));
+        if (relevant.size > 0) labels.set(u, relevant);
+      }
+      const innerSources = fitSources(matrixOf(log, Int32Array.from(inner), config.ratingValues), config);
+      const users = [...labels.keys()].sort((a, b) => a - b).filter((u) => row(innerSources.history, u).items.length > 0).slice(0, LTR_TRAIN_USERS);
+      const feats: number[] = [];
+      const ys: number[] = [];
+      const offsets = [0];
+      for (const u of users) {
+        const c = ltrCandidates(innerSources, u);
+        c.items.forEach((item, j) => {
+          feats.push(...c.features[j]!);
+          ys.push(labels.get(u)!.has(item) ? 1 : 0);
+        });
+        offsets.push(ys.length);
+      }
+      const model = trainLambdaMart({ features: Float64Array.from(feats), nFeatures: LTR_FEATURES.length, labels: Float64Array.from(ys), offsets: Int32Array.from(offsets) }, LTR_PARAMS);
+      return { model, sources: fitSources(data.history, config), trainUsers: users.length, trainDocs: ys.length };
+    });
+    progress(`${split.name}: ranker trained on ${ltr.trainUsers} users, ${ltr.trainDocs} candidates`);
+    add('funnel-ltr', seconds, recommendAll(data, (u) => {
+      const c = ltrCandidates(ltr.sources, u);
+      const scored = c.items.map((item, j) => ({ item, s: predictLambdaMart(ltr.model, c.features[j]!) }));
+      scored.sort((a, b) => b.s - a.s || a.item - b.item);
+      return Int32Array.from(scored.slice(0, kMax), (x) => x.item);
+    }));
   }
   if (wants('funnel') || wants('funnel-mmr')) {
     // Stage 1: three retrieval sources, FUNNEL_POOL candidates each; stage 3: rank fusion; stage 4: MMR over genres.
