@@ -497,5 +497,7 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
       add('als-fold-in', seconds, alsLists({ ...model, itemFactors: stream.itemFactors }, stream.userFactors, data, kMax), foldIn);
     }
   }
+  // rows in MODEL_NAMES order, whatever order they were computed in
+  report.models.sort((a, b) => MODEL_NAMES.indexOf(a.model) - MODEL_NAMES.indexOf(b.model));
   return report;
 }
