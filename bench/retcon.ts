@@ -14,7 +14,6 @@ import { Command } from 'commander';
 import type { CatalogItem } from '../core/catalog.ts';
 import { loadConfig } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
-import { seededRandom } from '../core/seeded-random.ts';
 import { loadMovieLens } from '../cli/datasets/movielens.ts';
 import { loadMovieLensCatalog } from '../cli/datasets/movielens-catalog.ts';
 import { ensureServices } from '../infra/local/services.ts';
@@ -28,6 +27,7 @@ import { AlsModelStore } from '../processors/als-model-store.ts';
 import { applyCatalogItems } from '../processors/catalog-store.ts';
 import { LedgerWriter, toLedgerRow } from '../processors/ledger-writer.ts';
 import { LoadedIndex } from '../serving/index/index-snapshot.ts';
+import { syntheticCatalogue } from './synthetic-catalogue.ts';
 import { syntheticLog } from './synthetic-interactions.ts';
 
 const opts = new Command('bench:retcon')
@@ -125,30 +125,9 @@ if (!opts.skipGenerated) {
     }
   }
   const events = await writeLedger(genEvents());
-  // Item i's topic is i % topics, as in the synthetic log (so warm items' factors carry it). Content says the same:
-  // a category per topic, brands and title words drawn mostly from the topic's own, prices by topic.
-  const random = seededRandom(5);
-  const words = Array.from({ length: topics }, (_, t) => Array.from({ length: 40 }, (_, w) => `w${t}x${w}`));
-  function* genCatalog(): Generator<CatalogItem> {
-    for (let i = 0; i < opts.items; i++) {
-      const topic = i % topics;
-      const own = random() < 0.8;
-      const t = own ? topic : Math.floor(random() * topics);
-      const title = Array.from({ length: 4 }, () => words[random() < 0.7 ? topic : Math.floor(random() * topics)]![Math.floor(random() * 40)]!).join(' ');
-      yield {
-        tenant,
-        itemId: `i${i}`,
-        attributes: { category: [`c${topic}`], brand: [`b${t}-${Math.floor(random() * 20)}`], title: [title] },
-        numeric: { price: Math.round((10 + topic * 3) * Math.exp(random() - 0.5) * 100) / 100 },
-        createdAt: t0 - (opts.items - i) * 1000,
-        updatedAt: t0,
-        deleted: false,
-      };
-    }
-  }
   progress(`generated: writing a catalogue of ${opts.items} items to Redis`);
   const catalogStart = performance.now();
-  const catalogCount = await writeCatalog(genCatalog());
+  const catalogCount = await writeCatalog(syntheticCatalogue(tenant, opts.items, topics, t0));
   const catalogSeconds = (performance.now() - catalogStart) / 1000;
   const c = await retconCase(tenant);
   progress('generated: ANN query latency on the built index');

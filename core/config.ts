@@ -51,7 +51,7 @@ const schema = z.object({
   RERANK_MAX_PER_CATEGORY: z.coerce.number().int().min(0).default(0),
   RERANK_FRESHNESS_BOOST: z.coerce.number().min(0).default(0),
   RERANK_FRESHNESS_HALF_LIFE_S: positiveInt.default(24 * 3600),
-  RERANK_POOL_FACTOR: z.coerce.number().int().min(1).max(20).default(3),
+  RERANK_POOL_FACTOR: z.coerce.number().int().min(1).max(50).default(3),
   EXPLORATION: z.enum(['none', 'epsilon-greedy', 'thompson']).default('none'),
   EXPLORATION_EPSILON: z.coerce.number().min(0).max(1).default(0.1),
   EXPLORATION_SLOTS: z.coerce.number().int().min(0).default(1),

@@ -62,15 +62,29 @@ export interface Placed {
   slot: 'exploit' | 'explore' | 'pinned';
 }
 
-/** Similarity of two items in [0, 1]: same category 1, else the Jaccard overlap of their attribute values. */
+const valueSets = new WeakMap<RerankItem, Set<string>>();
+
+function valueSet(item: RerankItem): Set<string> {
+  let set = valueSets.get(item);
+  if (!set) {
+    set = new Set(Object.entries(item.attributes).flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`)));
+    valueSets.set(item, set);
+  }
+  return set;
+}
+
+/**
+ * Similarity of two items in [0, 1]: same category 1, else the Jaccard overlap of their attribute values (each item's
+ * value set built once: MMR compares every candidate with every pick).
+ */
 export function attributeSimilarity(a: RerankItem, b: RerankItem): number {
   if (a.category !== null && a.category === b.category) return 1;
-  const va = new Set(Object.entries(a.attributes).flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`)));
-  const vb = Object.entries(b.attributes).flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`));
-  if (va.size === 0 || vb.length === 0) return 0;
+  const va = valueSet(a);
+  const vb = valueSet(b);
+  if (va.size === 0 || vb.size === 0) return 0;
   let shared = 0;
-  for (const v of new Set(vb)) if (va.has(v)) shared++;
-  return shared / (va.size + new Set(vb).size - shared);
+  for (const v of vb) if (va.has(v)) shared++;
+  return shared / (va.size + vb.size - shared);
 }
 
 /** Whether an exclusion rule removes an item with these attributes. */
@@ -115,29 +129,31 @@ export function rerank(pool: readonly RerankItem[], k: number, cfg: RerankConfig
   const candidates = pool.filter((i) => !excludedByRules(i.attributes, cfg.rules));
   const rel = new Map(candidates.map((i) => [i.itemId, relevance(i, pool.length, cfg, nowMs)]));
   const placed: Placed[] = [];
-  const chosen: RerankItem[] = [];
+  const chosen = new Set<RerankItem>();
   const perCategory = new Map<string, number>();
+  // each candidate's largest similarity to anything chosen so far, kept current as items are taken: O(pool · k)
+  // similarity calls in all, where recomputing it per pick would be O(pool · k²)
+  const maxSim = new Map<RerankItem, number>();
   const take = (item: RerankItem, p: Omit<Placed, 'itemId' | 'source'>) => {
     placed.push({ itemId: item.itemId, source: item.source, ...p });
-    chosen.push(item);
+    chosen.add(item);
     if (item.category !== null) perCategory.set(item.category, (perCategory.get(item.category) ?? 0) + 1);
+    if (cfg.mmrLambda < 1) for (const c of candidates) if (!chosen.has(c)) maxSim.set(c, Math.max(maxSim.get(c) ?? 0, similarity(c, item)));
   };
   const byId = new Map(candidates.map((i) => [i.itemId, i]));
   for (const id of cfg.rules.pin) {
     const item = byId.get(id);
-    if (item && placed.length < k && !chosen.includes(item)) take(item, { propensity: 1, slot: 'pinned' });
+    if (item && placed.length < k && !chosen.has(item)) take(item, { propensity: 1, slot: 'pinned' });
   }
-  const open = () => candidates.filter((i) => !chosen.includes(i) && (cfg.maxPerCategory === null || i.category === null || (perCategory.get(i.category) ?? 0) < cfg.maxPerCategory));
+  const open = () => candidates.filter((i) => !chosen.has(i) && (cfg.maxPerCategory === null || i.category === null || (perCategory.get(i.category) ?? 0) < cfg.maxPerCategory));
   const explore = cfg.exploration.kind === 'none' ? 0 : Math.min(cfg.exploration.slots, k);
   const mmrPick = (rest: RerankItem[]): RerankItem | undefined => {
     let best: RerankItem | undefined;
     let bestScore = -Infinity;
     for (const i of rest) {
-      let maxSim = 0;
-      if (cfg.mmrLambda < 1) for (const c of chosen) maxSim = Math.max(maxSim, similarity(i, c));
-      const s = cfg.mmrLambda * rel.get(i.itemId)! - (1 - cfg.mmrLambda) * maxSim;
-      if (s > bestScore) {
-        bestScore = s;
+      const score = cfg.mmrLambda * rel.get(i.itemId)! - (1 - cfg.mmrLambda) * (maxSim.get(i) ?? 0);
+      if (score > bestScore) {
+        bestScore = score;
         best = i;
       }
     }

@@ -135,24 +135,35 @@ function mergeRules(base: BusinessRules, req: BusinessRules): BusinessRules {
   return { pin: [...req.pin, ...base.pin], boost: [...base.boost, ...req.boost], exclude: [...base.exclude, ...req.exclude] };
 }
 
-/** Cosine of two items' ALS vectors, clipped to [0, 1]; attribute similarity for an item the model lacks. */
+/**
+ * Cosine of two items' ALS vectors, clipped to [0, 1]; attribute similarity for an item the model lacks. Unit vectors
+ * are computed once per item per request (MMR compares every candidate with every pick).
+ */
 function alsSimilarity(model: LoadedAls): (a: RerankItem, b: RerankItem) => number {
   const f = model.factors;
-  return (a, b) => {
-    const i = model.itemIndex.get(a.itemId);
-    const j = model.itemIndex.get(b.itemId);
-    if (i === undefined || j === undefined) return attributeSimilarity(a, b);
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let d = 0; d < f; d++) {
-      const x = model.itemFactors[i * f + d]!;
-      const y = model.itemFactors[j * f + d]!;
-      ab += x * y;
-      aa += x * x;
-      bb += y * y;
+  const unit = new Map<string, Float64Array | null>();
+  const unitOf = (id: string): Float64Array | null => {
+    let u = unit.get(id);
+    if (u === undefined) {
+      const i = model.itemIndex.get(id);
+      u = null;
+      if (i !== undefined) {
+        const v = model.itemFactors.subarray(i * f, (i + 1) * f);
+        let n = 0;
+        for (let d = 0; d < f; d++) n += v[d]! * v[d]!;
+        if (n > 0) u = Float64Array.from(v, (x) => x / Math.sqrt(n));
+      }
+      unit.set(id, u);
     }
-    return aa > 0 && bb > 0 ? Math.max(0, ab / Math.sqrt(aa * bb)) : 0;
+    return u;
+  };
+  return (a, b) => {
+    const x = unitOf(a.itemId);
+    const y = unitOf(b.itemId);
+    if (!x || !y) return attributeSimilarity(a, b);
+    let dot = 0;
+    for (let d = 0; d < f; d++) dot += x[d]! * y[d]!;
+    return Math.max(0, dot);
   };
 }
 
@@ -254,7 +265,9 @@ export class FeedService {
     let pool = mergeRails(railsOf(), K);
     if (pool.length < K) {
       const capped = RAILS.filter((r) => fetchers[r] && shares[r] > 0 && found.get(r)!.length === need(r) && need(r) < K);
-      for (const [r, more] of await Promise.all(capped.map(async (r) => [r, await fill(r, K)] as const))) found.set(r, more);
+      // each stopped rail goes on by the shortfall (any of them may cover it), not all the way to K
+      const short = K - pool.length;
+      for (const [r, more] of await Promise.all(capped.map(async (r) => [r, await fill(r, Math.min(K, need(r) + short))] as const))) found.set(r, more);
       if (capped.length > 0) pool = mergeRails(railsOf(), K);
     }
     if (rules.pin.length > 0) {
