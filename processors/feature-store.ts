@@ -185,7 +185,6 @@ async function pruneCounters(redis: Redis, key: string, nowMs: number): Promise<
 
 export interface FeedInputs {
   tenantKnown: boolean;
-  userKnown: boolean;
   seen: Set<string>;
   epochMs: number | null;
   latestEventMs: number | null;
@@ -193,7 +192,7 @@ export interface FeedInputs {
   recent: string[];
 }
 
-/** Tenant/user existence, the user's seen and recent items and the tenant's decay metadata, in one round trip. */
+/** Whether the tenant exists, the user's seen and recent items and the tenant's decay metadata, in one round trip. */
 export async function readFeedInputs(redis: Redis, tenant: string, user: string): Promise<FeedInputs> {
   const results =
     (await redis
@@ -201,7 +200,6 @@ export async function readFeedInputs(redis: Redis, tenant: string, user: string)
       .sismember(TENANTS_KEY, tenant)
       .zrange(seenKey(tenant, user), '0', '-1')
       .hmget(popularityMetaKey(tenant), 'epochMs', 'latestEventMs')
-      .exists(sessionKey(tenant, user))
       .lrange(recentKey(tenant, user), 0, 19)
       .exec()) ?? [];
   for (const [err] of results) if (err) throw err;
@@ -209,18 +207,11 @@ export async function readFeedInputs(redis: Redis, tenant: string, user: string)
   const [epoch, latest] = (results[2]?.[1] as (string | null)[] | undefined) ?? [null, null];
   return {
     tenantKnown: results[0]?.[1] === 1,
-    // a user is known once any event of theirs was applied (impressions included)
-    userKnown: seen.length > 0 || results[3]?.[1] === 1,
     seen: new Set(seen),
     epochMs: epoch ? Number(epoch) : null,
     latestEventMs: latest ? Number(latest) : null,
-    recent: (results[4]?.[1] as string[] | undefined) ?? [],
+    recent: (results[3]?.[1] as string[] | undefined) ?? [],
   };
-}
-
-/** The tenant's top items by stored (forward-decay) score, descending. */
-export async function readTopItems(redis: Redis, key: string, count: number): Promise<ScoredItem[]> {
-  return scoredPairs(await redis.zrevrange(key, 0, count - 1, 'WITHSCORES'));
 }
 
 // KEYS: a ranked zset, the user's seen zset. ARGV: need, most members to scan, min score, then excluded ids.
