@@ -5,6 +5,7 @@
 //   categorical  every attribute=value pair hashed into a fixed number of buckets (signed feature hashing)
 //   text         word tokens of the text attributes (title, description), hashed the same way, log tf
 import type { CatalogItem } from './catalog.ts';
+import { fnv1a32 } from './fnv-hash.ts';
 import type { ScalerSnapshot } from './scaler.ts';
 
 export interface FingerprintSpec {
@@ -35,15 +36,6 @@ export function fingerprintSpecFor(items: Iterable<CatalogItem>, base: Omit<Fing
   return { ...base, numeric: [...names].sort() };
 }
 
-/** FNV-1a over UTF-16 code units: stable across processes and versions, which bucket assignment must be. */
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 const TOKEN = /[\p{L}\p{N}]+/gu;
 
@@ -85,7 +77,7 @@ export function fingerprint(item: Pick<CatalogItem, 'attributes' | 'numeric'>, s
     if (spec.textAttributes.includes(attr)) {
       for (const value of values) {
         for (const t of tokens(value)) {
-          const h = hash32(`${attr}:${t}`);
+          const h = fnv1a32(`${attr}:${t}`);
           const bucket = textStart + (h % spec.textBuckets);
           tf.set(bucket, (tf.get(bucket) ?? 0) + ((h >>> 31) === 1 ? -1 : 1));
         }
@@ -94,7 +86,7 @@ export function fingerprint(item: Pick<CatalogItem, 'attributes' | 'numeric'>, s
       // each attribute contributes unit mass however many values it has
       const w = 1 / Math.sqrt(values.length);
       for (const value of values) {
-        const h = hash32(`${attr}=${value}`);
+        const h = fnv1a32(`${attr}=${value}`);
         v[catStart + (h % spec.categoricalBuckets)]! += (h >>> 31) === 1 ? -w : w;
       }
     }

@@ -3,6 +3,7 @@
 // fitted on the well-observed items (blended with what interactions they have). Deleted catalogue items are left out.
 // Pure: the retcon job feeds it the model, the ledger's counts, the catalogue and the scaler version.
 import type { CatalogItem } from './catalog.ts';
+import { fnv1a32 } from './fnv-hash.ts';
 import { DEFAULT_FINGERPRINT, fingerprint, fingerprintDim, fingerprintSpecFor, type FingerprintSpec } from './fingerprint.ts';
 import { applyContentMap, blendItemVector, fitContentMap, type ContentMap } from './models/content-map.ts';
 import type { ScalerSnapshot } from './scaler.ts';
@@ -60,9 +61,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Deterministic per item, so the holdout is the same set on every run of the same data. */
 function heldOut(itemId: string, fraction: number): boolean {
-  let h = 2166136261;
-  for (let i = 0; i < itemId.length; i++) h = Math.imul(h ^ itemId.charCodeAt(i), 16777619);
-  return (h >>> 0) / 2 ** 32 < fraction;
+  return fnv1a32(itemId) / 2 ** 32 < fraction;
 }
 
 function fit(items: readonly { fp: Float64Array; v: Float64Array }[], dim: number, factors: number, lambda: number): ContentMap {

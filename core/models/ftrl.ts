@@ -4,6 +4,8 @@
 // takes crosses without a vocabulary; each prediction can be explained as the per-feature contributions w·x.
 // Pure: the caller owns persistence (see toSnapshot / fromSnapshot).
 
+import { fnv1a32 } from '../fnv-hash.ts';
+
 export interface FtrlParams {
   alpha: number;
   beta: number;
@@ -32,16 +34,6 @@ export interface Contribution {
   contribution: number;
 }
 
-/** FNV-1a 32-bit: stable across processes, which hashed feature indices must be. */
-function hash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-Math.max(-35, Math.min(35, x))));
 
 export class FtrlModel {
@@ -58,7 +50,7 @@ export class FtrlModel {
   }
 
   private index(name: string): number {
-    return hash(name) & this.mask;
+    return fnv1a32(name) & this.mask;
   }
 
   private weight(i: number): number {
