@@ -1,18 +1,14 @@
 // The clients a batch job needs (ClickHouse, Redis, model and artifact stores), opened once and closed together.
 import type { Config } from '../core/config.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
-import { createClickHouse, type ClickHouseClient } from '../platform/clickhouse.ts';
+import { createClickHouse } from '../platform/clickhouse.ts';
 import type { Logger } from '../platform/logger.ts';
-import { createRedis, type Redis } from '../platform/redis.ts';
+import { createRedis } from '../platform/redis.ts';
 import { AlsModelStore } from '../processors/als-model-store.ts';
+import type { RetconDeps } from '../jobs/retcon.ts';
 
-export interface JobDeps {
-  config: Config;
-  clickhouse: ClickHouseClient;
-  redis: Redis;
-  models: AlsModelStore;
-  artifacts: ArtifactStore;
-  logger: Logger;
+/** What the retcon job takes (the widest of the batch jobs' needs), and a way to close it all. */
+export interface JobDeps extends RetconDeps {
   close(): Promise<void>;
 }
 
