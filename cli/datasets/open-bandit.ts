@@ -12,8 +12,8 @@ export type OpenBanditPolicy = (typeof OPEN_BANDIT_POLICIES)[number];
 export type OpenBanditCampaign = (typeof OPEN_BANDIT_CAMPAIGNS)[number];
 const POSITIONS = 3;
 
-/** Parses a `<policy>/<campaign>/<campaign>.csv` file; `nActions` is the campaign's item count (item_context.csv). */
-export function parseOpenBanditCsv(text: string, nActions: number, file: string): BanditLog {
+/** The non-empty lines of a CSV file, its header, and a column lookup that names the file when a column is missing. */
+function csvWithHeader(text: string, file: string): { lines: string[]; header: string[]; col: (name: string) => number } {
   const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
   const header = lines[0]?.split(',') ?? [];
   const col = (name: string) => {
@@ -21,6 +21,12 @@ export function parseOpenBanditCsv(text: string, nActions: number, file: string)
     if (i < 0) throw new DatasetError(`${file}: no ${name} column in the header`);
     return i;
   };
+  return { lines, header, col };
+}
+
+/** Parses a `<policy>/<campaign>/<campaign>.csv` file; `nActions` is the campaign's item count (item_context.csv). */
+export function parseOpenBanditCsv(text: string, nActions: number, file: string): BanditLog {
+  const { lines, col } = csvWithHeader(text, file);
   const [itemCol, positionCol, clickCol, propensityCol] = [col('item_id'), col('position'), col('click'), col('propensity_score')];
   const n = lines.length - 1;
   const log: BanditLog = { action: new Int32Array(n), context: new Int32Array(n), reward: new Float64Array(n), propensity: new Float64Array(n), nActions, nContexts: POSITIONS };
@@ -65,13 +71,7 @@ export interface OpenBanditImpression {
 }
 
 export function parseOpenBanditImpressions(text: string, file: string): OpenBanditImpression[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
-  const header = lines[0]?.split(',') ?? [];
-  const col = (name: string) => {
-    const i = header.indexOf(name);
-    if (i < 0) throw new DatasetError(`${file}: no ${name} column in the header`);
-    return i;
-  };
+  const { lines, header, col } = csvWithHeader(text, file);
   const [tsCol, itemCol, positionCol, clickCol] = [col('timestamp'), col('item_id'), col('position'), col('click')];
   const userCols = header.flatMap((h, i) => (h.startsWith('user_feature_') ? [i] : []));
   return lines.slice(1).map((line, r) => {
