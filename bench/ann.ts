@@ -2,7 +2,6 @@
 // and build time, on real ALS item factors (ml-latest-small, queries = every user's vector) and on a generated
 // clustered catalogue. Prints JSON; progress on stderr.
 //   npm run bench:ann -- [--synthetic-items 100000] [--queries 1000]
-import { cpus, totalmem } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { seededRandom } from '../core/seeded-random.ts';
 import { normalized } from '../core/vectors.ts';
 import { loadMovieLens } from '../cli/datasets/movielens.ts';
 import { DEFAULT_INDEX_PARAMS, LoadedIndex, buildSnapshot } from '../serving/index/index-snapshot.ts';
+import { machine, quantile } from './report.ts';
 
 const opts = new Command('bench:ann')
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
@@ -24,7 +24,6 @@ const opts = new Command('bench:ann')
   .opts<{ movielens: string; syntheticItems: number; queries: number }>();
 const progress = (m: string) => process.stderr.write(`bench:ann: ${m}\n`);
 const K = 100;
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 async function measure(name: string, itemVectors: Float64Array, nItems: number, dim: number, queries: Float64Array, nQueries: number) {
   const root = mkdtempSync(join(tmpdir(), 'rs-bench-ann-'));
@@ -86,5 +85,4 @@ for (let q = 0; q < opts.queries; q++) {
 }
 const generated = await measure('generated', synth, opts.syntheticItems, dim, synthQueries, opts.queries);
 
-const cpu = cpus();
-console.log(JSON.stringify({ benchmark: 'ann', k: K, params: DEFAULT_INDEX_PARAMS, machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version }, mlLatestSmall: real, generated }, null, 2));
+console.log(JSON.stringify({ benchmark: 'ann', k: K, params: DEFAULT_INDEX_PARAMS, machine: machine(), mlLatestSmall: real, generated }, null, 2));

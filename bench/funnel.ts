@@ -4,7 +4,7 @@
 // slot. Vectors are random (this measures time, not quality). Prints JSON.
 //   npm run bench:funnel -- [--items 1000000] [--seconds 20] [--clients 4]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '../core/config.ts';
@@ -30,6 +30,8 @@ import { startReader } from '../serving/reader.ts';
 import type { ConsumedRecord } from '../streams/consumer-runner.ts';
 import { createKafka, ensureTopics } from '../streams/kafka.ts';
 import { syntheticCatalogue } from './synthetic-catalogue.ts';
+import { machine, quantile } from './report.ts';
+import { deleteTenantKeys } from './tenant-keys.ts';
 
 const opts = new Command('bench:funnel')
   .option('--items <n>', 'catalogue size', (v) => Number(v), 1_000_000)
@@ -39,7 +41,6 @@ const opts = new Command('bench:funnel')
   .parse()
   .opts<{ items: number; users: number; seconds: number; clients: number }>();
 const progress = (m: string) => process.stderr.write(`bench:funnel: ${m}\n`);
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
 
 const K = 20;
 const POOL_FACTOR = 25; // 500 candidates
@@ -155,18 +156,16 @@ const admin = createKafka(config, logger).admin();
 await admin.connect();
 await admin.deleteTopics({ topics: [config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds] });
 await admin.disconnect();
-const stream = redis.scanStream({ match: `rs:{${tenant}}:*`, count: 5000 });
-for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+await deleteTenantKeys(redis, tenant);
 redis.disconnect();
 rmSync(artifactsDir, { recursive: true, force: true });
 
-const cpu = cpus();
 const ms = samples.map((x) => x.ms);
 console.log(
   JSON.stringify(
     {
       benchmark: 'funnel',
-      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      machine: machine(),
       data: { items: opts.items, users: opts.users, factors: f, k: K, candidates: K * POOL_FACTOR, clients: opts.clients, indexBuildSeconds: +buildSeconds.toFixed(1) },
       stages: { rails: ['ann', 'popular', 'trending', 'fresh'], ranker: rankerVersion, rerank: { mmrLambda: 0.9, exploration: 'epsilon-greedy 0.1, 1 slot' } },
       probe: { rankerUsed: probe.rankerVersion === rankerVersion, indexUsed: probe.indexVersion === index.version, items: probe.items.length, explained: probe.items.every((i) => i.explanation !== undefined) },

@@ -1,7 +1,6 @@
 // Throughput of the ledger processor (decode + validate + ClickHouse insert + commit) against a raw kafkajs consumer
 // that only counts, on the same topic and the same real events, in one run. Prints JSON.
 //   npm run bench:ledger -- [--log path] [--repeat n]
-import { cpus, totalmem } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { loadConfig } from '../core/config.ts';
@@ -19,6 +18,7 @@ import { EventProducer } from '../streams/event-producer.ts';
 import { allTopics, createKafka } from '../streams/kafka.ts';
 import { consumerLag } from '../streams/offsets.ts';
 import { readTaobaoLog } from '../streams/taobao-source.ts';
+import { machine } from './report.ts';
 
 const opts = new Command('bench:ledger')
   .option('--log <path>', 'Taobao UserBehavior.csv', loadConfig().demo.logPath)
@@ -104,12 +104,11 @@ await clickhouse.close();
 await admin.deleteTopics({ topics: allTopics(config) });
 await admin.disconnect();
 
-const cpu = cpus();
 console.log(
   JSON.stringify(
     {
       benchmark: 'ledger-throughput',
-      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      machine: machine(),
       data: { log: opts.log, repeat: opts.repeat, events: total, partitions: config.topics.partitions },
       produce: { seconds: +produceS.toFixed(2), eventsPerSec: Math.round(total / produceS) },
       rawKafkajsConsumer: { seconds: +rawS.toFixed(2), eventsPerSec: Math.round(total / rawS), counted: rawCount },

@@ -1,7 +1,6 @@
 // The learned ranker's bench: the LambdaMART funnel (ALS + EASE + item-kNN retrieval, ranker trained on an inner split
 // of the history) against ALS and EASE alone on ml-latest-small, both splits, with training time and data size; plus
 // the ranker's raw training speed on its own data. Prints JSON.   npm run bench:ltr -- [--data dir]
-import { cpus, totalmem } from 'node:os';
 import { Command } from 'commander';
 import { DEFAULT_ALS_PARAMS } from '../core/models/als.ts';
 import { DEFAULT_EASE_PARAMS } from '../core/models/ease.ts';
@@ -11,6 +10,7 @@ import { LTR_PARAMS, LTR_POOL, LTR_TRAIN_USERS, runProtocol, type ProtocolConfig
 import { DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit } from '../core/eval/splits.ts';
 import { loadMovieLens } from '../cli/datasets/movielens.ts';
+import { machine } from './report.ts';
 
 const opts = new Command('bench:ltr').option('--data <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small').parse().opts<{ data: string }>();
 const progress = (m: string) => process.stderr.write(`bench:ltr: ${m}\n`);
@@ -44,12 +44,11 @@ const splits = [temporalSplit(dataset.log), leaveLastNSplit(dataset.log, 10)].ma
     funnelRecommendSeconds: +ltr.recommendSeconds.toFixed(1),
   };
 });
-const cpu = cpus();
 console.log(
   JSON.stringify(
     {
       benchmark: 'ltr',
-      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      machine: machine(),
       ranker: { params: LTR_PARAMS, candidatesPerSource: LTR_POOL, trainUsers: LTR_TRAIN_USERS, note: 'funnelTrainSeconds covers fitting the three sources twice (inner split and full history) and the ranker' },
       splits,
     },

@@ -4,7 +4,7 @@
 //  - Redis memory per user and per item of the real-time features, for N users (default 100k) with a synthetic
 //    power-law event stream, measured as the used_memory delta and by MEMORY USAGE of sampled keys.
 //   npm run bench:realtime -- [--users 100000] [--events-per-user 10] [--fold-in-events 2000]
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -23,6 +23,8 @@ import { AlsModelStore, alsHistoryKey } from '../processors/als-model-store.ts';
 import { FeaturesProcessor } from '../processors/features.ts';
 import type { ConsumedRecord } from '../streams/consumer-runner.ts';
 import { seededRandom } from '../core/seeded-random.ts';
+import { machine, quantile } from './report.ts';
+import { deleteTenantKeys } from './tenant-keys.ts';
 
 const opts = new Command('bench:realtime')
   .option('--users <n>', 'users for the memory figure', (v) => Number(v), 100_000)
@@ -39,12 +41,10 @@ const redis = createRedis(config);
 const run = Date.now().toString(36);
 
 const record = (value: InteractionEvent, offset: number): ConsumedRecord<InteractionEvent> => ({ value, topic: 'bench', partition: 0, offset: String(offset), timestamp: '0', key: null, raw: null, schemaId: null });
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 const usedMemory = async (r: Redis) => Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
 
 async function deleteTenant(tenant: string): Promise<void> {
-  const stream = redis.scanStream({ match: `rs:{${tenant}}:*`, count: 5000 });
-  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+  await deleteTenantKeys(redis, tenant);
   await redis.srem('rs:tenants', tenant);
 }
 
@@ -131,12 +131,11 @@ const sortedSets = Number((await redis.memory('USAGE', `${p}pop`)) ?? 0) + Numbe
 const distinctItems = await redis.zcard(`${p}pop`);
 await deleteTenant(memTenant);
 
-const cpu = cpus();
 console.log(
   JSON.stringify(
     {
       benchmark: 'realtime',
-      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      machine: machine(),
       foldIn: {
         model: { data: 'ml-latest-small', users: ml.log.nUsers, items: ml.log.nItems, factors: DEFAULT_ALS_PARAMS.factors, trainSeconds: +trainSeconds.toFixed(2) },
         events: opts.foldInEvents,

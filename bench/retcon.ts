@@ -8,7 +8,7 @@
 // 1M build it loads the index and measures ANN query latency with user vectors. Prints JSON.
 //   npm run bench:retcon -- [--items 1000000] [--warm 50000] [--users 50000] [--interactions 500000] [--skip-generated]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { CatalogItem } from '../core/catalog.ts';
@@ -29,6 +29,8 @@ import { LedgerWriter, toLedgerRow } from '../processors/ledger-writer.ts';
 import { LoadedIndex } from '../serving/index/index-snapshot.ts';
 import { syntheticCatalogue } from './synthetic-catalogue.ts';
 import { syntheticLog } from './synthetic-interactions.ts';
+import { machine, quantile } from './report.ts';
+import { deleteTenantKeys } from './tenant-keys.ts';
 
 const opts = new Command('bench:retcon')
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
@@ -40,7 +42,6 @@ const opts = new Command('bench:retcon')
   .parse()
   .opts<{ movielens: string; items: number; warm: number; users: number; interactions: number; skipGenerated: boolean }>();
 const progress = (m: string) => process.stderr.write(`bench:retcon: ${m}\n`);
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
 
 const run = Date.now().toString(36);
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rs-bench-retcon-'));
@@ -154,19 +155,17 @@ if (!opts.skipGenerated) {
 progress('cleaning up');
 await clickhouse.command({ query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}` });
 for (const tenant of [mlTenant, `bench-retcon-gen-${run}`]) {
-  const stream = redis.scanStream({ match: `rs:{${tenant}}:*`, count: 5000 });
-  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+  await deleteTenantKeys(redis, tenant);
 }
 redis.disconnect();
 await clickhouse.close();
 rmSync(artifactsDir, { recursive: true, force: true });
 
-const cpu = cpus();
 console.log(
   JSON.stringify(
     {
       benchmark: 'retcon',
-      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      machine: machine(),
       mlLatestSmall: { ledgerEvents: mlEventCount, catalogue: mlCatalogCount, alsTrainSeconds: +mlCase.alsTrainSeconds.toFixed(1), retcon: mlCase.result, retconRssMiB: mlCase.rssMiB },
       generated,
     },

@@ -2,7 +2,7 @@
 // in steady state and while the reader hot-swaps to a new index version built meanwhile in a child process. Data:
 // MovieLens latest-small ratings as click events through the real features processor, an ALS model trained on them.
 // Prints JSON.   npm run bench:swap -- [--seconds 10] [--clients 4]
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -27,6 +27,8 @@ import { DEFAULT_INDEX_PARAMS } from '../serving/index/index-snapshot.ts';
 import { startReader } from '../serving/reader.ts';
 import type { ConsumedRecord } from '../streams/consumer-runner.ts';
 import { createKafka, ensureTopics } from '../streams/kafka.ts';
+import { machine, quantile } from './report.ts';
+import { deleteTenantKeys } from './tenant-keys.ts';
 
 const opts = new Command('bench:swap')
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
@@ -35,7 +37,6 @@ const opts = new Command('bench:swap')
   .parse()
   .opts<{ movielens: string; seconds: number; clients: number }>();
 const progress = (m: string) => process.stderr.write(`bench:swap: ${m}\n`);
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
 
 const run = Date.now().toString(36);
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rs-bench-swap-'));
@@ -122,16 +123,14 @@ await admin.disconnect();
 const window = (from: number, to: number) => samples.filter((x) => x.at >= from && x.at < to);
 const stats = (xs: Sample[]) => ({ requests: xs.length, failed: xs.filter((x) => x.status !== 200).length, p50Ms: +quantile(xs.map((x) => x.ms), 0.5).toFixed(2), p99Ms: +quantile(xs.map((x) => x.ms), 0.99).toFixed(2), rps: Math.round(xs.length / (((xs.at(-1)?.at ?? 0) - (xs[0]?.at ?? 0)) / 1000 || 1)) });
 const during = window(steadyEnd, swappedAt + 2000);
-const stream = redis.scanStream({ match: `rs:{${tenant}}:*`, count: 5000 });
-for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+await deleteTenantKeys(redis, tenant);
 redis.disconnect();
 
-const cpu = cpus();
 console.log(
   JSON.stringify(
     {
       benchmark: 'serving-swap',
-      machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version },
+      machine: machine(),
       data: { users: ml.log.nUsers, items: ml.log.nItems, factors: model.factors, k: 20, clients: opts.clients },
       steady: stats(window(steadyStart, steadyEnd)),
       duringBuildAndSwap: { ...stats(during), seconds: +((swappedAt + 2000 - steadyEnd) / 1000).toFixed(1), versionsServed: [...new Set(during.map((x) => x.version))] },
