@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { RerankConfig } from './rerank.ts';
 import type { FtrlParams } from './models/ftrl.ts';
+import { DEFAULT_LAMBDAMART, type LambdaMartParams } from './models/lambdamart.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 const list = z
@@ -65,6 +66,12 @@ const schema = z.object({
   RANKER_L1: z.coerce.number().min(0).default(1),
   RANKER_L2: z.coerce.number().min(0).default(1),
   RANKER_PRIOR_CTR: z.coerce.number().positive().max(0.5).default(0.02),
+  RANKER_EXAMPLES_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('ranker_examples'),
+  RANKER_TRAIN_DAYS: positiveInt.default(30),
+  RANKER_TREES: positiveInt.default(100),
+  RANKER_TREE_DEPTH: positiveInt.max(8).default(4),
+  RANKER_TREE_LEARNING_RATE: z.coerce.number().positive().max(1).default(0.1),
+  RANKER_TREE_MIN_LEAF: positiveInt.default(20),
 
   RETCON_NEW_ITEMS_TRIGGER: z.coerce.number().int().min(0).default(500),
   CONTENT_MIN_INTERACTIONS: positiveInt.default(5),
@@ -136,7 +143,16 @@ export interface Config {
   /** Stage 4 defaults (core/rerank.ts); a request adds its own business rules. */
   rerank: { config: RerankConfig; poolFactor: number };
   /** Stage 3: the online click model (FTRL) learned from impressions joined with clicks inside the window. */
-  ranker: { attributionWindowS: number; publishIntervalS: number; params: FtrlParams };
+  ranker: {
+    attributionWindowS: number;
+    publishIntervalS: number;
+    params: FtrlParams;
+    /** Where the trainer appends each impression's served context and label, for the batch tree ranker. */
+    examplesTable: string;
+    /** How far back the batch tree ranker trains from. */
+    trainDays: number;
+    lambdamart: LambdaMartParams;
+  };
   retcon: {
     /** Rebuild a tenant's index once this many new items entered its catalogue (0: never on new items). */
     newItemsTrigger: number;
@@ -229,6 +245,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       attributionWindowS: c.RANKER_ATTRIBUTION_WINDOW_S,
       publishIntervalS: c.RANKER_PUBLISH_INTERVAL_S,
       params: { alpha: c.RANKER_ALPHA, beta: 1, l1: c.RANKER_L1, l2: c.RANKER_L2, bits: 20, baseLogit: Math.log(c.RANKER_PRIOR_CTR / (1 - c.RANKER_PRIOR_CTR)) },
+      examplesTable: c.RANKER_EXAMPLES_TABLE,
+      trainDays: c.RANKER_TRAIN_DAYS,
+      lambdamart: { ...DEFAULT_LAMBDAMART, trees: c.RANKER_TREES, maxDepth: c.RANKER_TREE_DEPTH, learningRate: c.RANKER_TREE_LEARNING_RATE, minLeafDocs: c.RANKER_TREE_MIN_LEAF },
     },
     retcon: { newItemsTrigger: c.RETCON_NEW_ITEMS_TRIGGER, contentMinInteractions: c.CONTENT_MIN_INTERACTIONS, contentMapRegularization: c.CONTENT_MAP_REGULARIZATION },
     features: {

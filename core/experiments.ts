@@ -4,11 +4,14 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from './config.ts';
+import { RANKER_KINDS, type RankerKind } from './ranker.ts';
 import type { RerankConfig } from './rerank.ts';
 
 const share = z.number().min(0);
 const overridesSchema = z
   .object({
+    /** Stage 3: which learned ranker orders the pool ('none': the merged rails' order). */
+    ranker: z.enum([...RANKER_KINDS, 'none']).optional(),
     retrieval: z.object({ ann: share, popular: share, trending: share, fresh: share }).partial().strict().optional(),
     rerank: z
       .object({
@@ -70,6 +73,8 @@ export function controlOf(e: Experiment): string {
 export interface ServingSettings {
   shares: Config['retrieval']['shares'];
   rerank: RerankConfig;
+  /** The ranker a variant chose; absent: the tenant's serving ranker. */
+  ranker?: RankerKind | 'none';
 }
 
 /**
@@ -87,6 +92,7 @@ export function applyExperiments(base: ServingSettings, experiments: readonly Ex
     settings = {
       shares: { ...settings.shares, ...(o.retrieval ?? {}) },
       rerank: { ...settings.rerank, ...(o.rerank ?? {}) },
+      ...(o.ranker !== undefined ? { ranker: o.ranker } : settings.ranker !== undefined ? { ranker: settings.ranker } : {}),
     };
   }
   return { settings, assignments };

@@ -16,6 +16,9 @@ export interface RankingContext {
   alsScore: number | null;
   /** Events in the user's current session. */
   sessionEvents: number;
+  /** The item's impressions and clicks over the last 7 days (absent in contexts logged before they were recorded). */
+  itemShows?: number | null;
+  itemClicks?: number | null;
 }
 
 const bucket = (x: number) => Math.min(12, Math.floor(Math.log2(1 + Math.max(0, x))));
@@ -32,7 +35,53 @@ export function rankingFeatures(c: RankingContext): [string, number][] {
   if (c.ageHours !== null) f.push([`age=${bucket(c.ageHours)}`, 1]);
   // squashed so a model whose dot products are tiny (sparse data) or large (dense) still gets a usable signal
   if (c.alsScore !== null) f.push(['als', Math.tanh(c.alsScore)]);
+  const ctr = itemCtr(c);
+  if (ctr !== null) f.push([`ctr=${Math.min(12, Math.floor(-Math.log2(ctr)))}`, 1]);
   return f;
+}
+
+/** The item's recent click rate, smoothed toward a small prior so a handful of shows says little; null when unknown. */
+export function itemCtr(c: RankingContext): number | null {
+  if (c.itemShows == null || c.itemClicks == null) return null;
+  return (Math.min(c.itemClicks, c.itemShows) + 0.5) / (c.itemShows + 10);
+}
+
+/**
+ * The same context as a fixed numeric vector, for the tree ranker (which needs columns, not hashed names): missing
+ * values are −1 (trees split them off), the rail one-hot. Item identity is left out on purpose: a batch model
+ * trained on yesterday's items must rank today's, so it learns from what an item's record and counters say.
+ */
+export const DENSE_FEATURES = [
+  'src=ann',
+  'src=popular',
+  'src=trending',
+  'src=fresh',
+  'src=pinned',
+  'poolRank',
+  'ageHours',
+  'als',
+  'hasAls',
+  'sessionEvents',
+  'itemCtr',
+  'position',
+] as const;
+
+export function denseRankingFeatures(c: RankingContext, position: number): number[] {
+  const ctr = itemCtr(c);
+  return [
+    c.source === 'ann' ? 1 : 0,
+    c.source === 'popular' ? 1 : 0,
+    c.source === 'trending' ? 1 : 0,
+    c.source === 'fresh' ? 1 : 0,
+    c.source === 'pinned' ? 1 : 0,
+    c.poolRank,
+    c.ageHours ?? -1,
+    c.alsScore ?? 0,
+    c.alsScore === null ? 0 : 1,
+    c.sessionEvents,
+    ctr ?? -1,
+    position,
+  ];
 }
 
 /** The training features of a logged candidate shown at a slot: the served features plus the position. */

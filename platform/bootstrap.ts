@@ -1,6 +1,7 @@
-// Idempotent provisioning: topics, schemas, ClickHouse database, ledger and catalogue tables. Safe to run on every start.
+// Idempotent provisioning: topics, schemas, ClickHouse database, ledger, catalogue and ranker-example tables. Safe to run on every start.
 import type { Config } from '../core/config.ts';
 import { catalogTableDdl } from '../processors/catalog.ts';
+import { rankerExamplesDdl } from '../processors/ranker-examples.ts';
 import { LedgerWriter } from '../processors/ledger-writer.ts';
 import { registerEventSchemas, type EventSchemaIds } from '../schemas/event-codec.ts';
 import { registerFeedSchemas, type FeedSchemaIds } from '../schemas/feed-codec.ts';
@@ -28,6 +29,7 @@ export async function provision(config: Config, logger: Logger): Promise<Provisi
   try {
     await new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table).ensureTable();
     await clickhouse.command({ query: catalogTableDdl(config.clickhouse.database, config.catalog.table) });
+    await clickhouse.command({ query: rankerExamplesDdl(config.clickhouse.database, config.ranker.examplesTable) });
   } finally {
     await clickhouse.close();
   }

@@ -1,24 +1,40 @@
-// The click model's state around it: versions of the per-tenant FTRL ranker as immutable artifacts (readers hot-swap
-// to the pointer's version within seconds), and the features each served candidate was scored with, kept by
-// recommendation id for the attribution window so the trainer learns from exactly what serving saw.
-//   rs:{t}:ranker:current        the tenant's ranker version
-//   rs:{t}:served:<rec id>       JSON { item id: ranking context } of the items shown (TTL: 2 x window + 1 h): the
-//                                raw context, not the feature list, is logged (a few dozen bytes per item, one SET
-//                                per feed); trainer and reader derive features from it with the same function
+// The learned rankers' state around them: versions of each tenant's rankers as immutable artifacts (the online FTRL
+// click model and the batch LambdaMART tree ranker), which one serves, and the context each served candidate was
+// scored with, kept by recommendation id for the attribution window so the trainer learns from exactly what serving
+// saw. Readers re-read the pointers within seconds, so a new version or a switch of ranker is a hot swap.
+//   rs:{t}:ranker:current             the tenant's FTRL version (the online trainer's)
+//   rs:{t}:ranker:lambdamart:current  the tenant's LambdaMART version (the batch trainer's)
+//   rs:{t}:ranker:serving             which ranker orders feeds: ftrl (the default), lambdamart or none
+//   rs:{t}:served:<rec id>            JSON { item id: ranking context } of the items shown (TTL: 2 x window + 1 h): the
+//                                     raw context, not a feature list, is logged (a few dozen bytes per item, one SET
+//                                     per feed); trainers and readers derive features from it with the same functions
 import { FtrlModel } from '../core/models/ftrl.ts';
+import type { LambdaMartModel } from '../core/models/lambdamart.ts';
+import { FtrlRanker, LambdaMartRanker, RANKER_KINDS, type Ranker, type RankerKind } from '../core/ranker.ts';
+import type { RankerTrainingReport } from '../core/ranker-training.ts';
 import type { RankingContext } from '../core/ranking-features.ts';
 import type { ArtifactStore } from '../platform/artifact-store.ts';
 import type { Redis } from '../platform/redis.ts';
 
-export const RANKER_KIND = 'ftrl';
+export type RankerChoice = RankerKind | 'none';
 export const rankerCurrentKey = (tenant: string) => `rs:{${tenant}}:ranker:current`;
+export const treeRankerCurrentKey = (tenant: string) => `rs:{${tenant}}:ranker:lambdamart:current`;
+export const rankerServingKey = (tenant: string) => `rs:{${tenant}}:ranker:serving`;
 export const servedKey = (tenant: string, recommendationId: string) => `rs:{${tenant}}:served:${recommendationId}`;
+const pointerKey: Record<RankerKind, (tenant: string) => string> = { ftrl: rankerCurrentKey, lambdamart: treeRankerCurrentKey };
 const REFRESH_MS = 5_000;
 
 export interface RankerMeta {
   tenant: string;
   updates: number;
   parent: string | null;
+}
+
+export interface TreeRankerMeta extends RankerTrainingReport {
+  tenant: string;
+  parent: string | null;
+  trainSeconds: number;
+  features: readonly string[];
 }
 
 type Snapshot = ReturnType<FtrlModel['toSnapshot']>;
@@ -32,40 +48,98 @@ function decode(buf: Buffer): Snapshot {
   return { params: j.params, updates: j.updates, indices: Uint32Array.from(j.indices), z: Float64Array.from(j.z), n: Float64Array.from(j.n) };
 }
 
+const kindOf = (version: string): RankerKind => {
+  const kind = RANKER_KINDS.find((k) => version.startsWith(`${k}-`));
+  if (!kind) throw new Error(`not a ranker version: ${JSON.stringify(version)}`);
+  return kind;
+};
+
+export const isRankerChoice = (s: string): s is RankerChoice => s === 'none' || (RANKER_KINDS as readonly string[]).includes(s);
+
+interface Pointers {
+  serving: RankerChoice;
+  ftrl: string | null;
+  lambdamart: string | null;
+}
+
 export class RankerStore {
-  private readonly cache = new Map<string, { at: number; value: Promise<{ version: string; model: FtrlModel } | null> }>();
-  private readonly loaded = new Map<string, Promise<FtrlModel>>();
+  private readonly cache = new Map<string, { at: number; value: Promise<Pointers> }>();
+  private readonly loaded = new Map<string, Promise<Ranker>>();
 
   constructor(
     private readonly redis: Redis,
     private readonly artifacts: ArtifactStore,
   ) {}
 
+  /** A new FTRL version, made current. */
   async publish(tenant: string, model: FtrlModel): Promise<string> {
     const parent = await this.redis.get(rankerCurrentKey(tenant));
-    const manifest = await this.artifacts.put<RankerMeta>(RANKER_KIND, encode(model.toSnapshot()), 'json', { tenant, updates: model.updates, parent });
+    const manifest = await this.artifacts.put<RankerMeta>('ftrl', encode(model.toSnapshot()), 'json', { tenant, updates: model.updates, parent });
     await this.redis.set(rankerCurrentKey(tenant), manifest.version);
     return manifest.version;
   }
 
-  private load(version: string): Promise<FtrlModel> {
+  /** A new LambdaMART version, made the tenant's current tree ranker (serving it is a separate choice). */
+  async publishTree(tenant: string, model: LambdaMartModel, meta: Omit<TreeRankerMeta, 'tenant' | 'parent'>): Promise<string> {
+    const parent = await this.redis.get(treeRankerCurrentKey(tenant));
+    const manifest = await this.artifacts.put<TreeRankerMeta>('lambdamart', Buffer.from(JSON.stringify(model)), 'json', { ...meta, tenant, parent });
+    await this.redis.set(treeRankerCurrentKey(tenant), manifest.version);
+    return manifest.version;
+  }
+
+  /** Which ranker orders the tenant's feeds; refuses a ranker the tenant has no version of. */
+  async setServing(tenant: string, choice: RankerChoice): Promise<void> {
+    if (choice !== 'none' && (await this.redis.get(pointerKey[choice](tenant))) === null) throw new Error(`tenant ${tenant} has no ${choice} ranker version to serve yet`);
+    await this.redis.set(rankerServingKey(tenant), choice);
+    this.cache.delete(tenant);
+  }
+
+  async status(tenant: string): Promise<Pointers> {
+    this.cache.delete(tenant);
+    return this.pointers(tenant);
+  }
+
+  private pointers(tenant: string): Promise<Pointers> {
+    const hit = this.cache.get(tenant);
+    if (hit && Date.now() - hit.at < REFRESH_MS) return hit.value;
+    const value = this.redis.mget(rankerServingKey(tenant), rankerCurrentKey(tenant), treeRankerCurrentKey(tenant)).then(([serving, ftrl, lambdamart]) => ({
+      serving: serving && isRankerChoice(serving) ? serving : 'ftrl',
+      ftrl: ftrl ?? null,
+      lambdamart: lambdamart ?? null,
+    }));
+    value.catch(() => this.cache.delete(tenant));
+    this.cache.set(tenant, { at: Date.now(), value });
+    return value;
+  }
+
+  private load(version: string): Promise<Ranker> {
     let p = this.loaded.get(version);
     if (!p) {
-      p = this.artifacts.load(RANKER_KIND, version).then(({ content }) => FtrlModel.fromSnapshot(decode(content)));
+      const kind = kindOf(version);
+      p = this.artifacts.load(kind, version).then(({ content }) => (kind === 'ftrl' ? new FtrlRanker(FtrlModel.fromSnapshot(decode(content))) : new LambdaMartRanker(JSON.parse(content.toString('utf8')) as LambdaMartModel)));
       p.catch(() => this.loaded.delete(version));
       this.loaded.set(version, p);
     }
     return p;
   }
 
-  /** The tenant's current ranker (the pointer re-read at most every few seconds), or null before the first version. */
-  current(tenant: string): Promise<{ version: string; model: FtrlModel } | null> {
-    const hit = this.cache.get(tenant);
-    if (hit && Date.now() - hit.at < REFRESH_MS) return hit.value;
-    const value = this.redis.get(rankerCurrentKey(tenant)).then(async (version) => (version ? { version, model: await this.load(version) } : null));
-    value.catch(() => this.cache.delete(tenant));
-    this.cache.set(tenant, { at: Date.now(), value });
-    return value;
+  /**
+   * The ranker ordering a tenant's feeds (the pointers re-read at most every few seconds): the tenant's serving choice,
+   * or `choice` (an experiment variant's); null for none, or before the chosen ranker's first version.
+   */
+  async current(tenant: string, choice?: RankerChoice): Promise<{ version: string; ranker: Ranker } | null> {
+    const p = await this.pointers(tenant);
+    const kind = choice ?? p.serving;
+    const version = kind === 'none' ? null : p[kind];
+    return version ? { version, ranker: await this.load(version) } : null;
+  }
+
+  /** The tenant's current FTRL model, whichever ranker serves: what the online trainer warm-starts from. */
+  async currentFtrl(tenant: string): Promise<FtrlModel | null> {
+    const version = await this.redis.get(rankerCurrentKey(tenant));
+    if (!version) return null;
+    const r = await this.load(version);
+    return r instanceof FtrlRanker ? r.model : null;
   }
 
   /** Logs the ranking context of each item shown, for the attribution window. */

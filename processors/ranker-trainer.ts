@@ -1,23 +1,28 @@
-// The ranker trainer: joins impressions with later clicks (or conversions) by recommendation id within the
-// attribution window, in event time, and updates the tenant's FTRL click model online; a new model version is
-// published every publishInterval. The join state lives in Redis, so it survives restarts:
-//   rs:{t}:ranker:imp:<rec>|<item>   the impression's served features and slot (until its window closes)
-//   rs:{t}:ranker:clk:<rec>|<item>   a click or conversion was seen for it
+// The ranker trainer: joins impressions with later clicks and conversions by recommendation id within the
+// attribution window, in event time, updates the tenant's FTRL click model online (a new version published every
+// publishInterval), and appends each labelled impression with its served context to the ranker-example table the
+// batch tree ranker trains from. The join state lives in Redis, so it survives restarts:
+//   rs:{t}:ranker:imp:<rec>|<item>   the impression's served context, slot, user and time (until its window closes)
+//   rs:{t}:ranker:clk:<rec>|<item>   the event time of the first click on it
+//   rs:{t}:ranker:cnv:<rec>|<item>   the event time of the first conversion on it
 //   rs:{t}:ranker:due                impressions by the event time their window closes
-// An impression becomes a training example (label: clicked within the window) once the tenant's event time passes its
-// window. Delivery is at-least-once: a re-delivered event rewrites the same keys; a crash between learning from an
-// example and removing it may learn from it twice (harmless for SGD). Runs as one instance (it owns the in-memory
+// An impression becomes a training example once the tenant's event time passes its window; it counts as clicked
+// (converted) when the click (conversion) came within the window. Delivery is at-least-once: a re-delivered event
+// rewrites the same keys; a crash between learning from an example and removing it may learn from it twice (harmless
+// for SGD) and rewrites its example row (collapsed by the table's key). Runs as one instance (it owns the in-memory
 // model between publications).
 import type { InteractionEvent } from '../core/events.ts';
 import { FtrlModel, type Features, type FtrlParams } from '../core/models/ftrl.ts';
-import { rankingFeatures, withPosition } from '../core/ranking-features.ts';
+import { rankingFeatures, withPosition, type RankingContext } from '../core/ranking-features.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
+import type { LabelledImpression, RankerExampleLog } from './ranker-examples.ts';
 import type { RankerStore } from './ranker-store.ts';
 
 const impKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:imp:${key}`;
 const clkKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:clk:${key}`;
+const cnvKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:cnv:${key}`;
 const dueKey = (tenant: string) => `rs:{${tenant}}:ranker:due`;
 
 export interface RankerTrainerOptions {
@@ -37,6 +42,7 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
   constructor(
     private readonly redis: Redis,
     private readonly store: RankerStore,
+    private readonly examplesLog: RankerExampleLog,
     private readonly o: RankerTrainerOptions,
     private readonly logger: Logger,
   ) {}
@@ -61,14 +67,14 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
     for (const e of impressions) {
       const context = logged.get(`${e.tenant}/${e.recommendationId}`)?.[e.itemId];
       if (!context) continue; // not one of our feeds' items (or its log expired): nothing to learn from
-      const features = JSON.stringify(rankingFeatures(context));
       const key = `${e.recommendationId}|${e.itemId}`;
-      pipe.hset(impKey(e.tenant, key), 'f', features, 'pos', String(e.position)).expire(impKey(e.tenant, key), ttlS);
+      pipe.hset(impKey(e.tenant, key), 'c', JSON.stringify(context), 'pos', String(e.position), 'u', e.userId, 't', String(e.timestamp)).expire(impKey(e.tenant, key), ttlS);
       pipe.zadd(dueKey(e.tenant), e.timestamp + this.o.attributionWindowMs, key);
     }
     for (const e of events) {
       if (e.type !== 'click' && e.type !== 'conversion') continue;
-      pipe.set(clkKey(e.tenant, `${e.recommendationId}|${e.itemId}`), '1', 'EX', ttlS);
+      // the first one counts (NX); whether it fell inside the window is decided when the window closes
+      pipe.set((e.type === 'click' ? clkKey : cnvKey)(e.tenant, `${e.recommendationId}|${e.itemId}`), String(e.timestamp), 'EX', ttlS, 'NX');
     }
     if (pipe.length > 0) for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
   }
@@ -77,32 +83,49 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
     let m = this.models.get(tenant);
     if (!m) {
       // warm start from the last published version, so a restart continues rather than forgets
-      m = (await this.store.current(tenant))?.model ?? new FtrlModel(this.o.params);
+      m = (await this.store.currentFtrl(tenant)) ?? new FtrlModel(this.o.params);
       m = FtrlModel.fromSnapshot(m.toSnapshot());
       this.models.set(tenant, m);
     }
     return m;
   }
 
-  /** Learns from every impression whose window closed by the tenant's event time `now`. */
+  /** Learns from every impression whose window closed by the tenant's event time `now`, and records it as an example. */
   private async learnDue(tenant: string, now: number): Promise<void> {
     for (;;) {
       const keys = await this.redis.zrangebyscore(dueKey(tenant), '-inf', String(now), 'LIMIT', 0, 1000);
       if (keys.length === 0) return;
       const pipe = this.redis.pipeline();
-      for (const key of keys) pipe.hgetall(impKey(tenant, key)).exists(clkKey(tenant, key));
+      for (const key of keys) pipe.hgetall(impKey(tenant, key)).get(clkKey(tenant, key)).get(cnvKey(tenant, key));
       const res = (await pipe.exec()) ?? [];
-      const model = await this.model(tenant);
-      keys.forEach((_key, i) => {
-        const imp = res[2 * i]?.[1] as Record<string, string> | undefined;
-        const clicked = res[2 * i + 1]?.[1] === 1;
-        if (!imp?.f) return;
-        model.update(withPosition(JSON.parse(imp.f) as Features, Number(imp.pos)), clicked ? 1 : 0);
-        this.examples++;
+      const examples: { features: Features; clicked: boolean }[] = [];
+      const rows: LabelledImpression[] = [];
+      keys.forEach((key, i) => {
+        const imp = res[3 * i]?.[1] as Record<string, string> | undefined;
+        if (!imp?.c && !imp?.f) return; // expired, or the impression never reached us
+        const shownAt = Number(imp.t ?? 0);
+        const inWindow = (at: unknown) => typeof at === 'string' && Number(at) <= shownAt + this.o.attributionWindowMs;
+        const clicked = inWindow(res[3 * i + 1]?.[1]);
+        const converted = inWindow(res[3 * i + 2]?.[1]);
+        const position = Number(imp.pos);
+        if (imp.c) {
+          const context = JSON.parse(imp.c) as RankingContext;
+          examples.push({ features: withPosition(rankingFeatures(context), position), clicked: clicked || converted });
+          const sep = key.lastIndexOf('|');
+          rows.push({ tenant, recommendationId: key.slice(0, sep), itemId: key.slice(sep + 1), userId: imp.u ?? '', impressionMs: shownAt, position, context, clicked, converted });
+        } else {
+          // joined before contexts were kept (features only): the click model can still learn from it
+          examples.push({ features: withPosition(JSON.parse(imp.f!) as Features, position), clicked: clicked || converted });
+        }
       });
+      // the example table first: if it fails, the batch is retried and nothing is lost
+      await this.examplesLog.append(rows);
+      const model = await this.model(tenant);
+      for (const e of examples) model.update(e.features, e.clicked ? 1 : 0);
+      this.examples += examples.length;
       this.dirty.add(tenant);
       const done = this.redis.pipeline().zrem(dueKey(tenant), ...keys);
-      for (const key of keys) done.del(impKey(tenant, key), clkKey(tenant, key));
+      for (const key of keys) done.del(impKey(tenant, key), clkKey(tenant, key), cnvKey(tenant, key));
       await done.exec();
     }
   }

@@ -19,6 +19,7 @@ import { createKafka } from '../streams/kafka.ts';
 import { AlsFoldInProcessor } from './als-fold-in.ts';
 import { AlsModelStore, alsCurrentKey } from './als-model-store.ts';
 import { CatalogProcessor } from './catalog.ts';
+import { RankerExampleLog } from './ranker-examples.ts';
 import { RankerStore } from './ranker-store.ts';
 import { RankerTrainer } from './ranker-trainer.ts';
 import { ContentVectorStore } from './content-vectors.ts';
@@ -47,7 +48,7 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
     new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f),
     new ScalerProcessor(redis, new ScalerPublisher(redis, artifacts, config.scaler), config.scaler.publishIntervalS * 1000, logger),
     new AlsFoldInProcessor(redis, new AlsModelStore(redis, artifacts), { weights: config.als.weights, historyMaxItems: config.als.historyMaxItems, historyTtlS: f.seenTtlS, dedupeTtlS: f.dedupeTtlS }),
-    new RankerTrainer(redis, new RankerStore(redis, artifacts), { attributionWindowMs: config.ranker.attributionWindowS * 1000, publishIntervalMs: config.ranker.publishIntervalS * 1000, params: config.ranker.params }, logger),
+    new RankerTrainer(redis, new RankerStore(redis, artifacts), new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable), { attributionWindowMs: config.ranker.attributionWindowS * 1000, publishIntervalMs: config.ranker.publishIntervalS * 1000, params: config.ranker.params }, logger),
   ];
   const running: RunningConsumer[] = [];
   for (const processor of processors) {

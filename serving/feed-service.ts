@@ -15,8 +15,8 @@ import { attributeSimilarity, excludedByRules, rerank, type BusinessRules, type 
 import { windowCounts, type WindowCounts } from '../core/session-features.ts';
 import { applyExperiments, type ServingSettings } from '../core/experiments.ts';
 import type { ExperimentCache } from './experiment-store.ts';
-import type { Contribution } from '../core/models/ftrl.ts';
-import { SERVING_POSITION, rankingFeatures, withPosition, type RankingContext } from '../core/ranking-features.ts';
+import type { RankerExplanation } from '../core/ranker.ts';
+import type { RankingContext } from '../core/ranking-features.ts';
 import type { RankerStore } from '../processors/ranker-store.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -32,8 +32,8 @@ export const EXACT_INDEX = 'exact';
 /** A placed item: where it came from, and the probability the policy put it at its position (1 unless explored). */
 export interface FeedItem extends Candidate {
   propensity: number;
-  /** With explain=true and a ranker: the click probability and each feature's contribution to its log-odds. */
-  explanation?: { probability: number; bias: number; contributions: Contribution[] };
+  /** With explain=true and a ranker: its score and each feature's contribution to it (log-odds for FTRL). */
+  explanation?: RankerExplanation;
 }
 
 export type FeedOutcome =
@@ -216,7 +216,7 @@ export class FeedService {
     const total = active.reduce((sum, r) => sum + shares[r], 0);
     // Re-ranking picks k from a larger pool; without any re-ranking to do, the pool is the feed.
     const rr: RerankConfig = { ...served.settings.rerank, rules };
-    const ranker = this.o.ranker ? await this.o.ranker.current(partition) : null;
+    const ranker = this.o.ranker ? await this.o.ranker.current(partition, served.settings.ranker) : null;
     const K = isIdentityRerank(rr) && !ranker ? req.k : req.k * this.o.rerank.poolFactor;
     const need = (r: RailName) => Math.min(K, Math.ceil((K * shares[r]) / total) + 2);
 
@@ -276,26 +276,28 @@ export class FeedService {
       const pinned = new Set(pins.map((p) => p.itemId));
       pool = [...pins.map((p): Candidate => ({ ...p, source: 'pinned' })), ...pool.filter((c) => !pinned.has(c.itemId))];
     }
-    // Stage 3: the click model orders the pool (every candidate scored in the same reference slot); its features are
-    // logged for the items shown, so the trainer joins them with the clicks that follow.
-    const contexts = new Map(pool.map((c, poolRank) => [c.itemId, this.rankingContext(c, poolRank, filter, asOf, personal, inputs.recent.length)]));
-    const features = new Map(ranker ? [...contexts].map(([id, ctx]) => [id, rankingFeatures(ctx)] as const) : []);
+    // Stage 3: the learned ranker orders the pool (every candidate scored in the same reference slot); the contexts
+    // it scored are logged for the items shown, so the trainer joins them with the clicks that follow. The items'
+    // recent feedback is a ranking feature, and Thompson sampling's evidence.
+    const withFeedback = ranker !== null || rr.exploration.kind === 'thompson';
+    const feedback = withFeedback ? await this.itemFeedback(partition, pool.map((c) => c.itemId), asOf) : null;
+    const contexts = new Map(pool.map((c, poolRank) => [c.itemId, this.rankingContext(c, poolRank, filter, asOf, personal, inputs.recent.length, feedback?.get(c.itemId))]));
     if (ranker) {
-      const p = new Map(pool.map((c) => [c.itemId, ranker.model.predict(withPosition(features.get(c.itemId)!, SERVING_POSITION))]));
+      const p = new Map(pool.map((c) => [c.itemId, ranker.ranker.score(contexts.get(c.itemId)!)]));
       pool = pool.map((c) => ({ ...c, score: p.get(c.itemId)! })).sort((a, b) => (a.source === 'pinned' ? -1 : b.source === 'pinned' ? 1 : b.score - a.score));
     }
-    const placed = K === req.k ? pool.map((c) => ({ ...c, propensity: 1 })) : await this.reranked(partition, pool, req.k, rr, filter, asOf, personal);
+    const placed = K === req.k ? pool.map((c) => ({ ...c, propensity: 1 })) : await this.reranked(pool, req.k, rr, filter, asOf, personal, feedback);
     const items: FeedItem[] =
       req.explain && ranker
         ? placed.map((i) => {
-            const e = ranker.model.explain(withPosition(features.get(i.itemId)!, SERVING_POSITION));
-            return { ...i, explanation: { probability: e.probability, bias: e.bias, contributions: e.contributions.filter((c) => c.contribution !== 0).slice(0, 12) } };
+            const e = ranker.ranker.explain(contexts.get(i.itemId)!);
+            return { ...i, explanation: { ...e, contributions: e.contributions.filter((c) => c.contribution !== 0).slice(0, 12) } };
           })
         : placed;
     const recommendationId = randomUUID();
     if (this.o.ranker) {
-      const shown = new Map(items.flatMap((i) => (contexts.has(i.itemId) ? [[i.itemId, contexts.get(i.itemId)!] as const] : [])));
-      this.o.ranker.logServed(partition, recommendationId, shown, this.o.servedLogTtlS ?? 7200).catch((err: unknown) => this.o.logger?.warn({ err, partition }, 'logging served features failed; these impressions will not train the ranker'));
+      const shown = items.flatMap((i) => (contexts.has(i.itemId) ? [[i.itemId, contexts.get(i.itemId)!] as const] : []));
+      this.logServed(partition, recommendationId, shown, feedback !== null, asOf).catch((err: unknown) => this.o.logger?.warn({ err, partition }, 'logging served features failed; these impressions will not train the ranker'));
     }
     const personalised = personal !== null && items.some((i) => i.source === 'ann');
     const onlyAnn = personalised && items.every((i) => i.source === 'ann');
@@ -311,7 +313,30 @@ export class FeedService {
     };
   }
 
-  private rankingContext(c: Candidate, poolRank: number, filter: ExactFilter, asOf: number, personal: Personal | null, recentItems: number): RankingContext {
+  /** The items' impressions and clicks over the last 7 days, one pipelined round trip. */
+  private async itemFeedback(partition: string, itemIds: readonly string[], asOf: number): Promise<Map<string, WindowCounts['7d']>> {
+    const pipe = this.o.redis.pipeline();
+    for (const id of itemIds) pipe.hgetall(itemCountersKey(partition, id));
+    const replies = (await pipe.exec()) ?? [];
+    return new Map(
+      replies.map(([err, fields], i) => {
+        if (err) throw err;
+        return [itemIds[i]!, windowCounts(fields as Record<string, string>, asOf)['7d']] as const;
+      }),
+    );
+  }
+
+  /** Off the response path: the shown items' contexts, with their feedback read now if ranking did not need it. */
+  private async logServed(partition: string, recommendationId: string, shown: (readonly [string, RankingContext])[], hasFeedback: boolean, asOf: number): Promise<void> {
+    let contexts = shown;
+    if (!hasFeedback && shown.length > 0) {
+      const feedback = await this.itemFeedback(partition, shown.map(([id]) => id), asOf);
+      contexts = shown.map(([id, ctx]) => [id, { ...ctx, itemShows: feedback.get(id)?.impression ?? 0, itemClicks: feedback.get(id)?.click ?? 0 }] as const);
+    }
+    await this.o.ranker!.logServed(partition, recommendationId, new Map(contexts), this.o.servedLogTtlS ?? 7200);
+  }
+
+  private rankingContext(c: Candidate, poolRank: number, filter: ExactFilter, asOf: number, personal: Personal | null, recentItems: number, feedback: WindowCounts['7d'] | undefined): RankingContext {
     const rec = filter.record(c.itemId);
     let alsScore: number | null = null;
     if (personal) {
@@ -322,24 +347,23 @@ export class FeedService {
         for (let d = 0; d < f; d++) alsScore += personal.vector[d]! * personal.model.itemFactors[i * f + d]!;
       }
     }
-    return { source: c.source, poolRank, itemId: c.itemId, category: rec?.attributes.category?.[0] ?? null, ageHours: rec ? (asOf - rec.createdAt) / 3_600_000 : null, alsScore, sessionEvents: recentItems };
+    return {
+      source: c.source,
+      poolRank,
+      itemId: c.itemId,
+      category: rec?.attributes.category?.[0] ?? null,
+      ageHours: rec ? (asOf - rec.createdAt) / 3_600_000 : null,
+      alsScore,
+      sessionEvents: recentItems,
+      ...(feedback ? { itemShows: feedback.impression, itemClicks: feedback.click } : {}),
+    };
   }
 
   /** Stage 4 over the merged pool: catalogue facts from the filter's look-ups, click counts for Thompson sampling. */
-  private async reranked(partition: string, pool: Candidate[], k: number, cfg: RerankConfig, filter: ExactFilter, asOf: number, personal: Personal | null): Promise<FeedItem[]> {
-    let feedback: WindowCounts['7d'][] = [];
-    if (cfg.exploration.kind === 'thompson') {
-      const pipe = this.o.redis.pipeline();
-      for (const c of pool) pipe.hgetall(itemCountersKey(partition, c.itemId));
-      const replies = (await pipe.exec()) ?? [];
-      feedback = replies.map(([err, fields]) => {
-        if (err) throw err;
-        return windowCounts(fields as Record<string, string>, asOf)['7d'];
-      });
-    }
+  private async reranked(pool: Candidate[], k: number, cfg: RerankConfig, filter: ExactFilter, asOf: number, personal: Personal | null, feedback: ReadonlyMap<string, WindowCounts['7d']> | null): Promise<FeedItem[]> {
     const items: RerankItem[] = pool.map((c, rank) => {
       const rec = filter.record(c.itemId);
-      return { itemId: c.itemId, rank, source: c.source, category: rec?.attributes.category?.[0] ?? null, attributes: rec?.attributes ?? {}, createdAt: rec?.createdAt ?? null, shows: feedback[rank]?.impression ?? 0, clicks: feedback[rank]?.click ?? 0 };
+      return { itemId: c.itemId, rank, source: c.source, category: rec?.attributes.category?.[0] ?? null, attributes: rec?.attributes ?? {}, createdAt: rec?.createdAt ?? null, shows: feedback?.get(c.itemId)?.impression ?? 0, clicks: feedback?.get(c.itemId)?.click ?? 0 };
     });
     const byId = new Map(pool.map((c) => [c.itemId, c]));
     const similarity = personal ? alsSimilarity(personal.model) : attributeSimilarity;

@@ -33,6 +33,7 @@ export function isolatedConfig(name: string, overrides: Record<string, string> =
     CATALOG_TABLE: `items_${suffix}`,
     TOPIC_PARTITIONS: '2',
     LEDGER_TABLE: `ledger_${suffix}`,
+    RANKER_EXAMPLES_TABLE: `ranker_examples_${suffix}`,
     RUNNER_RETRY_BACKOFF_MS: '50',
     HTTP_PORT: '0',
     ...overrides,
@@ -118,6 +119,7 @@ export async function startStack(config: Config & { suffix: string }): Promise<S
       await admin.disconnect();
       await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
       await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.catalog.table}` });
+      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ranker.examplesTable}` });
       await clickhouse.close();
       redis.disconnect();
     },

@@ -1,12 +1,17 @@
-// The learned ranker end to end: feeds log the features of what they show; impressions and clicks come back through
+// The learned rankers end to end: feeds log the features of what they show; impressions and clicks come back through
 // the events topic with the recommendation id; the trainer joins them within the attribution window (event time),
-// learns online and publishes versions; readers pick the version up and order candidates by it, and explain=true shows
-// each feature's contribution.
+// learns online and publishes versions, and appends every labelled impression to ClickHouse; the batch tree ranker
+// trains from there. Readers pick versions up and order candidates by them, and explain=true shows each feature's
+// contribution.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
 import { seededRandom } from '../../core/seeded-random.ts';
-import { rankerCurrentKey } from '../../processors/ranker-store.ts';
-import { eventually, isolatedConfig, startStack, type Stack } from './harness.ts';
+import { experimentSchema } from '../../core/experiments.ts';
+import { trainTreeRankerJob } from '../../jobs/tree-ranker.ts';
+import { saveExperiment } from '../../serving/experiment-store.ts';
+import { RankerExampleLog } from '../../processors/ranker-examples.ts';
+import { RankerStore, rankerCurrentKey } from '../../processors/ranker-store.ts';
+import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
 
 const config = isolatedConfig('ranker', { RANKER_ATTRIBUTION_WINDOW_S: '60', RANKER_PUBLISH_INTERVAL_S: '1', RANKER_ALPHA: '0.5', RANKER_PRIOR_CTR: '0.2' });
 const tenant = `rk-${config.suffix}`.replace(/_/g, '-');
@@ -14,6 +19,8 @@ const t0 = Date.UTC(2026, 7, 1);
 let stack: Stack;
 let seq = 0;
 let clock = t0;
+/** Impressions the first test sent, all of them on feeds the reader logged. */
+let impressionsSent = 0;
 const ITEMS = Array.from({ length: 40 }, (_, i) => `i${i}`);
 // the planted truth: users click the even items they are shown, and never the odd ones
 const good = (item: string) => Number(item.slice(1)) % 2 === 0;
@@ -21,7 +28,8 @@ const good = (item: string) => Number(item.slice(1)) % 2 === 0;
 interface Feed {
   recommendationId: string;
   rankerVersion: string | null;
-  items: { itemId: string; source: string; explanation?: { probability: number; contributions: { feature: string; contribution: number }[] } }[];
+  experiments: Record<string, string>;
+  items: { itemId: string; source: string; explanation?: { model: string; score: number; probability?: number; bias: number; contributions: { feature: string; contribution: number }[] } }[];
 }
 
 async function feed(user: string, explain = false): Promise<Feed> {
@@ -58,6 +66,7 @@ describe('learned ranker', () => {
         });
       }
       await stack.producer.send(events);
+      impressionsSent += events.filter((e) => e.type === 'impression').length;
     }
     // close every attribution window in event time, then give the trainer a batch after its publish interval
     clock += 120_000;
@@ -89,5 +98,59 @@ describe('learned ranker', () => {
     expect(top.explanation!.probability).toBeGreaterThan(0.2);
     const itemContribution = top.explanation!.contributions.find((c) => c.feature === `item=${top.itemId}`);
     expect(itemContribution!.contribution).toBeGreaterThan(0);
+  });
+
+  it('labels impressions by the attribution window in ClickHouse, trains a tree ranker from them, and serves it hot-swapped', async () => {
+    const examples = new RankerExampleLog(stack.clickhouse, config.clickhouse.database, config.ranker.examplesTable);
+    const rankers = new RankerStore(stack.redis, stack.artifacts);
+    // every impression of the first test's rounds is an example once its window closed
+    await eventually('labelled impressions in ClickHouse', async () => (await examples.read(tenant, 0)).length, (n) => n === impressionsSent, 30_000);
+
+    // the window decides: a click within 60 s counts, one after it does not; a conversion is its own label
+    const f = await feed('h4');
+    const shownAt = (clock += 1000);
+    const [a, b, c] = f.items;
+    await stack.producer.send([
+      ...f.items.map((item, position) => ev({ type: 'impression', userId: 'w', itemId: item.itemId, recommendationId: f.recommendationId, position, feedId: 'home', timestamp: shownAt })),
+      ev({ type: 'click', userId: 'w', itemId: a!.itemId, recommendationId: f.recommendationId, timestamp: shownAt + 5_000 }),
+      ev({ type: 'conversion', userId: 'w', itemId: c!.itemId, recommendationId: f.recommendationId, value: 9.5, timestamp: shownAt + 6_000 }),
+    ]);
+    await stack.producer.send([ev({ type: 'click', userId: 'w', itemId: b!.itemId, recommendationId: f.recommendationId, timestamp: shownAt + 90_000 })]);
+    clock = shownAt + 200_000;
+    await stack.producer.send([ev({ type: 'click', userId: 'tick', itemId: 'i1', recommendationId: null })]);
+    const rows = await eventually('the feed\'s examples', async () => (await examples.read(tenant, shownAt)).filter((e) => e.recommendationId === f.recommendationId), (r) => r.length === f.items.length, 30_000);
+    const row = (id: string) => rows.find((r) => r.itemId === id)!;
+    expect([row(a!.itemId).clicked, row(b!.itemId).clicked, row(c!.itemId).converted, row(c!.itemId).clicked]).toEqual([true, false, true, false]);
+    expect(row(a!.itemId).context.itemShows).toBeGreaterThan(0); // served with the item's recent feedback
+
+    const result = await trainTreeRankerJob({ config, examples, rankers, logger }, { tenant, days: 3650, activate: true, minQueries: 20, holdoutShare: 0.2 });
+    expect(result.version).toMatch(/^lambdamart-/);
+    // the rounds were served without a ranker (even and odd items mixed): the trees order the held-out feeds better
+    expect(result.holdoutNdcg.lambdamart).toBeGreaterThan(result.holdoutNdcg.servedOrder!);
+    await eventually('the reader serves the tree ranker', async () => (await feed('h5')).rankerVersion, (v) => v === result.version, 20_000);
+    // the trees rank by what generalises beyond item ids, the items' recent click rate: the clicked (even) items lead
+    let goodTop = 0;
+    for (let u = 0; u < 20; u++) goodTop += (await feed(`h${u}`)).items.slice(0, 3).filter((i) => good(i.itemId)).length;
+    expect(goodTop / 60).toBeGreaterThan(0.9);
+    const top = (await feed('h6', true)).items[0]!;
+    expect(top.explanation!.model).toBe('lambdamart');
+    expect(top.explanation!.bias + top.explanation!.contributions.reduce((s, x) => s + x.contribution, 0)).toBeCloseTo(top.explanation!.score, 6);
+    expect(top.explanation!.contributions[0]!.feature).toBe('itemCtr');
+
+    // an experiment's variant can choose the ranker: the reader follows each user's variant
+    await saveExperiment(stack.redis, tenant, experimentSchema.parse({ id: 'rankers', salt: 'r1', variants: [{ name: 'trees', weight: 1 }, { name: 'online', weight: 1, overrides: { ranker: 'ftrl' } }] }));
+    const ftrlVersion = await stack.redis.get(rankerCurrentKey(tenant));
+    await eventually(
+      'feeds ranked per variant',
+      async () => Promise.all(Array.from({ length: 20 }, (_, u) => feed(`h${u}`))),
+      (feeds) => feeds.every((g) => g.rankerVersion === (g.experiments.rankers === 'online' ? ftrlVersion : result.version)) && new Set(feeds.map((g) => g.rankerVersion)).size === 2,
+      20_000,
+    );
+    await saveExperiment(stack.redis, tenant, experimentSchema.parse({ id: 'rankers', salt: 'r1', active: false, variants: [{ name: 'trees', weight: 1 }, { name: 'online', weight: 1 }] }));
+
+    // switching back is as quick: no learned ranker orders the feeds
+    await rankers.setServing(tenant, 'none');
+    await eventually('the reader drops the ranker', async () => (await feed('h5')).rankerVersion, (v) => v === null, 20_000);
+    await expect(new RankerStore(stack.redis, stack.artifacts).setServing(`${tenant}-new`, 'lambdamart')).rejects.toThrow(/no lambdamart ranker version/);
   });
 });
