@@ -85,7 +85,7 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
 
-  async function handleBatch({ batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async function handleBatch({ batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const endTimer = metrics.batchSeconds.startTimer({ processor: processor.name });
     const letters: DeadLetter[] = [];
@@ -126,8 +126,10 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
     await publishDeadLetters(producer, opts.dlqTopic, letters);
     for (const l of letters) metrics.deadLettered.inc({ processor: processor.name, topic: batch.topic, stage: l.stage });
 
-    // 4. commit
-    if (!isRunning() || isStale()) return;
+    // 4. commit. Also while stopping (isRunning() is false from the moment stop() is called, but the member stays in
+    // its group until the batch in flight returns), so a graceful shutdown commits the batch it finished. A stale
+    // batch (its partition was sought elsewhere) is not committed.
+    if (isStale()) return;
     const last = batch.messages[batch.messages.length - 1]!;
     resolveOffset(last.offset); // advances the fetch position; the commit below makes it durable
     await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }] }] });
