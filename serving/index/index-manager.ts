@@ -2,12 +2,15 @@
 // (rs:{partition}:index:current); a new one is announced on the rs:index channel. The reader loads an announced
 // snapshot in the background, checks it (checksums, counts), and only then swaps it in: queries in flight or arriving
 // meanwhile use the old one, so none is dropped; a snapshot that fails its checks is refused and the old one keeps
-// serving. Queries never wait for a load: a partition whose index is still loading is served without one.
+// serving. Queries never wait for a load: a partition whose index is still loading is served without one. At start a
+// reader loads every partition's current index (warm) and reports ready only then.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../../platform/logger.ts';
 import type { Redis } from '../../platform/redis.ts';
 import { ITEM_UPDATES_CHANNEL } from '../../processors/als-model-store.ts';
 import type { ItemUpdate } from '../../processors/content-vectors.ts';
-import { LoadedIndex } from './index-snapshot.ts';
+import { LoadedIndex, partitionDir } from './index-snapshot.ts';
 
 export const INDEX_CHANNEL = 'rs:index';
 export const indexCurrentKey = (partition: string) => `rs:{${partition}}:index:current`;
@@ -34,6 +37,9 @@ export class IndexManager {
   private readonly lookedUp = new Map<string, number>();
   /** Versions refused (bad snapshot), so a repeated announcement is not retried in a loop. */
   private readonly refused = new Set<string>();
+  /** The latest swap requested per partition: a slower load of an older request must not replace a newer one. */
+  private readonly requested = new Map<string, { version: string; loading: Promise<void> | null }>();
+  private warming: { total: number; done: number; error: string | null; finished: boolean } | null = null;
   swaps = 0;
   rejections = 0;
   upserts = 0;
@@ -86,10 +92,27 @@ export class IndexManager {
   }
 
   /** Loads and checks a version, then swaps it in; on failure the current index stays. */
-  async swapTo(partition: string, version: string): Promise<void> {
-    if (this.serving.get(partition)?.manifest.version === version || this.refused.has(`${partition}/${version}`)) return;
+  swapTo(partition: string, version: string): Promise<void> {
+    if (this.refused.has(`${partition}/${version}`)) return Promise.resolve();
+    const latest = this.requested.get(partition);
+    if (latest?.version === version && latest.loading) return latest.loading; // the same version is already loading
+    // a request supersedes older ones still loading, also a rollback to the version serving now (a no-op otherwise)
+    const request = { version, loading: null as Promise<void> | null };
+    this.requested.set(partition, request);
+    if (this.serving.get(partition)?.manifest.version === version) return Promise.resolve();
+    request.loading = this.load(partition, version, () => this.requested.get(partition) === request).finally(() => {
+      request.loading = null;
+    });
+    return request.loading;
+  }
+
+  private async load(partition: string, version: string, stillWanted: () => boolean): Promise<void> {
     try {
       const next = await LoadedIndex.load(this.root, partition, version);
+      if (!stillWanted()) {
+        this.logger.info({ partition, version }, 'index load superseded by a newer announcement; not swapping it in');
+        return;
+      }
       this.serving.set(partition, next); // atomic for queries: they read the map once per request
       this.swaps++;
       this.logger.info({ partition, version, count: next.manifest.count }, 'index swapped in');
@@ -124,6 +147,52 @@ export class IndexManager {
     } catch (err) {
       this.logger.warn({ err, partition }, 'item upsert into the live index failed; the next retcon includes the items');
     }
+  }
+
+  /**
+   * Loads the current index of each partition (one at a time, bounding memory spikes) so a new reader serves from its
+   * indexes from its first request instead of scoring exactly. Readiness waits for it (warmStatus). A partition
+   * without a pointer has nothing to load; a snapshot that fails its checks is refused as on a swap.
+   */
+  async warm(partitions: readonly string[]): Promise<void> {
+    const state = { total: partitions.length, done: 0, error: null as string | null, finished: false };
+    this.warming = state;
+    try {
+      const versions = partitions.length > 0 ? await this.redis.mget(...partitions.map(indexCurrentKey)) : [];
+      const missing: string[] = [];
+      for (const [i, partition] of partitions.entries()) {
+        const version = versions[i];
+        // a pointer to a snapshot this reader cannot see: one warning for all of them, not an error each
+        if (version && !this.hasSnapshot(partition, version)) missing.push(`${partition}/${version}`);
+        else if (version) await this.swapTo(partition, version);
+        this.lookedUp.set(partition, Date.now());
+        state.done++;
+      }
+      if (missing.length > 0) this.logger.warn({ missing: missing.slice(0, 20), count: missing.length, root: this.root }, 'current index pointers name snapshots missing from the artifacts directory (is it shared with the retcon worker?)');
+    } catch (err) {
+      state.error = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      state.finished = true;
+    }
+  }
+
+  private hasSnapshot(partition: string, version: string): boolean {
+    try {
+      return existsSync(join(partitionDir(this.root, partition), version));
+    } catch {
+      return false; // not a valid partition name: no snapshot can exist for it
+    }
+  }
+
+  /** Progress of the last warm(): null before one started. */
+  warmStatus(): { total: number; done: number; error: string | null; finished: boolean } | null {
+    return this.warming ? { ...this.warming } : null;
+  }
+
+  /** The index each partition serves now (for metrics). */
+  loaded(): { partition: string; version: string; count: number; builtAt: string }[] {
+    return [...this.serving].map(([partition, index]) => ({ partition, version: index.manifest.version, count: index.manifest.count, builtAt: index.manifest.builtAt }));
   }
 
   async stop(): Promise<void> {
