@@ -66,7 +66,7 @@ program
       await events.close();
       await retcon.close();
       await close();
-    });
+    }, config.ops.shutdownTimeoutS * 1000);
   });
 
 try {

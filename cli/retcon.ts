@@ -76,7 +76,7 @@ program
     onShutdown(logger, async () => {
       await worker.close();
       await deps.close();
-    });
+    }, config.ops.shutdownTimeoutS * 1000);
   });
 
 try {

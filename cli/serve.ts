@@ -1,4 +1,4 @@
-// Runs the reader (feed requests topic + HTTP API) until SIGTERM.
+// Runs the reader (feed requests topic + HTTP API with /livez, /readyz, /metrics) until SIGTERM.
 import { loadConfig } from '../core/config.ts';
 import { provision } from '../platform/bootstrap.ts';
 import { createLogger } from '../platform/logger.ts';
@@ -11,4 +11,4 @@ const logger = createLogger(config.logLevel, 'reader');
 await provision(config, logger);
 const reader = await startReader(config, logger, createMetrics());
 logger.info({ url: reader.url }, 'reader listening');
-onShutdown(logger, () => reader.stop());
+onShutdown(logger, () => reader.stop(), config.ops.shutdownTimeoutS * 1000);

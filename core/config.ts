@@ -111,6 +111,11 @@ const schema = z.object({
 
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18080), // 0 = any free port
+  // operations (docs/operations.md): the processors' health/metrics port, lag refresh, shutdown bound
+  PROCESSOR_HTTP_HOST: z.string().default('127.0.0.1'),
+  PROCESSOR_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18082), // 0 = any free port
+  CONSUMER_LAG_INTERVAL_S: z.coerce.number().positive().default(15),
+  SHUTDOWN_TIMEOUT_S: positiveInt.default(30),
   FEED_DEFAULT_K: positiveInt.default(10),
   FEED_MAX_K: positiveInt.default(200),
   MODEL_VERSION: z.string().default('popularity-v1'),
@@ -120,6 +125,9 @@ const schema = z.object({
 });
 
 export type RawConfig = z.infer<typeof schema>;
+
+/** Every environment variable the configuration reads (deployment manifests are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 export interface Config {
   dataDir: string;
@@ -185,6 +193,8 @@ export interface Config {
   /** BullMQ key prefix (queues live in the same Redis). */
   queuePrefix: string;
   http: { host: string; port: number };
+  /** Processors' health/metrics HTTP, the consumer-lag refresh interval, and how long a graceful shutdown may take. */
+  ops: { processorHttp: { host: string; port: number }; lagIntervalS: number; shutdownTimeoutS: number };
   /** Require an API key on every HTTP request (the tenant then always comes from the key). */
   authRequired: boolean;
   /** The read-only partition a registered tenant with no data of its own is served from. */
@@ -270,6 +280,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     queuePrefix: c.QUEUE_PREFIX,
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
+    ops: { processorHttp: { host: c.PROCESSOR_HTTP_HOST, port: c.PROCESSOR_HTTP_PORT }, lagIntervalS: c.CONSUMER_LAG_INTERVAL_S, shutdownTimeoutS: c.SHUTDOWN_TIMEOUT_S },
     authRequired: c.AUTH_REQUIRED,
     communityPartition: c.COMMUNITY_PARTITION,
     feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },

@@ -1,9 +1,12 @@
-// The reader's HTTP face: feeds, health and Prometheus metrics. Every 4xx names the offending field.
+// The reader's HTTP face: feeds, liveness (/livez, /healthz), readiness (/readyz) and Prometheus metrics (/metrics).
+// Every 4xx names the offending field.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { tenantId } from '../core/events.ts';
 import { checkFeedRequest, type FeedRequestLimits } from '../core/feed-request.ts';
+import type { Readiness } from '../platform/health.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
+import { registerHealthRoutes } from '../platform/ops-server.ts';
 import type { FeatureService } from './feature-service.ts';
 import type { FeedService } from './feed-service.ts';
 
@@ -13,8 +16,8 @@ export interface HttpDeps {
   limits: FeedRequestLimits;
   metrics: Metrics;
   logger: Logger;
-  /** Resolves when every dependency answers; rejects with the reason otherwise. */
-  checkHealth: () => Promise<void>;
+  /** /readyz: the reader's dependencies (Redis, indexes, Kafka producer) and whether it is shutting down. */
+  readiness: Readiness;
   /** The tenant an API key belongs to, or null for an unknown or revoked key. */
   resolveApiKey: (key: string) => Promise<string | null>;
   /** Without a key, refuse (true) or take the tenant the request names (false: local development). */
@@ -36,7 +39,9 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 64 * 1024 });
 
   app.addHook('onResponse', async (req, reply) => {
-    deps.metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    const route = req.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
+    deps.metrics.httpSeconds.observe({ route }, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
@@ -121,19 +126,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     return { tenant: tenant.data, item: req.params.item, ...(await deps.features.item(tenant.data, req.params.item, req.query.category ?? null)) };
   });
 
-  app.get('/healthz', async (_req, reply) => {
-    try {
-      await deps.checkHealth();
-      return { status: 'ok' };
-    } catch (err) {
-      return reply.code(503).send({ status: 'unavailable', error: (err as Error).message });
-    }
-  });
-
-  app.get('/metrics', async (_req, reply) => {
-    void reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
-  });
+  registerHealthRoutes(app, deps);
 
   return app;
 }

@@ -5,6 +5,7 @@ import type { Config } from '../core/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
+import { Readiness, redisCheck, trackProducer, type ReadinessCheck } from '../platform/health.ts';
 import { createRedis } from '../platform/redis.ts';
 import { AlsModelStore } from '../processors/als-model-store.ts';
 import { ContentVectorStore } from '../processors/content-vectors.ts';
@@ -13,6 +14,8 @@ import { decodeFeedRequest, registerFeedSchemas } from '../schemas/feed-codec.ts
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer } from '../streams/consumer-runner.ts';
 import { createKafka, createProducer } from '../streams/kafka.ts';
+import { startLagMonitor } from '../streams/lag-monitor.ts';
+import { TENANTS_KEY } from '../processors/feature-store.ts';
 import { FeedRequestProcessor } from './feed-request-processor.ts';
 import { FeatureService } from './feature-service.ts';
 import { isRegisteredTenant, resolveApiKey } from './api-keys.ts';
@@ -20,10 +23,12 @@ import { ExperimentCache } from './experiment-store.ts';
 import { FeedService } from './feed-service.ts';
 import { IndexManager } from './index/index-manager.ts';
 import { buildHttpServer } from './http.ts';
+import { readServingModels, registerServingMetrics } from './serving-metrics.ts';
 
 export interface RunningReader {
   http: FastifyInstance;
   indexes: IndexManager;
+  readiness: Readiness;
   url: string;
   stop(): Promise<void>;
 }
@@ -37,6 +42,20 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const contentVectors = new ContentVectorStore(redis, artifacts);
   const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger, (t, v, items, source) => (source === 'content' ? contentVectors.vectors(t, v, items) : models.itemVectors(t, v, items)));
   await indexes.start();
+  // load the current index of every partition before reporting ready; retried by the readiness check if it failed
+  const warmIndexes = async () => indexes.warm([...new Set([...(await redis.smembers(TENANTS_KEY)), config.communityPartition])].sort());
+  warmIndexes().catch((err: unknown) => logger.warn({ err }, 'loading the current indexes failed; readiness retries'));
+  const indexesCheck: ReadinessCheck = {
+    name: 'indexes',
+    check() {
+      const w = indexes.warmStatus();
+      if (!w || !w.finished) throw new Error(`loading current indexes (${w?.done ?? 0}/${w?.total ?? '?'} partitions)`);
+      if (w.error) {
+        warmIndexes().catch(() => {});
+        throw new Error(`loading current indexes failed: ${w.error}; retrying`);
+      }
+    },
+  };
   const community = { partition: config.communityPartition, isRegistered: (t: string) => isRegisteredTenant(redis, t) };
   const feeds = new FeedService({
     redis,
@@ -57,6 +76,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   const limits = { defaultK: config.feed.defaultK, maxK: config.feed.maxK };
   const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
   const producer = createProducer(kafka);
+  const producerCheck = trackProducer(producer);
   await producer.connect();
   const consumer = await runConsumer({
     kafka,
@@ -71,6 +91,9 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     retryBackoffMs: config.runner.retryBackoffMs,
     producer,
   });
+  const readiness = new Readiness([redisCheck(redis), indexesCheck, producerCheck]);
+  registerServingMetrics(metrics.registry, { indexes, models: () => readServingModels(redis, config.communityPartition), logger });
+  const lag = await startLagMonitor(kafka, metrics, logger, config.ops.lagIntervalS * 1000);
   const f = config.features;
   const features = new FeatureService(redis, { halfLifeMs: f.halfLifeS * 1000, trendingHalfLifeMs: f.trendingHalfLifeS * 1000, priorStrength: f.priorStrength });
   const http = buildHttpServer({
@@ -79,9 +102,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     limits,
     metrics,
     logger,
-    checkHealth: async () => {
-      await redis.ping();
-    },
+    readiness,
     resolveApiKey: (key) => resolveApiKey(redis, key),
     authRequired: config.authRequired,
   });
@@ -90,10 +111,13 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
   return {
     http,
     indexes,
+    readiness,
     url: `http://${config.http.host}:${port}`,
     async stop() {
+      readiness.drain();
       await http.close();
       await consumer.stop();
+      await lag.stop();
       await producer.disconnect();
       await indexes.stop();
       redis.disconnect();

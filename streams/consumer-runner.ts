@@ -82,6 +82,12 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   const producer = opts.producer ?? createProducer(kafka);
   if (ownsProducer) await producer.connect();
   const consumer = kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  // readiness and lag: the process's tracker follows this consumer's group membership
+  const tracked = metrics.consumers.track(opts.groupId, opts.topic);
+  consumer.on(consumer.events.GROUP_JOIN, (e) => tracked.joined(e.payload.memberAssignment[opts.topic] ?? []));
+  let stopping = false;
+  consumer.on(consumer.events.CRASH, (e) => tracked.crashed(e.payload.restart ? e.payload.error.message : `${e.payload.error.message}; not restarting`));
+  consumer.on(consumer.events.STOP, () => (stopping ? tracked.stopped() : tracked.crashed('stopped without stop()')));
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
 
@@ -184,6 +190,7 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   return {
     consumer,
     async stop() {
+      stopping = true;
       await consumer.disconnect();
       if (ownsProducer) await producer.disconnect();
     },

@@ -7,16 +7,43 @@ export async function topicEndOffsetTotal(admin: Admin, topic: string): Promise<
   return offsets.reduce((sum, p) => sum + BigInt(p.high), 0n);
 }
 
+export interface PartitionLag {
+  partition: number;
+  high: bigint;
+  /** The group's committed offset (the next record it will read), or null when it has committed none. */
+  committed: bigint | null;
+  lag: bigint;
+}
+
+/**
+ * Lag per partition from the topic's offsets (admin.fetchTopicOffsets: high watermark, low mark) and the group's
+ * committed offsets (admin.fetchOffsets: '-1' where none): high − committed. A partition the group never committed
+ * counts from its low mark (consumers start from the beginning), and so does one whose committed offset retention
+ * has already passed. Never negative.
+ */
+export function partitionLags(ends: readonly { partition: number; high: string; low: string }[], committed: readonly { partition: number; offset: string }[]): PartitionLag[] {
+  const byPartition = new Map(committed.map((p) => [p.partition, BigInt(p.offset)]));
+  return ends
+    .map((p) => {
+      const high = BigInt(p.high);
+      const low = BigInt(p.low);
+      const c = byPartition.get(p.partition) ?? -1n;
+      const from = c < 0n ? low : c < low ? low : c;
+      const lag = high > from ? high - from : 0n;
+      return { partition: p.partition, high, committed: c < 0n ? null : c, lag };
+    })
+    .sort((a, b) => a.partition - b.partition);
+}
+
+/** Lag of a group on a topic, per partition. */
+export async function fetchPartitionLags(admin: Admin, groupId: string, topic: string): Promise<PartitionLag[]> {
+  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  return partitionLags(ends, committed.find((t) => t.topic === topic)?.partitions ?? []);
+}
+
 /** Messages on the topic not yet committed by the group (uncommitted partitions count from their low mark). */
 export async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<bigint> {
-  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-  const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-  let lag = 0n;
-  for (const p of ends) {
-    const c = byPartition.get(p.partition) ?? -1n;
-    lag += BigInt(p.high) - (c < 0n ? BigInt(p.low) : c);
-  }
-  return lag;
+  return (await fetchPartitionLags(admin, groupId, topic)).reduce((sum, p) => sum + p.lag, 0n);
 }
 
 /** Polls until every group has no lag on the topic, or throws after the timeout naming the laggards. */
