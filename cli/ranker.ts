@@ -43,8 +43,10 @@ program
   .addOption(new Option('--holdout <share>', 'newest share of recommendations held out to check the model').argParser(share).default(0.2))
   .option('--activate', 'make it the ranker that orders feeds', false)
   .action(async (o: { tenant: string; days: number; until?: number; minQueries: number; holdout: number; activate: boolean }) => {
+    const examples = new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable);
+    await examples.ensureTable(); // a fresh database: say there is nothing to train from, not that a table is missing
     const result = await trainTreeRankerJob(
-      { config, examples: new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable), rankers, logger },
+      { config, examples, rankers, logger },
       { tenant: o.tenant, days: o.days, ...(o.until !== undefined ? { untilMs: o.until } : {}), activate: o.activate, minQueries: o.minQueries, holdoutShare: o.holdout },
     );
     console.log(JSON.stringify({ ...result, params: config.ranker.lambdamart }, null, 2));
