@@ -6,6 +6,7 @@ import type { Metrics } from '../platform/metrics.ts';
 import type { FeedRecord, FeedRequestRecord, FeedSchemaIds } from '../schemas/feed-codec.ts';
 import type { SchemaRegistryClient } from '../schemas/registry.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
+import { MAX_SEND_BYTES, sendInChunks } from '../streams/dead-letter.ts';
 import { eventKey } from '../streams/event-producer.ts';
 import { INDEX_VERSION, type FeedService } from './feed-service.ts';
 
@@ -40,6 +41,6 @@ export class FeedRequestProcessor implements BatchProcessor<FeedRequestRecord> {
       this.metrics.feedsServed.inc({ channel: 'kafka', status: feed.status });
       messages.push({ key: eventKey(feed), value: await this.registry.encode(this.ids.feed, { ...feed }) });
     }
-    await this.producer.send({ topic: this.feedsTopic, acks: -1, messages });
+    await sendInChunks(this.producer, this.feedsTopic, messages, MAX_SEND_BYTES); // a batch of large feeds may exceed the broker's batch limit
   }
 }
