@@ -99,9 +99,10 @@ const uid = (u: number) => `u${dataset.userIds[u]}`;
 const iid = (i: number) => `m${dataset.movieIds[i]}`;
 let seq = 0;
 const ev = (e: Record<string, unknown>): InteractionEvent => ({ eventId: `${run}-${seq++}`, tenant, context: {}, ...e }) as InteractionEvent;
-// MovieLens spans 22 years; replayed as is, the ledger's monthly partitions number in the hundreds and a FINAL read
-// across them all exceeds ClickHouse 18.16's per-query memory (see docs/ranking.md). The order of events is what
-// matters here, so ratings are replayed one minute apart, in time order, ending at a fixed date.
+// MovieLens spans 22 years; replayed as is, every consumer batch writes a part into each of hundreds of monthly
+// partitions, and FINAL reads over them are slow (they go by partition groups, finalReadScopes, since one FINAL over
+// them all exceeded ClickHouse 18.16's per-query memory). Only the order of events matters here, so ratings are
+// replayed one minute apart, in time order, ending at a fixed date.
 const order = Int32Array.from({ length: userIdx.length }, (_, r) => r).sort((a, b) => timestamps[a]! - timestamps[b]! || a - b);
 const replayedAt = new Float64Array(userIdx.length);
 const T0 = Date.UTC(2026, 0, 1) - order.length * 60_000;

@@ -42,3 +42,32 @@ export async function ensureDatabase(config: Config): Promise<void> {
     await admin.close();
   }
 }
+
+/**
+ * Conditions that split a FINAL read of a table partitioned by toYYYYMM(ts) into groups of whole partitions with at
+ * most `maxParts` active parts each. FINAL merges every part it reads at once: ClickHouse 18.16 ran out of per-query
+ * memory (3.7 GiB) at about 1,300 parts, which a years-long backfill into monthly partitions reaches. A replaced row
+ * and its replacement share a partition (same ts), so per-group FINAL deduplicates exactly like one FINAL over all.
+ * One group (no split) when the table is small or merged; `['1']` when it has no parts yet.
+ */
+export async function finalReadScopes(clickhouse: ClickHouseClient, database: string, table: string, maxParts = 300): Promise<string[]> {
+  const rs = await clickhouse.query({
+    query: `SELECT partition, count() AS parts FROM system.parts WHERE database = ${sqlString(database)} AND table = ${sqlString(table)} AND active GROUP BY partition ORDER BY partition`,
+    format: 'JSONEachRow',
+  });
+  const partitions = (await rs.json<{ partition: string; parts: string | number }>()).map((p) => ({ id: p.partition.replace(/'/g, ''), parts: Number(p.parts) }));
+  const total = partitions.reduce((s, p) => s + p.parts, 0);
+  if (total <= maxParts) return ['1'];
+  const groups: string[][] = [];
+  let size = Infinity;
+  for (const p of partitions) {
+    if (!/^\d{6}$/.test(p.id)) throw new Error(`${database}.${table}: partition ${JSON.stringify(p.id)} is not a toYYYYMM(ts) month`);
+    if (size + p.parts > maxParts) {
+      groups.push([]);
+      size = 0;
+    }
+    groups[groups.length - 1]!.push(p.id);
+    size += p.parts;
+  }
+  return groups.map((ids) => `toYYYYMM(ts) IN (${ids.join(', ')})`);
+}

@@ -4,7 +4,7 @@
 import type { InteractionEvent } from '../core/events.ts';
 import type { UserOutcome } from '../core/experiment-report.ts';
 import type { ClickHouseClient } from '../platform/clickhouse.ts';
-import { sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
+import { finalReadScopes, sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
 
 /** DDL accepted by both ClickHouse 18.16 and current releases (no DateTime64, codecs, TTL or Map). */
@@ -113,9 +113,13 @@ export interface LedgerSlice {
   untilMs?: number;
 }
 
-/** `FROM <db>.<table> FINAL WHERE …` selecting a slice, replayed duplicates collapsed. */
-export function ledgerSliceFrom(database: string, table: string, slice: LedgerSlice): string {
+/**
+ * `FROM <db>.<table> FINAL WHERE …` selecting a slice, replayed duplicates collapsed; `scope` limits it to a group of
+ * partitions (finalReadScopes), for reads that would otherwise FINAL-merge too many parts at once.
+ */
+export function ledgerSliceFrom(database: string, table: string, slice: LedgerSlice, scope = '1'): string {
   const conditions = [`tenant = ${sqlString(slice.tenant)}`];
+  if (scope !== '1') conditions.push(scope);
   if (slice.sinceMs !== undefined) conditions.push(`ts_ms >= ${Math.floor(slice.sinceMs)}`);
   if (slice.untilMs !== undefined) conditions.push(`ts_ms < ${Math.floor(slice.untilMs)}`);
   return `FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL WHERE ${conditions.join(' AND ')}`;
@@ -123,10 +127,13 @@ export function ledgerSliceFrom(database: string, table: string, slice: LedgerSl
 
 /** Distinct events in the ledger, optionally for one tenant (FINAL collapses replayed duplicates). */
 export async function countLedgerRows(clickhouse: ClickHouseClient, database: string, table: string, tenant?: string): Promise<number> {
-  const where = tenant === undefined ? '' : ` WHERE tenant = ${sqlString(tenant)}`;
-  const rs = await clickhouse.query({ query: `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where}`, format: 'JSONEachRow' });
-  const rows = await rs.json<{ n: string | number }>();
-  return Number(rows[0]?.n ?? 0);
+  let n = 0;
+  for (const scope of await finalReadScopes(clickhouse, database, table)) {
+    const where = [...(tenant === undefined ? [] : [`tenant = ${sqlString(tenant)}`]), ...(scope === '1' ? [] : [scope])];
+    const rs = await clickhouse.query({ query: `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`, format: 'JSONEachRow' });
+    n += Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0);
+  }
+  return n;
 }
 
 /**
@@ -134,22 +141,29 @@ export async function countLedgerRows(clickhouse: ClickHouseClient, database: st
  * attributed to a feed (events carrying a recommendation id).
  */
 export async function readUserOutcomes(clickhouse: ClickHouseClient, database: string, table: string, slice: LedgerSlice): Promise<UserOutcome[]> {
-  const rs = await clickhouse.query({
-    query: `SELECT user_id,
+  const byUser = new Map<string, UserOutcome>();
+  for (const scope of await finalReadScopes(clickhouse, database, table)) {
+    const rs = await clickhouse.query({
+      query: `SELECT user_id,
   countIf(event_type = 'impression') AS impressions,
   countIf(event_type = 'click' AND isNotNull(recommendation_id)) AS clicks,
   countIf(event_type = 'conversion' AND isNotNull(recommendation_id)) AS conversions,
   sumIf(ifNull(value, 0), event_type = 'conversion' AND isNotNull(recommendation_id)) AS revenue
-${ledgerSliceFrom(database, table, slice)}
+${ledgerSliceFrom(database, table, slice, scope)}
 GROUP BY user_id`,
-    format: 'JSONEachRow',
-  });
-  const out: UserOutcome[] = [];
-  for await (const chunk of rs.stream()) {
-    for (const row of chunk) {
-      const r = row.json<{ user_id: string; impressions: string | number; clicks: string | number; conversions: string | number; revenue: string | number }>();
-      out.push({ userId: r.user_id, impressions: Number(r.impressions), clicks: Number(r.clicks), conversions: Number(r.conversions), revenue: Number(r.revenue) });
+      format: 'JSONEachRow',
+    });
+    for await (const chunk of rs.stream()) {
+      for (const row of chunk) {
+        const r = row.json<{ user_id: string; impressions: string | number; clicks: string | number; conversions: string | number; revenue: string | number }>();
+        const o = byUser.get(r.user_id) ?? { userId: r.user_id, impressions: 0, clicks: 0, conversions: 0, revenue: 0 };
+        o.impressions += Number(r.impressions);
+        o.clicks += Number(r.clicks);
+        o.conversions += Number(r.conversions);
+        o.revenue += Number(r.revenue);
+        byUser.set(r.user_id, o);
+      }
     }
   }
-  return out;
+  return [...byUser.values()];
 }
