@@ -1,7 +1,8 @@
 // Serving latency of the full funnel at catalogue scale: a 1M-item tenant (HNSW index, ALS model, catalogue in Redis,
-// real-time features, a published FTRL ranker), feeds of k = 20 over HTTP with a pool of 500 candidates: four rails,
-// exact filters with catalogue look-ups, the click model scoring all 500, MMR re-ranking and an ε-greedy exploration
-// slot. Vectors are random (this measures time, not quality). Prints JSON.
+// real-time features, published FTRL and LambdaMART rankers), feeds of k = 20 over HTTP with a pool of 500 candidates:
+// four rails, exact filters with catalogue look-ups, the items' feedback counters, the ranker scoring all 500 (FTRL,
+// then LambdaMART), MMR re-ranking and an ε-greedy exploration slot. Vectors are random (this measures time, not
+// quality). Prints JSON.
 //   npm run bench:funnel -- [--items 1000000] [--seconds 20] [--clients 4]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,8 @@ import { loadConfig } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { FtrlModel } from '../core/models/ftrl.ts';
 import { decayParams } from '../core/popularity.ts';
-import { rankingFeatures, withPosition } from '../core/ranking-features.ts';
+import { DENSE_FEATURES, rankingFeatures, withPosition, type RankingContext } from '../core/ranking-features.ts';
+import { trainTreeRanker, type RankerExample } from '../core/ranker-training.ts';
 import { seededRandom } from '../core/seeded-random.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { buildSnapshotInChild } from '../jobs/index-build-process.ts';
@@ -110,15 +112,23 @@ for (let u = 0; u < opts.users; u++) {
 }
 await features.process(records);
 
-// 3. a click model version, trained on synthetic examples of the serving features
-progress('a ranker version');
+// 3. a version of each ranker, trained on synthetic examples of the serving contexts (this measures time, not quality)
+progress('ranker versions');
 const ranker = new FtrlModel(config.ranker.params);
 const sources = ['ann', 'popular', 'trending', 'fresh'];
+const examples: RankerExample[] = [];
 for (let i = 0; i < 20_000; i++) {
-  const ctx = { source: sources[i % 4]!, poolRank: Math.floor(random() * 500), itemId: `i${Math.floor(random() * opts.items)}`, category: `c${i % 64}`, ageHours: random() * 1000, alsScore: random() - 0.5, sessionEvents: Math.floor(random() * 20) };
-  ranker.update(withPosition(rankingFeatures(ctx), Math.floor(random() * 20)), random() < 0.05 + (ctx.source === 'ann' ? 0.05 : 0) ? 1 : 0);
+  const shows = Math.floor(random() * 200);
+  const ctx: RankingContext = { source: sources[i % 4]!, poolRank: Math.floor(random() * 500), itemId: `i${Math.floor(random() * opts.items)}`, category: `c${i % 64}`, ageHours: random() * 1000, alsScore: random() - 0.5, sessionEvents: Math.floor(random() * 20), itemShows: shows, itemClicks: Math.floor(shows * random() * 0.1) };
+  const position = i % 20;
+  const clicked = random() < 0.05 + (ctx.source === 'ann' ? 0.05 : 0);
+  ranker.update(withPosition(rankingFeatures(ctx), position), clicked ? 1 : 0);
+  examples.push({ recommendationId: `r${Math.floor(i / 20)}`, itemId: ctx.itemId, impressionMs: t0 + i, position, context: ctx, clicked, converted: false });
 }
-const rankerVersion = await new RankerStore(redis, artifacts).publish(tenant, ranker);
+const rankers = new RankerStore(redis, artifacts);
+const rankerVersion = await rankers.publish(tenant, ranker);
+const tree = trainTreeRanker(examples, config.ranker.lambdamart, { holdoutShare: 0.2, minQueries: 10 });
+const treeVersion = await rankers.publishTree(tenant, tree.model, { ...tree.report, trainSeconds: 0, features: DENSE_FEATURES });
 
 // 4. the reader, loaded; then clients
 await ensureTopics(createKafka(config, logger), [config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds], 1);
@@ -129,27 +139,36 @@ while (reader.indexes.get(tenant)?.manifest.version !== index.version) await new
 const probe = (await (await fetch(`${reader.url}/v1/feeds/u1?k=${K}&explain=true`, { headers: { authorization: `Bearer ${key}` } })).json()) as { rankerVersion: string; indexVersion: string; items: { propensity: number; explanation?: unknown }[] };
 progress(`probe: ranker ${probe.rankerVersion}, index ${probe.indexVersion}, ${probe.items.length} items`);
 
-const samples: { ms: number; status: number }[] = [];
-let stop = false;
-async function client(seed: number): Promise<void> {
-  let s = seed;
-  while (!stop) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    const t = performance.now();
-    const res = await fetch(`${reader.url}/v1/feeds/${userIds[s % userIds.length]}?k=${K}`, { headers: { authorization: `Bearer ${key}` } });
-    await res.arrayBuffer();
-    samples.push({ ms: performance.now() - t, status: res.status });
+async function measure(label: string): Promise<{ requests: number; failed: number; p50Ms: number; p99Ms: number; rps: number }> {
+  const samples: { ms: number; status: number }[] = [];
+  let stop = false;
+  async function client(seed: number): Promise<void> {
+    let s = seed;
+    while (!stop) {
+      s = (s * 1664525 + 1013904223) >>> 0;
+      const t = performance.now();
+      const res = await fetch(`${reader.url}/v1/feeds/${userIds[s % userIds.length]}?k=${K}`, { headers: { authorization: `Bearer ${key}` } });
+      await res.arrayBuffer();
+      samples.push({ ms: performance.now() - t, status: res.status });
+    }
   }
+  progress(`${label}: measuring for ${opts.seconds} s with ${opts.clients} clients`);
+  const warm = Array.from({ length: opts.clients }, (_, i) => client(100 + i));
+  await new Promise((r) => setTimeout(r, 3000)); // warm-up, discarded
+  samples.length = 0;
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+  stop = true;
+  await Promise.all(warm);
+  const seconds = (performance.now() - started) / 1000;
+  const ms = samples.map((x) => x.ms);
+  return { requests: samples.length, failed: samples.filter((x) => x.status !== 200).length, p50Ms: +quantile(ms, 0.5).toFixed(2), p99Ms: +quantile(ms, 0.99).toFixed(2), rps: Math.round(samples.length / seconds) };
 }
-progress(`measuring for ${opts.seconds} s with ${opts.clients} clients`);
-const warm = Array.from({ length: opts.clients }, (_, i) => client(100 + i));
-await new Promise((r) => setTimeout(r, 3000)); // warm-up, discarded
-samples.length = 0;
-const started = performance.now();
-await new Promise((r) => setTimeout(r, opts.seconds * 1000));
-stop = true;
-await Promise.all(warm);
-const seconds = (performance.now() - started) / 1000;
+const feeds: Record<string, Awaited<ReturnType<typeof measure>>> = { ftrl: await measure('FTRL ranker') };
+await rankers.setServing(tenant, 'lambdamart');
+await new Promise((r) => setTimeout(r, 5_500)); // readers re-read the pointers within 5 s
+const treeProbe = (await (await fetch(`${reader.url}/v1/feeds/u1?k=${K}`, { headers: { authorization: `Bearer ${key}` } })).json()) as { rankerVersion: string };
+feeds.lambdamart = await measure('LambdaMART ranker');
 const rss = process.memoryUsage().rss;
 await reader.stop();
 const admin = createKafka(config, logger).admin();
@@ -160,16 +179,15 @@ await deleteTenantKeys(redis, tenant);
 redis.disconnect();
 rmSync(artifactsDir, { recursive: true, force: true });
 
-const ms = samples.map((x) => x.ms);
 console.log(
   JSON.stringify(
     {
       benchmark: 'funnel',
       machine: machine(),
       data: { items: opts.items, users: opts.users, factors: f, k: K, candidates: K * POOL_FACTOR, clients: opts.clients, indexBuildSeconds: +buildSeconds.toFixed(1) },
-      stages: { rails: ['ann', 'popular', 'trending', 'fresh'], ranker: rankerVersion, rerank: { mmrLambda: 0.9, exploration: 'epsilon-greedy 0.1, 1 slot' } },
-      probe: { rankerUsed: probe.rankerVersion === rankerVersion, indexUsed: probe.indexVersion === index.version, items: probe.items.length, explained: probe.items.every((i) => i.explanation !== undefined) },
-      feeds: { requests: samples.length, failed: samples.filter((x) => x.status !== 200).length, p50Ms: +quantile(ms, 0.5).toFixed(2), p99Ms: +quantile(ms, 0.99).toFixed(2), rps: Math.round(samples.length / seconds) },
+      stages: { rails: ['ann', 'popular', 'trending', 'fresh'], rankers: { ftrl: rankerVersion, lambdamart: treeVersion }, rerank: { mmrLambda: 0.9, exploration: 'epsilon-greedy 0.1, 1 slot' } },
+      probe: { rankerUsed: probe.rankerVersion === rankerVersion, treeRankerUsed: treeProbe.rankerVersion === treeVersion, indexUsed: probe.indexVersion === index.version, items: probe.items.length, explained: probe.items.every((i) => i.explanation !== undefined) },
+      feeds,
       readerProcessRssMiB: Math.round(rss / 2 ** 20),
     },
     null,
