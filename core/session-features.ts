@@ -35,6 +35,16 @@ export function isExpiredField(field: string, nowMs: number): boolean {
 
 export type WindowCounts = Record<WindowName, Record<EventType, number>>;
 
+/**
+ * The counter fields that make up one window of the given types as of `nowMs`, `buckets` fields per type in `types`
+ * order: an HMGET of these reads one window of a hash that holds all three.
+ */
+export function windowFieldNames(name: WindowName, types: readonly EventType[], nowMs: number): string[] {
+  const w = WINDOWS.find((x) => x.name === name)!;
+  const current = Math.floor(nowMs / w.bucketMs);
+  return types.flatMap((t) => Array.from({ length: w.buckets }, (_, k) => `${TYPE_CODE[t]}:${w.granularity}:${current - k}`));
+}
+
 /** Sums stored buckets into per-window counts as of `nowMs` (the window includes the current, partial bucket). */
 export function windowCounts(fields: Readonly<Record<string, string | number>>, nowMs: number): WindowCounts {
   const out = {} as WindowCounts;

@@ -12,7 +12,7 @@ import { recommendAls } from '../core/models/als.ts';
 import { decayedScore } from '../core/popularity.ts';
 import { RAILS, mergeRails, type Candidate, type Rail, type RailName } from '../core/retrieval.ts';
 import { attributeSimilarity, excludedByRules, rerank, type BusinessRules, type RerankConfig, type RerankItem } from '../core/rerank.ts';
-import { windowCounts, type WindowCounts } from '../core/session-features.ts';
+import { windowFieldNames } from '../core/session-features.ts';
 import { applyExperiments, type ServingSettings } from '../core/experiments.ts';
 import type { ExperimentCache } from './experiment-store.ts';
 import type { RankerExplanation } from '../core/ranker.ts';
@@ -313,15 +313,24 @@ export class FeedService {
     };
   }
 
-  /** The items' impressions and clicks over the last 7 days, one pipelined round trip. */
-  private async itemFeedback(partition: string, itemIds: readonly string[], asOf: number): Promise<Map<string, WindowCounts['7d']>> {
+  /** The items' impressions and clicks over the last 7 days, one pipelined round trip reading only those buckets. */
+  private async itemFeedback(partition: string, itemIds: readonly string[], asOf: number): Promise<Map<string, { impression: number; click: number }>> {
+    const fields = windowFieldNames('7d', ['impression', 'click'], asOf);
+    const half = fields.length / 2;
     const pipe = this.o.redis.pipeline();
-    for (const id of itemIds) pipe.hgetall(itemCountersKey(partition, id));
+    for (const id of itemIds) pipe.hmget(itemCountersKey(partition, id), ...fields);
     const replies = (await pipe.exec()) ?? [];
     return new Map(
-      replies.map(([err, fields], i) => {
+      replies.map(([err, values], i) => {
         if (err) throw err;
-        return [itemIds[i]!, windowCounts(fields as Record<string, string>, asOf)['7d']] as const;
+        let impression = 0;
+        let click = 0;
+        (values as (string | null)[]).forEach((v, k) => {
+          if (v === null) return;
+          if (k < half) impression += Number(v);
+          else click += Number(v);
+        });
+        return [itemIds[i]!, { impression, click }] as const;
       }),
     );
   }
@@ -336,7 +345,7 @@ export class FeedService {
     await this.o.ranker!.logServed(partition, recommendationId, new Map(contexts), this.o.servedLogTtlS ?? 7200);
   }
 
-  private rankingContext(c: Candidate, poolRank: number, filter: ExactFilter, asOf: number, personal: Personal | null, recentItems: number, feedback: WindowCounts['7d'] | undefined): RankingContext {
+  private rankingContext(c: Candidate, poolRank: number, filter: ExactFilter, asOf: number, personal: Personal | null, recentItems: number, feedback: { impression: number; click: number } | undefined): RankingContext {
     const rec = filter.record(c.itemId);
     let alsScore: number | null = null;
     if (personal) {
@@ -360,7 +369,7 @@ export class FeedService {
   }
 
   /** Stage 4 over the merged pool: catalogue facts from the filter's look-ups, click counts for Thompson sampling. */
-  private async reranked(pool: Candidate[], k: number, cfg: RerankConfig, filter: ExactFilter, asOf: number, personal: Personal | null, feedback: ReadonlyMap<string, WindowCounts['7d']> | null): Promise<FeedItem[]> {
+  private async reranked(pool: Candidate[], k: number, cfg: RerankConfig, filter: ExactFilter, asOf: number, personal: Personal | null, feedback: ReadonlyMap<string, { impression: number; click: number }> | null): Promise<FeedItem[]> {
     const items: RerankItem[] = pool.map((c, rank) => {
       const rec = filter.record(c.itemId);
       return { itemId: c.itemId, rank, source: c.source, category: rec?.attributes.category?.[0] ?? null, attributes: rec?.attributes ?? {}, createdAt: rec?.createdAt ?? null, shows: feedback?.get(c.itemId)?.impression ?? 0, clicks: feedback?.get(c.itemId)?.click ?? 0 };

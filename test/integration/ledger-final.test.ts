@@ -66,7 +66,8 @@ afterAll(async () => {
 describe('FINAL reads by partition groups', () => {
   it('splits into groups of whole partitions that cover every partition once', async () => {
     const rs = await clickhouse.query({ query: `SELECT count() AS parts, uniqExact(partition) AS partitions FROM system.parts WHERE database = '${database}' AND table = '${table}' AND active`, format: 'JSONEachRow' });
-    const [{ parts, partitions }] = await rs.json<{ parts: string; partitions: string }>();
+    const [row] = await rs.json<{ parts: string; partitions: string }>();
+    const { parts, partitions } = row!;
     expect(Number(parts)).toBeGreaterThan(300);
     const scopes = await finalReadScopes(clickhouse, database, table);
     expect(scopes.length).toBeGreaterThan(1);

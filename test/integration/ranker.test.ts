@@ -11,6 +11,7 @@ import { trainTreeRankerJob } from '../../jobs/tree-ranker.ts';
 import { saveExperiment } from '../../serving/experiment-store.ts';
 import { RankerExampleLog } from '../../processors/ranker-examples.ts';
 import { RankerStore, rankerCurrentKey } from '../../processors/ranker-store.ts';
+import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
 
 const config = isolatedConfig('ranker', { RANKER_ATTRIBUTION_WINDOW_S: '60', RANKER_PUBLISH_INTERVAL_S: '1', RANKER_ALPHA: '0.5', RANKER_PRIOR_CTR: '0.2' });
@@ -70,10 +71,15 @@ describe('learned ranker', () => {
     }
     // close every attribution window in event time, then give the trainer a batch after its publish interval
     clock += 120_000;
+    // (the trainer publishes in the first batch after its interval: wait until it has learned everything, then give
+    // it one more batch after the interval, so the last version has learned from every window)
+    const trainerCaughtUp = () => waitForCaughtUp(stack.admin, [`test-${config.suffix}-ranker-trainer`], config.topics.events, 60_000);
     await stack.producer.send([ev({ type: 'click', userId: 'tick', itemId: 'i1', recommendationId: null })]);
     await stack.caughtUp();
+    await trainerCaughtUp();
     await new Promise((r) => setTimeout(r, 1100));
     await stack.producer.send([ev({ type: 'click', userId: 'tick', itemId: 'i3', recommendationId: null })]);
+    await trainerCaughtUp();
     await eventually('a ranker version', () => stack.redis.get(rankerCurrentKey(tenant)), (v) => v !== null, 30_000);
     // the trainer may publish again meanwhile: the reader follows the pointer within its refresh interval
     await eventually(

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
 import { planFeatureBatch } from '../../core/feature-updates.ts';
 import { decayedScore, decayParams, planEpoch } from '../../core/popularity.ts';
-import { betaPrior, counterFields, isExpiredField, smoothedRate, trendingScore, windowCounts, SESSION_IDLE_MS } from '../../core/session-features.ts';
+import { betaPrior, counterFields, isExpiredField, smoothedRate, trendingScore, windowCounts, windowFieldNames, SESSION_IDLE_MS } from '../../core/session-features.ts';
 
 const H = 3_600_000;
 const t0 = Date.UTC(2017, 10, 26);
@@ -80,6 +80,23 @@ describe('windowed counters', () => {
     const [impMin3d, impHour3d] = counterFields('impression', now - 3 * 86_400_000);
     const expired = [clickMin2h, impMin3d, impHour3d, ...counterFields('click', now - 9 * 86_400_000)];
     expect(Object.keys(fields).filter((f) => isExpiredField(f, now)).sort()).toEqual(expired.sort());
+  });
+
+  it('name the fields of one window, so reading just those gives the same counts as the whole hash', () => {
+    const fields: Record<string, number> = {};
+    const now = t0 + 20 * 86_400_000 + 5 * H;
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    for (let i = 0; i < 500; i++) {
+      const type = (['impression', 'click', 'engagement', 'conversion'] as const)[Math.floor(rand() * 4)]!;
+      for (const f of counterFields(type, now - Math.floor(rand() * 12 * 86_400_000))) fields[f] = (fields[f] ?? 0) + 1;
+    }
+    const names = windowFieldNames('7d', ['impression', 'click'], now);
+    const read = names.map((n) => fields[n] ?? 0);
+    const c = windowCounts(fields, now)['7d'];
+    expect(read.slice(0, 7).reduce((a, b) => a + b, 0)).toBe(c.impression);
+    expect(read.slice(7).reduce((a, b) => a + b, 0)).toBe(c.click);
+    expect(c.impression + c.click).toBeGreaterThan(0);
   });
 });
 
