@@ -26,7 +26,10 @@ export async function encodeEvent(registry: SchemaRegistryClient, ids: EventSche
 export async function decodeEvent(registry: SchemaRegistryClient, message: KafkaMessage, nowMs = Date.now()): Promise<{ value: InteractionEvent; schemaId: number }> {
   const decoded = await registry.decode(message.value);
   const prefix = `${EVENTS_NAMESPACE}.`;
-  if (!decoded.recordName.startsWith(prefix)) {
+  // a record of another name in our namespace (a type we do not know) is as undecodable as one outside it; letting
+  // fromAvroRecord throw a plain Error made it an outage, retried forever by every processor
+  const known = EVENT_TYPES.some((t) => decoded.recordName === `${prefix}${RECORD_NAMES[t]}`);
+  if (!known) {
     throw new DecodeError(`schema id ${decoded.schemaId} is ${decoded.recordName || 'an unnamed schema'}, not an interaction event`, decoded.schemaId);
   }
   const candidate = fromAvroRecord(decoded.recordName.slice(prefix.length), decoded.value);
