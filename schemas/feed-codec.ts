@@ -1,6 +1,8 @@
 // Feed requests and feeds on Kafka: Avro with the registry, like events.
 import type { KafkaMessage } from 'kafkajs';
-import { DecodeError } from '../streams/record-errors.ts';
+import { z } from 'zod';
+import { formatIssues } from '../core/events.ts';
+import { DecodeError, ValidationError } from '../streams/record-errors.ts';
 import { readSchema, subjectFor, type SchemaRegistryClient } from './registry.ts';
 
 export interface FeedRequestRecord {
@@ -51,8 +53,16 @@ export async function decodeFeedRequest(registry: SchemaRegistryClient, message:
   if (decoded.recordName !== 'io.rankstream.serving.FeedRequest') {
     throw new DecodeError(`schema id ${decoded.schemaId} is ${decoded.recordName}, not io.rankstream.serving.FeedRequest`, decoded.schemaId);
   }
+  // The fields every answer echoes, by type (the request's rules give an invalid_request Feed instead): a schema registered
+  // under our record name with other fields would otherwise fail only when its Feed is encoded, an error the runner
+  // retries as an outage.
+  const shape = feedRequestShape.safeParse(decoded.value);
+  if (!shape.success) throw new ValidationError(`invalid io.rankstream.serving.FeedRequest: ${formatIssues(shape.error.issues)}`, decoded.schemaId);
   return { value: decoded.value as unknown as FeedRequestRecord, schemaId: decoded.schemaId };
 }
+
+/** The fields a Feed echoes must be strings; the others are checked with the request (checkFeedRequest). */
+const feedRequestShape = z.object({ requestId: z.string(), tenant: z.string(), userId: z.string() });
 
 export async function decodeFeed(registry: SchemaRegistryClient, value: Buffer | null): Promise<FeedRecord> {
   const decoded = await registry.decode(value);
