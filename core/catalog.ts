@@ -1,7 +1,7 @@
 // The item catalogue: what a producer says about an item (attributes, numeric stats, when it appeared, whether it was
 // removed), the rules every accepted item record satisfies, and hard constraints a feed request puts on attributes.
 import { z } from 'zod';
-import { formatIssues, MAX_CLOCK_SKEW_MS, MIN_EVENT_TIME_MS, tenantId, type ValidationResult } from './events.ts';
+import { formatIssues, hasProtoKey, MAX_CLOCK_SKEW_MS, MIN_EVENT_TIME_MS, PROTO_KEY_ERROR, tenantId, type ValidationResult } from './events.ts';
 
 export interface CatalogItem {
   tenant: string;
@@ -35,6 +35,11 @@ const itemSchema = z.object({
 });
 
 export function validateCatalogItem(candidate: unknown, nowMs: number = Date.now()): ValidationResult<CatalogItem> {
+  if (typeof candidate === 'object' && candidate !== null) {
+    for (const field of ['attributes', 'numeric'] as const) {
+      if (hasProtoKey((candidate as Record<string, unknown>)[field])) return { ok: false, error: PROTO_KEY_ERROR(field) };
+    }
+  }
   const parsed = itemSchema.safeParse(candidate);
   if (!parsed.success) return { ok: false, error: formatIssues(parsed.error.issues) };
   for (const field of ['createdAt', 'updatedAt'] as const) {

@@ -77,11 +77,22 @@ export type ValidationResult<T> = { ok: true; value: T } | { ok: false; error: s
 
 /** Checks an event against the domain invariants; the error names every offending field. */
 export function validateEvent(candidate: unknown, nowMs: number = Date.now()): ValidationResult<InteractionEvent> {
+  const context = typeof candidate === 'object' && candidate !== null ? (candidate as { context?: unknown }).context : undefined;
+  if (hasProtoKey(context)) return { ok: false, error: PROTO_KEY_ERROR('context') };
   const parsed = eventSchema.safeParse(candidate);
   if (!parsed.success) return { ok: false, error: formatIssues(parsed.error.issues) };
   if (parsed.data.timestamp > nowMs + MAX_CLOCK_SKEW_MS) return { ok: false, error: 'timestamp: more than 24 h in the future' };
   return { ok: true, value: parsed.data };
 }
+
+/**
+ * A map key "__proto__" cannot survive a JavaScript object (parsers, zod and avsc assign it, which sets the prototype
+ * instead): refused by name rather than dropped without a word.
+ */
+export function hasProtoKey(map: unknown): boolean {
+  return typeof map === 'object' && map !== null && Object.prototype.hasOwnProperty.call(map, '__proto__');
+}
+export const PROTO_KEY_ERROR = (field: string) => `${field}: the key "__proto__" is not allowed`;
 
 export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
   return issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');

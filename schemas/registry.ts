@@ -49,6 +49,17 @@ interface ResponseErrorLike {
   message?: string;
 }
 
+/** The Avro encoding of the string "__proto__" (zig-zag length 9, then the bytes). */
+const PROTO_KEY = Buffer.from('\x12__proto__', 'latin1');
+
+/**
+ * Whether decoding dropped a map entry keyed "__proto__": avsc builds maps as plain objects, where that assignment sets
+ * the prototype instead of adding a key. Only bodies holding those bytes are re-encoded to compare.
+ */
+function losesProtoKey(type: avro.Type, body: Buffer, value: unknown): boolean {
+  return body.includes(PROTO_KEY) && !type.toBuffer(value).equals(body);
+}
+
 export class SchemaRegistryClient {
   private readonly registry: SchemaRegistry;
   private readonly types = new Map<number, Promise<avro.Type>>();
@@ -106,12 +117,16 @@ export class SchemaRegistryClient {
       if (e.status === 404) throw new DecodeError(`unknown schema id ${schemaId}: the registry has no such schema`, schemaId);
       throw err; // registry unreachable: not the message's fault, so not a dead letter
     }
+    let value: Record<string, unknown>;
     try {
-      const value = type.fromBuffer(buffer.subarray(5)) as Record<string, unknown>;
-      return { schemaId, recordName: type.name ?? '', value: { ...value } };
+      value = type.fromBuffer(buffer.subarray(5)) as Record<string, unknown>;
     } catch (err) {
       throw new DecodeError(`Avro body does not decode with schema id ${schemaId} (${type.name ?? ''}): ${(err as Error).message}`, schemaId);
     }
+    if (losesProtoKey(type, buffer.subarray(5), value)) {
+      throw new DecodeError(`Avro body with schema id ${schemaId} (${type.name ?? ''}) has a map key "__proto__", which a JavaScript object cannot hold (it would be dropped silently)`, schemaId);
+    }
+    return { schemaId, recordName: type.name ?? '', value: { ...value } };
   }
 
   private typeFor(schemaId: number): Promise<avro.Type> {
