@@ -108,6 +108,12 @@ const schema = z.object({
 
   AUTH_REQUIRED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   COMMUNITY_PARTITION: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).default('community'),
+  // bad input and security (docs/operations.md, "Bad input and security")
+  RATE_LIMIT_PER_S: z.coerce.number().min(0).default(100), // requests per second per API key (token bucket in Redis); 0 = no limit
+  RATE_LIMIT_BURST: positiveInt.default(200),
+  MAX_RECORD_BYTES: positiveInt.default(512 * 1024), // larger Kafka records are dead-lettered undecoded
+  HTTP_BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+  REQUIRE_REGISTERED_TENANTS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18080), // 0 = any free port
@@ -199,6 +205,14 @@ export interface Config {
   authRequired: boolean;
   /** The read-only partition a registered tenant with no data of its own is served from. */
   communityPartition: string;
+  /** Per-API-key token bucket on the HTTP API, shared by every reader through Redis; perS 0 turns it off. */
+  rateLimit: { perS: number; burst: number };
+  /**
+   * Bounds on what comes in: Kafka records over maxRecordBytes are dead-lettered without decoding; HTTP bodies over
+   * httpBodyLimitBytes are 413; with requireRegisteredTenants, events and items of a tenant without an API key (and
+   * not the community partition) are dead-lettered.
+   */
+  input: { maxRecordBytes: number; httpBodyLimitBytes: number; requireRegisteredTenants: boolean };
   feed: { defaultK: number; maxK: number; modelVersion: string };
   demo: { logPath: string; tenant: string };
 }
@@ -283,6 +297,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ops: { processorHttp: { host: c.PROCESSOR_HTTP_HOST, port: c.PROCESSOR_HTTP_PORT }, lagIntervalS: c.CONSUMER_LAG_INTERVAL_S, shutdownTimeoutS: c.SHUTDOWN_TIMEOUT_S },
     authRequired: c.AUTH_REQUIRED,
     communityPartition: c.COMMUNITY_PARTITION,
+    rateLimit: { perS: c.RATE_LIMIT_PER_S, burst: c.RATE_LIMIT_BURST },
+    input: { maxRecordBytes: c.MAX_RECORD_BYTES, httpBodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES, requireRegisteredTenants: c.REQUIRE_REGISTERED_TENANTS },
     feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },
     demo: { logPath: c.DEMO_LOG_PATH, tenant: c.DEMO_TENANT },
   };

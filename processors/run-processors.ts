@@ -26,6 +26,9 @@ import { ContentVectorStore } from './content-vectors.ts';
 import { FeaturesProcessor } from './features.ts';
 import { LedgerWriter } from './ledger-writer.ts';
 import { ScalerProcessor, ScalerPublisher } from './scaler.ts';
+import { isRegisteredTenant } from '../serving/api-keys.ts';
+import { limitRecordSize, requireRegisteredTenant } from '../streams/input-guards.ts';
+import type { RecordDecoder } from '../streams/consumer-runner.ts';
 
 export interface RunningProcessors {
   stop(): Promise<void>;
@@ -58,7 +61,7 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
         groupId: `${groupPrefix}-${processor.name}`,
         topic: config.topics.events,
         dlqTopic: config.topics.eventsDlq,
-        decode: (m) => decodeEvent(registry, m),
+        decode: guarded(config, redis, (m) => decodeEvent(registry, m)),
         processor,
         undecodable: processor instanceof LedgerWriter ? 'dead-letter' : 'skip',
         logger,
@@ -91,7 +94,7 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
       groupId: `${groupPrefix}-${catalog.name}`,
       topic: config.topics.items,
       dlqTopic: config.topics.itemsDlq,
-      decode: (m) => decodeItem(registry, m),
+      decode: guarded(config, redis, (m) => decodeItem(registry, m)),
       processor: catalog,
       undecodable: 'dead-letter', // the only reader of the items topic
       logger,
@@ -108,4 +111,10 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
       redis.disconnect();
     },
   };
+}
+
+/** Bad input the schemas do not stop: records over MAX_RECORD_BYTES and, with REQUIRE_REGISTERED_TENANTS, unregistered tenants. */
+function guarded<T extends { tenant: string }>(config: Config, redis: Parameters<typeof isRegisteredTenant>[0], decode: RecordDecoder<T>): RecordDecoder<T> {
+  const checked = config.input.requireRegisteredTenants ? requireRegisteredTenant(decode, (t) => isRegisteredTenant(redis, t), [config.communityPartition]) : decode;
+  return limitRecordSize(checked, config.input.maxRecordBytes);
 }

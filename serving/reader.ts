@@ -13,6 +13,7 @@ import { RankerStore } from '../processors/ranker-store.ts';
 import { decodeFeedRequest, registerFeedSchemas } from '../schemas/feed-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer } from '../streams/consumer-runner.ts';
+import { limitRecordSize } from '../streams/input-guards.ts';
 import { createKafka, createProducer } from '../streams/kafka.ts';
 import { startLagMonitor } from '../streams/lag-monitor.ts';
 import { TENANTS_KEY } from '../processors/feature-store.ts';
@@ -83,7 +84,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     groupId: opts.groupId ?? `${config.runner.groupPrefix}-reader`,
     topic: config.topics.feedRequests,
     dlqTopic: config.topics.feedRequestsDlq,
-    decode: (m) => decodeFeedRequest(registry, m),
+    decode: limitRecordSize((m) => decodeFeedRequest(registry, m), config.input.maxRecordBytes),
     processor: new FeedRequestProcessor(feeds, limits, registry, ids, producer, config.topics.feeds, metrics),
     logger,
     metrics,
