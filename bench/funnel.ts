@@ -52,6 +52,7 @@ const config = loadConfig({
   ...process.env,
   RANKSTREAM_LOG_LEVEL: 'warn',
   HTTP_PORT: '0',
+  RATE_LIMIT_PER_S: '0', // measures serving, not the per-key limit
   ARTIFACTS_DIR: artifactsDir,
   RERANK_POOL_FACTOR: String(POOL_FACTOR),
   RERANK_MMR_LAMBDA: '0.9',

@@ -44,6 +44,7 @@ const config = loadConfig({
   ...process.env,
   RANKSTREAM_LOG_LEVEL: 'warn',
   HTTP_PORT: '0',
+  RATE_LIMIT_PER_S: '0', // measures serving, not the per-key limit
   ARTIFACTS_DIR: artifactsDir,
   // its own request topics, so the reader does not pick up other runs' feed requests
   TOPIC_FEED_REQUESTS: `bench.${run}.feed-requests`,

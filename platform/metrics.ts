@@ -18,6 +18,8 @@ export interface Metrics {
   feedSeconds: Histogram<'channel'>;
   httpRequests: Counter<'route' | 'status'>;
   httpSeconds: Histogram<'route'>;
+  /** HTTP requests refused with 429 by the per-API-key rate limit. */
+  rateLimited: Counter<'tenant'>;
   /** The consumers this process runs (the consumer runner registers each): readiness and the lag monitor read it. */
   consumers: ConsumerTracker;
 }
@@ -43,6 +45,7 @@ export function createMetrics(withDefaults = true): Metrics {
     feedSeconds: new Histogram({ name: 'rankstream_feed_seconds', help: 'Feed computation latency.', labelNames: ['channel'], buckets: FEED_SECONDS_BUCKETS, registers }),
     httpRequests: new Counter({ name: 'rankstream_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers }),
     httpSeconds: new Histogram({ name: 'rankstream_http_request_seconds', help: 'HTTP request latency by route (receipt to response).', labelNames: ['route'], buckets: FEED_SECONDS_BUCKETS, registers }),
+    rateLimited: new Counter({ name: 'rankstream_rate_limited_total', help: 'HTTP requests refused (429) by the per-API-key rate limit, by the key\'s tenant.', labelNames: ['tenant'], registers }),
     consumers: new ConsumerTracker(consumerJoined),
   };
 }

@@ -9,6 +9,8 @@ import type { Metrics } from '../platform/metrics.ts';
 import { registerHealthRoutes } from '../platform/ops-server.ts';
 import type { FeatureService } from './feature-service.ts';
 import type { FeedService } from './feed-service.ts';
+import { hashApiKey } from './api-keys.ts';
+import type { RateLimiter } from './rate-limit.ts';
 
 export interface HttpDeps {
   feeds: FeedService;
@@ -22,7 +24,15 @@ export interface HttpDeps {
   resolveApiKey: (key: string) => Promise<string | null>;
   /** Without a key, refuse (true) or take the tenant the request names (false: local development). */
   authRequired: boolean;
+  /** Per-API-key token bucket (RATE_LIMIT_PER_S / RATE_LIMIT_BURST); absent or disabled: no limit. */
+  rateLimiter?: RateLimiter;
+  /** Largest request body, bytes (HTTP_BODY_LIMIT_BYTES; default 64 KiB): larger is 413. */
+  bodyLimit?: number;
 }
+
+/** Keys we issue are `rsk_` + 32 characters; anything much longer is refused without a lookup. */
+const MAX_API_KEY_LENGTH = 256;
+const MAX_ID_LENGTH = 256;
 
 interface ErrorBody {
   error: string;
@@ -36,7 +46,16 @@ function fail(reply: FastifyReply, status: number, field: string, error: string)
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   // Request logs are info-level; the http child logs warnings and errors only, so a busy reader does not log per request.
-  const app = Fastify({ loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 64 * 1024 });
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimit ?? 64 * 1024,
+    // ids may be 256 characters (the zod checks name the field when longer); the router's default cut is 100
+    routerOptions: { maxParamLength: 4 * MAX_ID_LENGTH },
+    // a malformed URL (bad percent-encoding, an over-long path parameter) gets the same {error, field} body as the rest
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as unknown as FastifyReply).code(err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400).send({ error: err.message, field: 'path' });
+    },
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -60,11 +79,21 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
    * not required, the one it names.
    */
   async function callerTenant(headers: Record<string, string | string[] | undefined>, named: unknown, reply: FastifyReply): Promise<{ tenant: unknown } | { error: ErrorBody }> {
-    const auth = headers.authorization;
-    const key = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7).trim() : typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : null;
-    if (key) {
-      const tenant = await deps.resolveApiKey(key);
+    const given = apiKeyOf(headers);
+    if ('error' in given) return { error: fail(reply, 401, 'authorization', given.error) };
+    const key = given.key;
+    if (key !== null) {
+      const tenant = key.length > MAX_API_KEY_LENGTH ? null : await deps.resolveApiKey(key);
       if (!tenant) return { error: fail(reply, 401, 'authorization', 'authorization: unknown or revoked API key') };
+      if (deps.rateLimiter?.enabled) {
+        const decision = await deps.rateLimiter.take(hashApiKey(key));
+        void reply.header('x-ratelimit-remaining', String(decision.remaining));
+        if (!decision.allowed) {
+          deps.metrics.rateLimited.inc({ tenant });
+          void reply.header('retry-after', String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
+          return { error: fail(reply, 429, 'authorization', `authorization: rate limit of this API key exceeded (${deps.rateLimiter.settings.perS}/s, burst ${deps.rateLimiter.settings.burst}); retry after ${decision.retryAfterMs} ms`) };
+        }
+      }
       if (named !== undefined && named !== tenant) return { error: fail(reply, 403, 'tenant', 'tenant: the API key belongs to another tenant; omit tenant or name your own') };
       return { tenant };
     }
@@ -88,9 +117,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.get<{ Params: { user: string }; Querystring: Record<string, string | string[] | undefined> }>('/v1/feeds/:user', async (req, reply) => {
     const q = req.query;
-    for (const [name, value] of Object.entries(q)) {
-      if (Array.isArray(value)) return fail(reply, 400, name, `${name}: given more than once`);
-    }
+    const bad = badQuery(q);
+    if (bad) return fail(reply, 400, bad.field, bad.error);
     const list = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v.split(',') : []);
     const exclude = list(q.exclude);
     const caller = await callerTenant(req.headers, q.tenant, reply);
@@ -108,7 +136,9 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
 
   // Real-time features, for debugging and for rankers outside this process.
-  app.get<{ Params: { user: string }; Querystring: { tenant?: string } }>('/v1/users/:user/features', async (req, reply) => {
+  app.get<{ Params: { user: string }; Querystring: Record<string, string | string[] | undefined> }>('/v1/users/:user/features', async (req, reply) => {
+    const bad = badQuery(req.query) ?? badId('user', req.params.user);
+    if (bad) return fail(reply, 400, bad.field, bad.error);
     const caller = await callerTenant(req.headers, req.query.tenant, reply);
     if ('error' in caller) return caller.error;
     const tenant = tenantId.safeParse(caller.tenant);
@@ -117,16 +147,47 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     return { tenant: tenant.data, user: req.params.user, ...(await deps.features.user(tenant.data, req.params.user)) };
   });
 
-  app.get<{ Params: { item: string }; Querystring: { tenant?: string; category?: string } }>('/v1/items/:item/features', async (req, reply) => {
+  app.get<{ Params: { item: string }; Querystring: Record<string, string | string[] | undefined> }>('/v1/items/:item/features', async (req, reply) => {
+    const category = req.query.category;
+    const bad = badQuery(req.query) ?? badId('item', req.params.item) ?? (typeof category === 'string' && category.length > 1024 ? { field: 'category', error: 'category: longer than 1024 characters' } : null);
+    if (bad) return fail(reply, 400, bad.field, bad.error);
     const caller = await callerTenant(req.headers, req.query.tenant, reply);
     if ('error' in caller) return caller.error;
     const tenant = tenantId.safeParse(caller.tenant);
     if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
     if (!(await deps.features.tenantKnown(tenant.data))) return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
-    return { tenant: tenant.data, item: req.params.item, ...(await deps.features.item(tenant.data, req.params.item, req.query.category ?? null)) };
+    return { tenant: tenant.data, item: req.params.item, ...(await deps.features.item(tenant.data, req.params.item, typeof category === 'string' ? category : null)) };
   });
 
   registerHealthRoutes(app, deps);
 
   return app;
+}
+
+/**
+ * The API key a request carries: `Authorization: Bearer <key>` or `x-api-key: <key>`, or none. A credential in another
+ * form (another scheme, an empty key) is refused rather than ignored: ignoring it would serve the request as
+ * unauthenticated, under the tenant it names, when keys are optional.
+ */
+export function apiKeyOf(headers: Record<string, string | string[] | undefined>): { key: string | null } | { error: string } {
+  const auth = headers.authorization;
+  if (auth !== undefined) {
+    const m = typeof auth === 'string' ? /^Bearer +(\S+) *$/i.exec(auth) : null;
+    return m ? { key: m[1]! } : { error: 'authorization: expected "Bearer <key>"' };
+  }
+  const x = headers['x-api-key'];
+  if (x === undefined) return { key: null };
+  const key = typeof x === 'string' ? x.trim() : '';
+  return key.length > 0 && !/\s|,/.test(key) ? { key } : { error: 'authorization: x-api-key must hold one key' };
+}
+
+function badQuery(q: Record<string, string | string[] | undefined>): { field: string; error: string } | null {
+  for (const [name, value] of Object.entries(q)) {
+    if (Array.isArray(value)) return { field: name, error: `${name}: given more than once` };
+  }
+  return null;
+}
+
+function badId(field: string, value: string): { field: string; error: string } | null {
+  return value.length > MAX_ID_LENGTH ? { field, error: `${field}: longer than ${MAX_ID_LENGTH} characters` } : null;
 }

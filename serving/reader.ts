@@ -24,6 +24,7 @@ import { ExperimentCache } from './experiment-store.ts';
 import { FeedService } from './feed-service.ts';
 import { IndexManager } from './index/index-manager.ts';
 import { buildHttpServer } from './http.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { readServingModels, registerServingMetrics } from './serving-metrics.ts';
 
 export interface RunningReader {
@@ -106,6 +107,8 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     readiness,
     resolveApiKey: (key) => resolveApiKey(redis, key),
     authRequired: config.authRequired,
+    rateLimiter: new RateLimiter(redis, config.rateLimit),
+    bodyLimit: config.input.httpBodyLimitBytes,
   });
   await http.listen({ host: config.http.host, port: opts.port ?? config.http.port });
   const { port } = http.server.address() as AddressInfo;

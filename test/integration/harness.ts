@@ -36,6 +36,7 @@ export function isolatedConfig(name: string, overrides: Record<string, string> =
     RANKER_EXAMPLES_TABLE: `ranker_examples_${suffix}`,
     RUNNER_RETRY_BACKOFF_MS: '50',
     HTTP_PORT: '0',
+    RATE_LIMIT_PER_S: '0', // tests send far more than a key's default rate; test/integration/security.test.ts turns it on
     ...overrides,
   });
   return { ...config, suffix };
