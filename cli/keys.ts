@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../core/config.ts';
 import { createRedis } from '../platform/redis.ts';
-import { createApiKey, revokeApiKey } from '../serving/api-keys.ts';
+import { apiKeyId, createApiKey, hashApiKey, listApiKeys, revokeApiKey, revokeApiKeyById } from '../serving/api-keys.ts';
 import { tenantOption } from './options.ts';
 
 const redis = createRedis(loadConfig());
@@ -11,13 +11,30 @@ program
   .command('create')
   .requiredOption('--tenant <id>', 'tenant the key belongs to', tenantOption)
   .action(async ({ tenant }: { tenant: string }) => {
-    console.log(await createApiKey(redis, tenant));
-    console.error(`created an API key for ${tenant}; store it now, it cannot be shown again`);
+    const key = await createApiKey(redis, tenant);
+    console.log(key);
+    console.error(`created API key ${apiKeyId(hashApiKey(key))} for ${tenant}; store it now, it cannot be shown again (rotating? revoke the old one once clients moved: keys list, keys revoke)`);
   });
 program
-  .command('revoke <key>')
-  .action(async (key: string) => {
-    if (!(await revokeApiKey(redis, key))) throw new Error('no such key (already revoked?)');
+  .command('list')
+  .description("a tenant's valid keys: id (public, from the hash) and creation time, oldest first")
+  .requiredOption('--tenant <id>', 'tenant', tenantOption)
+  .action(async ({ tenant }: { tenant: string }) => {
+    for (const k of await listApiKeys(redis, tenant)) console.log(`${k.id}\t${k.createdAt === null ? '-' : new Date(k.createdAt).toISOString()}`);
+  });
+program
+  .command('revoke [key]')
+  .description('revoke a key: give the key, or its id with --tenant and --id (from `list`)')
+  .option('--tenant <id>', 'tenant of the key (with --id)', tenantOption)
+  .option('--id <id>', 'key id from `keys list`')
+  .action(async (key: string | undefined, opts: { tenant?: string; id?: string }) => {
+    if (opts.id !== undefined) {
+      if (!opts.tenant) throw new Error('--id needs --tenant');
+      if (!(await revokeApiKeyById(redis, opts.tenant, opts.id))) throw new Error(`no key ${opts.id} for ${opts.tenant}`);
+    } else {
+      if (!key) throw new Error('give the key, or --tenant and --id');
+      if (!(await revokeApiKey(redis, key))) throw new Error('no such key (already revoked?)');
+    }
     console.error('revoked');
   });
 

@@ -1,10 +1,13 @@
 // API keys: each belongs to one tenant, and the tenant of a request is the one of its key, never one it names.
 // Keys are stored only as sha256 hashes (a leaked Redis dump reveals no usable key); a tenant may hold several, so
-// a key is rotated by creating the new one, moving clients, then revoking the old one.
+// a key is rotated by creating the new one, moving clients, then revoking the old one (both are valid meanwhile). Keys
+// are 192 random bits, so a fast hash is enough: there is nothing to brute-force, unlike a password.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from '../platform/redis.ts';
 
 const KEYS = 'rs:apikeys';
+/** hash -> creation time (ms), so an operator rotating keys can tell the old from the new. */
+const CREATED = 'rs:apikeys:created';
 const tenantKeysKey = (tenant: string) => `rs:{${tenant}}:apikeys`;
 export const REGISTERED_TENANTS_KEY = 'rs:registered-tenants';
 
@@ -14,8 +17,33 @@ export const hashApiKey = (key: string) => createHash('sha256').update(key, 'utf
 export async function createApiKey(redis: Redis, tenant: string): Promise<string> {
   const key = `rsk_${randomBytes(24).toString('base64url')}`;
   const hash = hashApiKey(key);
-  await redis.pipeline().hset(KEYS, hash, tenant).sadd(tenantKeysKey(tenant), hash).sadd(REGISTERED_TENANTS_KEY, tenant).exec();
+  await redis.pipeline().hset(KEYS, hash, tenant).hset(CREATED, hash, String(Date.now())).sadd(tenantKeysKey(tenant), hash).sadd(REGISTERED_TENANTS_KEY, tenant).exec();
   return key;
+}
+
+/** A key's public id: the first 16 hex digits of its hash. Safe to log and show; it cannot be turned back into the key. */
+export const apiKeyId = (hash: string) => hash.slice(0, 16);
+
+export interface ApiKeyInfo {
+  id: string;
+  /** Creation time (ms), null for keys created before it was recorded. */
+  createdAt: number | null;
+}
+
+/** The tenant's valid keys by id, oldest first: what a rotation looks at before revoking the old one. */
+export async function listApiKeys(redis: Redis, tenant: string): Promise<ApiKeyInfo[]> {
+  const hashes = (await redis.smembers(tenantKeysKey(tenant))).sort();
+  const created = hashes.length > 0 ? await redis.hmget(CREATED, ...hashes) : [];
+  return hashes.map((h, i) => ({ id: apiKeyId(h), createdAt: created[i] ? Number(created[i]) : null })).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+}
+
+/** Revokes the tenant's key with this id (for a key whose value is lost or leaked). Returns false when none matches. */
+export async function revokeApiKeyById(redis: Redis, tenant: string, id: string): Promise<boolean> {
+  if (!/^[0-9a-f]{16}$/.test(id)) return false;
+  const hash = (await redis.smembers(tenantKeysKey(tenant))).find((h) => apiKeyId(h) === id);
+  if (!hash) return false;
+  await redis.pipeline().hdel(KEYS, hash).hdel(CREATED, hash).srem(tenantKeysKey(tenant), hash).exec();
+  return true;
 }
 
 export async function resolveApiKey(redis: Redis, key: string): Promise<string | null> {
@@ -27,7 +55,7 @@ export async function revokeApiKey(redis: Redis, key: string): Promise<boolean> 
   const hash = hashApiKey(key);
   const tenant = await redis.hget(KEYS, hash);
   if (!tenant) return false;
-  await redis.pipeline().hdel(KEYS, hash).srem(tenantKeysKey(tenant), hash).exec();
+  await redis.pipeline().hdel(KEYS, hash).hdel(CREATED, hash).srem(tenantKeysKey(tenant), hash).exec();
   return true;
 }
 
