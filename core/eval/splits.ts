@@ -10,6 +10,8 @@ export interface Split {
   early: Int32Array;
   /** Test period, second half: where relevant items come from. */
   late: Int32Array;
+  /** The cut's parameter, the train fraction (temporal) or n (leave-last-n), so `splitRowsAgain` can repeat it. */
+  parameter: number;
 }
 
 /**
@@ -33,6 +35,7 @@ export function temporalSplit(log: InteractionLog, trainFraction = 0.8): Split &
     train: order.slice(0, firstTest),
     early: order.slice(firstTest, firstLate),
     late: order.slice(firstLate),
+    parameter: trainFraction,
     trainEnd,
     lateStart,
   };
@@ -68,7 +71,28 @@ export function leaveLastNSplit(log: InteractionLog, n: number): Split {
     train: Int32Array.from(train),
     early: Int32Array.from(early),
     late: Int32Array.from(late),
+    parameter: n,
   };
+}
+
+/**
+ * Cuts some of the log's rows (a history, say) the way `split` cut the whole log, as if they were the whole log:
+ * the parts hold rows of the original log. The learned ranker's inner splits use it to learn on the history alone.
+ */
+export function splitRowsAgain(split: Split, log: InteractionLog, rows: ArrayLike<number>): Split {
+  // ascending row order, so rows sharing a timestamp keep their file order in the sub-log as in the log
+  const sorted = Int32Array.from(rows).sort();
+  const sub: InteractionLog = {
+    nUsers: log.nUsers,
+    nItems: log.nItems,
+    user: Int32Array.from(sorted, (r) => log.user[r]!),
+    item: Int32Array.from(sorted, (r) => log.item[r]!),
+    rating: Float64Array.from(sorted, (r) => log.rating[r]!),
+    time: Float64Array.from(sorted, (r) => log.time[r]!),
+  };
+  const inner = split.name === 'temporal' ? temporalSplit(sub, split.parameter) : leaveLastNSplit(sub, split.parameter);
+  const back = (part: Int32Array) => Int32Array.from(part, (k) => sorted[k]!);
+  return { name: inner.name, description: inner.description, train: back(inner.train), early: back(inner.early), late: back(inner.late), parameter: inner.parameter };
 }
 
 /** First position in `rows` (sorted by time) whose time is >= t. */

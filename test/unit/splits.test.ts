@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { InteractionLog } from '../../core/eval/interaction-log.ts';
-import { leaveLastNSplit, temporalSplit } from '../../core/eval/splits.ts';
+import { leaveLastNSplit, splitRowsAgain, temporalSplit } from '../../core/eval/splits.ts';
 import { seededRandom } from '../../core/seeded-random.ts';
 
 /** 30 users, 3..40 rows each, timestamps on a coarse grid so many rows share a second. */
@@ -80,4 +80,35 @@ describe('leaveLastNSplit', () => {
   it('rejects a non-positive n', () => {
     expect(() => leaveLastNSplit(log, 0)).toThrow(RangeError);
   });
+});
+
+describe('splitRowsAgain', () => {
+  const log = syntheticLog();
+  const all = Int32Array.from({ length: log.user.length }, (_, k) => k);
+  const parts = (s: { train: Int32Array; early: Int32Array; late: Int32Array }) => [s.train, s.early, s.late].map((p) => Array.from(p));
+
+  for (const split of [temporalSplit(log, 0.7), leaveLastNSplit(log, 4)]) {
+    it(`repeats the ${split.name} cut on all rows exactly`, () => {
+      const again = splitRowsAgain(split, log, all);
+      expect(parts(again)).toEqual(parts(split));
+      expect(again.parameter).toBe(split.parameter);
+    });
+
+    it(`cuts a ${split.name} history as if it were the whole log, in rows of the log`, () => {
+      const history = Int32Array.from([...split.train, ...split.early]);
+      const inner = splitRowsAgain(split, log, history);
+      expect([...inner.train, ...inner.early, ...inner.late].sort((a, b) => a - b)).toEqual(Array.from(history).sort((a, b) => a - b));
+      const t = (rows: Int32Array) => Array.from(rows, (r) => log.time[r]!);
+      if (split.name === 'temporal') {
+        expect(Math.max(...t(inner.train))).toBeLessThan(Math.min(...t(inner.early)));
+        expect(Math.max(...t(inner.early))).toBeLessThanOrEqual(Math.min(...t(inner.late)));
+      } else {
+        for (let u = 0; u < log.nUsers; u++) {
+          const mine = Array.from(history).filter((r) => log.user[r] === u);
+          const late = Array.from(inner.late).filter((r) => log.user[r] === u);
+          expect(late.length).toBe(mine.length > 4 ? 4 : 0);
+        }
+      }
+    });
+  }
 });
