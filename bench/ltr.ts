@@ -1,4 +1,4 @@
-// The learned ranker's bench: the LambdaMART funnel (ALS + EASE + item-kNN retrieval, ranker trained on an inner split
+// The learned ranker's bench: the LambdaMART funnel (ALS + EASE + item-kNN retrieval, ranker trained on inner splits
 // of the history) against ALS and EASE alone on ml-latest-small, both splits, with training time and data size; plus
 // the ranker's raw training speed on its own data. Prints JSON.   npm run bench:ltr -- [--data dir]
 import { Command } from 'commander';
@@ -6,7 +6,8 @@ import { DEFAULT_ALS_PARAMS } from '../core/models/als.ts';
 import { DEFAULT_EASE_PARAMS } from '../core/models/ease.ts';
 import { DEFAULT_ITEM_KNN_PARAMS } from '../core/models/item-knn.ts';
 import { genreJaccardDistance } from '../core/eval/genre-distance.ts';
-import { LTR_PARAMS, LTR_POOL, LTR_TRAIN_USERS, runProtocol, type ProtocolConfig } from '../core/eval/protocol.ts';
+import { LTR_INNER_ROUNDS, LTR_PARAMS, LTR_POOL, runProtocol, type ProtocolConfig } from '../core/eval/protocol.ts';
+import { LTR_FEATURES } from '../core/eval/ltr-features.ts';
 import { DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit } from '../core/eval/splits.ts';
 import { loadMovieLens } from '../cli/datasets/movielens.ts';
@@ -30,16 +31,20 @@ const splits = [temporalSplit(dataset.log), leaveLastNSplit(dataset.log, 10)].ma
   const row = (model: string) => report.models.find((m) => m.model === model)!;
   const ltr = row('funnel-ltr');
   const als = row('als-batch-full');
-  // paired over the same users: is the funnel's difference to ALS more than noise?
-  const diffs = ltr.metrics[0]!.ndcgByUser.map((x, i) => x - als.metrics[0]!.ndcgByUser[i]!);
-  const mean = diffs.reduce((s, x) => s + x, 0) / diffs.length;
-  const se = Math.sqrt(diffs.reduce((s, x) => s + (x - mean) ** 2, 0) / (diffs.length - 1) / diffs.length);
+  // paired over the same users: is the funnel's difference to ALS (and to EASE) more than noise?
+  const paired = (other: typeof ltr) => {
+    const diffs = ltr.metrics[0]!.ndcgByUser.map((x, i) => x - other.metrics[0]!.ndcgByUser[i]!);
+    const mean = diffs.reduce((s, x) => s + x, 0) / diffs.length;
+    const se = Math.sqrt(diffs.reduce((s, x) => s + (x - mean) ** 2, 0) / (diffs.length - 1) / diffs.length);
+    return { mean: +mean.toFixed(4), se: +se.toFixed(4) };
+  };
   return {
     split: split.name,
     users: report.users.evaluated,
     ndcgAt10: { als: als.metrics[0]!.ndcg, ease: row('ease').metrics[0]!.ndcg, funnelLtr: ltr.metrics[0]!.ndcg },
-    funnelMinusAls: { mean: +mean.toFixed(4), se: +se.toFixed(4) },
-    coverage: { als: als.metrics[0]!.coverage, funnelLtr: ltr.metrics[0]!.coverage },
+    funnelMinusAls: paired(als),
+    funnelMinusEase: paired(row('ease')),
+    coverage: { als: als.metrics[0]!.coverage, ease: row('ease').metrics[0]!.coverage, funnelLtr: ltr.metrics[0]!.coverage },
     funnelTrainSeconds: +ltr.trainSeconds.toFixed(1),
     funnelRecommendSeconds: +ltr.recommendSeconds.toFixed(1),
   };
@@ -49,7 +54,7 @@ console.log(
     {
       benchmark: 'ltr',
       machine: machine(),
-      ranker: { params: LTR_PARAMS, candidatesPerSource: LTR_POOL, trainUsers: LTR_TRAIN_USERS, note: 'funnelTrainSeconds covers fitting the three sources twice (inner split and full history) and the ranker' },
+      ranker: { params: LTR_PARAMS, candidatesPerSource: LTR_POOL, innerRounds: LTR_INNER_ROUNDS, features: LTR_FEATURES, note: 'funnelTrainSeconds covers fitting the three sources once per inner round and once on the full history, the candidates, and the ranker' },
       splits,
     },
     null,

@@ -14,17 +14,18 @@
 //   stream, to show what fold-in adds.
 // - Interaction values come from one rating mapping (rating-values.ts) for every model that takes weights.
 import { foldInItem, foldInUser, itemGramian, recommendAls, trainAls, updateGramian, type AlsModel, type AlsParams } from '../models/als.ts';
-import { recommendEase, trainEase, type EaseParams } from '../models/ease.ts';
-import { recommendItemKnn, trainItemKnn, type ItemKnnParams } from '../models/item-knn.ts';
+import { easeScores, recommendEase, trainEase, type EaseParams } from '../models/ease.ts';
+import { itemKnnScores, recommendItemKnn, trainItemKnn, type ItemKnnParams } from '../models/item-knn.ts';
 import { recommendPopular, trainPopularity } from '../models/popularity-baseline.ts';
 import { csrFromTriples, type SparseMatrix } from '../models/sparse.ts';
 import type { ItemDistance } from './genre-distance.ts';
 import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../rerank.ts';
 import { DEFAULT_LAMBDAMART, predictLambdaMart, trainLambdaMart, type LambdaMartParams } from '../models/lambdamart.ts';
-import type { InteractionLog } from './interaction-log.ts';
+import { chronologicalOrder, type InteractionLog } from './interaction-log.ts';
+import { candidateFeatures, itemRatings, itemTimes, LTR_FEATURES } from './ltr-features.ts';
 import { averagePrecisionAtK, catalogCoverage, intraListDiversity, ndcgAtK, precisionAtK, recallAtK, reciprocalRankAtK } from './metrics.ts';
 import { ratingValue, type RatingValues } from './rating-values.ts';
-import type { Split } from './splits.ts';
+import { splitRowsAgain, type Split } from './splits.ts';
 
 export const MODEL_NAMES = ['popularity', 'item-knn', 'ease', 'als-batch-full', 'als-train-only', 'als-fold-in', 'funnel', 'funnel-mmr', 'funnel-ltr'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
@@ -45,10 +46,15 @@ export const MODEL_LABELS: Record<ModelName, string> = {
 export const FUNNEL_POOL = 100;
 export const FUNNEL_MMR_LAMBDA = 0.85;
 
-/** Candidates per source for the learned ranker, users it trains on, and its parameters. */
+/**
+ * The learned ranker: candidates per source, rounds of inner splits it learns from, and its parameters (chosen on the
+ * inner splits alone, by 2-fold cross-validation over users; see docs/ranking.md).
+ */
 export const LTR_POOL = 50;
-export const LTR_TRAIN_USERS = 400;
-export const LTR_PARAMS: LambdaMartParams = { ...DEFAULT_LAMBDAMART, trees: 60, learningRate: 0.1, maxDepth: 4, minLeafDocs: 30 };
+export const LTR_INNER_ROUNDS = 3;
+export const LTR_PARAMS: LambdaMartParams = { ...DEFAULT_LAMBDAMART, trees: 100, learningRate: 0.05, maxDepth: 4, minLeafDocs: 300, bins: 255 };
+/** The user's last history rows whose items give the "from last items" features. */
+export const LTR_RECENT = 10;
 
 interface Sources {
   als: AlsModel;
@@ -67,32 +73,66 @@ function fitSources(history: SparseMatrix, config: ProtocolConfig): Sources {
   return { als: trainAls(history, config.als), ease: trainEase(positive, config.ease), knn: trainItemKnn(positive, config.itemKnn), history, positive, popularity };
 }
 
-export const LTR_FEATURES = ['als score', 'als 1/rank', 'ease score', 'ease 1/rank', 'knn score', 'knn 1/rank', 'sources', 'log popularity'] as const;
+/** The sources fitted on some rows of the log, with what the ranker's features need from those rows. */
+interface RankerInputs extends Sources {
+  times: Float64Array[];
+  ratings: ReturnType<typeof itemRatings>;
+  /** Each user's rows, in time order. */
+  userRows: Int32Array[];
+  /** When each user asks for recommendations (seconds). */
+  cut: (user: number) => number;
+}
+
+/**
+ * Fits the sources on `rows`. The cut time is where the split puts the user's request: the end of the data for the
+ * temporal split (one global cut), the user's own last row for leave-last-n (a cut per user).
+ */
+function fitRankerInputs(log: InteractionLog, rows: Int32Array, splitName: Split['name'], config: ProtocolConfig): RankerInputs {
+  const sources = fitSources(matrixOf(log, rows, config.ratingValues), config);
+  const byUser: number[][] = Array.from({ length: log.nUsers }, () => []);
+  let end = -Infinity;
+  for (const r of chronologicalOrder(log, rows)) {
+    byUser[log.user[r]!]!.push(r);
+    end = Math.max(end, log.time[r]!);
+  }
+  const userRows = byUser.map((l) => Int32Array.from(l));
+  const cut = splitName === 'temporal' ? () => end : (u: number) => (userRows[u]!.length > 0 ? log.time[userRows[u]!.at(-1)!]! : end);
+  return { ...sources, times: itemTimes(log, rows), ratings: itemRatings(log, rows, config.relevantFrom), userRows, cut };
+}
 
 /** The union of every source's top LTR_POOL unseen items for a user, with the ranker's features. */
-function ltrCandidates(src: Sources, u: number): { items: number[]; features: number[][] } {
+function ltrCandidates(log: InteractionLog, src: RankerInputs, u: number, config: ProtocolConfig): { items: number[]; features: number[][]; prior: number[] } {
   const history = row(src.history, u).items;
   const pos = row(src.positive, u);
   const f = src.als.factors;
-  const lists: [Int32Array, Float64Array][] = [];
-  const alsScores = new Float64Array(src.history.nCols);
-  lists.push([recommendAls(src.als, src.als.userFactors.subarray(u * f, (u + 1) * f), history, LTR_POOL, alsScores), alsScores]);
-  const easeScores = new Float64Array(src.history.nCols);
-  lists.push([recommendEase(src.ease, pos.items, pos.values, history, LTR_POOL, easeScores), easeScores]);
-  const knnScores = new Float64Array(src.history.nCols);
-  lists.push([recommendItemKnn(src.knn, pos.items, pos.values, history, LTR_POOL, knnScores), knnScores]);
-  const rank = lists.map(([l]) => new Map(Array.from(l, (item, r) => [item, r] as const)));
-  const items = [...new Set(lists.flatMap(([l]) => Array.from(l)))].sort((a, b) => a - b);
-  const features = items.map((i) => {
-    const x: number[] = [];
-    lists.forEach(([, scores], s) => {
-      const r = rank[s]!.get(i);
-      x.push(scores[i]!, r === undefined ? 0 : 1 / (1 + r));
-    });
-    x.push(rank.filter((m) => m.has(i)).length, Math.log1p(src.popularity[i]!));
-    return x;
+  const alsAll = new Float64Array(src.history.nCols);
+  const easeAll = new Float64Array(src.history.nCols);
+  const knnAll = new Float64Array(src.history.nCols);
+  const lists = [
+    recommendAls(src.als, src.als.userFactors.subarray(u * f, (u + 1) * f), history, LTR_POOL, alsAll),
+    recommendEase(src.ease, pos.items, pos.values, history, LTR_POOL, easeAll),
+    recommendItemKnn(src.knn, pos.items, pos.values, history, LTR_POOL, knnAll),
+  ];
+  const rank = lists.map((l) => new Map(Array.from(l, (item, r) => [item, r] as const)));
+  const items = [...new Set(lists.flatMap((l) => Array.from(l)))].sort((a, b) => a - b);
+  const recent = src.userRows[u]!.slice(-LTR_RECENT);
+  const recentItems = Array.from(recent, (r) => log.item[r]!);
+  const recentValues = Array.from(recent, (r) => Math.max(0, ratingValue(log.rating[r]!, config.ratingValues)));
+  const features = candidateFeatures(items, {
+    sources: [
+      { scores: alsAll, rank: rank[0]! },
+      { scores: easeAll, rank: rank[1]! },
+      { scores: knnAll, rank: rank[2]! },
+    ],
+    recent: [itemKnnScores(src.knn, recentItems, recentValues), easeScores(src.ease, recentItems, recentValues)],
+    popularity: src.popularity,
+    times: src.times,
+    ratings: src.ratings,
+    cut: src.cut(u),
   });
-  return { items, features };
+  // ties in the ranker's score go to the candidate the sources rank higher together
+  const prior = items.map((i) => rank.reduce((s, m) => s + (m.has(i) ? 1 / (1 + m.get(i)!) : 0), 0));
+  return { items, features, prior };
 }
 
 /**
@@ -225,6 +265,23 @@ function prepare(log: InteractionLog, split: Split, config: ProtocolConfig): Spl
   const users = [...relevant.keys()].sort((a, b) => a - b);
   const evaluated = Int32Array.from(users.filter((u) => history.indptr[u + 1]! > history.indptr[u]!));
   return { history, positive: positivePart(history), evaluated, relevant, coldSkipped: users.length - evaluated.length };
+}
+
+/**
+ * An inner split's labels: per user with a non-empty fitted history, the items of their `late` rows rated >=
+ * `relevantFrom` that are not in that history (the protocol's own definition of relevant), users ascending.
+ */
+function innerLabels(log: InteractionLog, late: Int32Array, history: SparseMatrix, relevantFrom: number): Map<number, Set<number>> {
+  const labels = new Map<number, Set<number>>();
+  for (const r of late) {
+    const u = log.user[r]!;
+    const i = log.item[r]!;
+    if (log.rating[r]! < relevantFrom || history.indptr[u + 1] === history.indptr[u] || row(history, u).items.includes(i)) continue;
+    let set = labels.get(u);
+    if (!set) labels.set(u, (set = new Set()));
+    set.add(i);
+  }
+  return new Map([...labels].sort((a, b) => a[0] - b[0]));
 }
 
 function timed<T>(f: () => T): [T, number] {
@@ -414,48 +471,38 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
     add('als-batch-full', seconds, alsLists(model, model.userFactors, data, kMax));
   }
   if (wants('funnel-ltr')) {
-    // The ranker learns on the history alone: per user the last 20 % of their history rows (by time) are its labels,
-    // the sources are fitted on the rest; the test split is never seen. Then the sources are refitted on the whole
-    // history and the ranker orders their candidates for the evaluated users.
-    progress(`${split.name}: training the LambdaMART ranker on an inner split of the history`);
+    // The ranker learns on the history alone: the split's own cut is applied again to the history (the last n rows of
+    // each user's history for leave-last-n, a global time cut for temporal), its late part gives the labels and the
+    // sources are fitted on the rest; then again on that rest, LTR_INNER_ROUNDS times. The test split is never seen.
+    // Then the sources are refitted on the whole history and the ranker orders their candidates for the evaluated users.
+    progress(`${split.name}: training the LambdaMART ranker on ${LTR_INNER_ROUNDS} inner splits of the history`);
     const [ltr, seconds] = timed(() => {
-      const rows = concat(split.train, split.early);
-      const byUser = new Map<number, number[]>();
-      for (const r of rows) {
-        const list = byUser.get(log.user[r]!) ?? [];
-        list.push(r);
-        byUser.set(log.user[r]!, list);
-      }
-      const inner: number[] = [];
-      const labels = new Map<number, Set<number>>();
-      for (const [u, list] of byUser) {
-        list.sort((a, b) => log.time[a]! - log.time[b]! || a - b);
-        const cut = list.length >= 5 ? list.length - Math.max(1, Math.floor(list.length * 0.2)) : list.length;
-        inner.push(...list.slice(0, cut));
-        const relevant = new Set(list.slice(cut).filter((r) => log.rating[r]! >= config.relevantFrom).map((r) => log.item[r]!));
-        if (relevant.size > 0) labels.set(u, relevant);
-      }
-      const innerSources = fitSources(matrixOf(log, Int32Array.from(inner), config.ratingValues), config);
-      const users = [...labels.keys()].sort((a, b) => a - b).filter((u) => row(innerSources.history, u).items.length > 0).slice(0, LTR_TRAIN_USERS);
       const feats: number[] = [];
       const ys: number[] = [];
       const offsets = [0];
-      for (const u of users) {
-        const c = ltrCandidates(innerSources, u);
-        c.items.forEach((item, j) => {
-          feats.push(...c.features[j]!);
-          ys.push(labels.get(u)!.has(item) ? 1 : 0);
-        });
-        offsets.push(ys.length);
+      let rows = concat(split.train, split.early);
+      for (let round = 0; round < LTR_INNER_ROUNDS && rows.length > 0; round++) {
+        const inner = splitRowsAgain(split, log, rows);
+        rows = concat(inner.train, inner.early);
+        if (rows.length === 0 || inner.late.length === 0) break;
+        const src = fitRankerInputs(log, rows, split.name, config);
+        for (const [u, relevant] of innerLabels(log, inner.late, src.history, config.relevantFrom)) {
+          const c = ltrCandidates(log, src, u, config);
+          c.items.forEach((item, j) => {
+            feats.push(...c.features[j]!);
+            ys.push(relevant.has(item) ? 1 : 0);
+          });
+          offsets.push(ys.length);
+        }
       }
       const model = trainLambdaMart({ features: Float64Array.from(feats), nFeatures: LTR_FEATURES.length, labels: Float64Array.from(ys), offsets: Int32Array.from(offsets) }, LTR_PARAMS);
-      return { model, sources: fitSources(data.history, config), trainUsers: users.length, trainDocs: ys.length };
+      return { model, sources: fitRankerInputs(log, concat(split.train, split.early), split.name, config), trainQueries: offsets.length - 1, trainDocs: ys.length };
     });
-    progress(`${split.name}: ranker trained on ${ltr.trainUsers} users, ${ltr.trainDocs} candidates`);
+    progress(`${split.name}: ranker trained on ${ltr.trainQueries} inner queries, ${ltr.trainDocs} candidates`);
     add('funnel-ltr', seconds, recommendAll(data, (u) => {
-      const c = ltrCandidates(ltr.sources, u);
-      const scored = c.items.map((item, j) => ({ item, s: predictLambdaMart(ltr.model, c.features[j]!) }));
-      scored.sort((a, b) => b.s - a.s || a.item - b.item);
+      const c = ltrCandidates(log, ltr.sources, u, config);
+      const scored = c.items.map((item, j) => ({ item, s: predictLambdaMart(ltr.model, c.features[j]!), prior: c.prior[j]! }));
+      scored.sort((a, b) => b.s - a.s || b.prior - a.prior || a.item - b.item);
       return Int32Array.from(scored.slice(0, kMax), (x) => x.item);
     }));
   }
