@@ -113,6 +113,8 @@ const schema = z.object({
   RATE_LIMIT_BURST: positiveInt.default(200),
   MAX_RECORD_BYTES: positiveInt.default(512 * 1024), // larger Kafka records are dead-lettered undecoded
   HTTP_BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+  // load shedding (docs/operations.md, "Load and backpressure"): API requests in flight per reader; past it, 503; 0 = no limit
+  HTTP_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(256),
   REQUIRE_REGISTERED_TENANTS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 
   HTTP_HOST: z.string().default('127.0.0.1'),
@@ -198,7 +200,11 @@ export interface Config {
   };
   /** BullMQ key prefix (queues live in the same Redis). */
   queuePrefix: string;
-  http: { host: string; port: number };
+  /**
+   * The reader's HTTP listener. maxInFlight: API requests (/v1/*) served at once; one more is answered 503 with
+   * Retry-After, so a slow dependency (Redis) cannot pile requests up (memory, sockets) without bound; 0 = no limit.
+   */
+  http: { host: string; port: number; maxInFlight: number };
   /** Processors' health/metrics HTTP, the consumer-lag refresh interval, and how long a graceful shutdown may take. */
   ops: { processorHttp: { host: string; port: number }; lagIntervalS: number; shutdownTimeoutS: number };
   /** Require an API key on every HTTP request (the tenant then always comes from the key). */
@@ -293,7 +299,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       historyMaxItems: c.ALS_HISTORY_MAX_ITEMS,
     },
     queuePrefix: c.QUEUE_PREFIX,
-    http: { host: c.HTTP_HOST, port: c.HTTP_PORT },
+    http: { host: c.HTTP_HOST, port: c.HTTP_PORT, maxInFlight: c.HTTP_MAX_IN_FLIGHT },
     ops: { processorHttp: { host: c.PROCESSOR_HTTP_HOST, port: c.PROCESSOR_HTTP_PORT }, lagIntervalS: c.CONSUMER_LAG_INTERVAL_S, shutdownTimeoutS: c.SHUTDOWN_TIMEOUT_S },
     authRequired: c.AUTH_REQUIRED,
     communityPartition: c.COMMUNITY_PARTITION,

@@ -20,6 +20,10 @@ export interface Metrics {
   httpSeconds: Histogram<'route'>;
   /** HTTP requests refused with 429 by the per-API-key rate limit. */
   rateLimited: Counter<'tenant'>;
+  /** API requests (/v1/*) being served now (the load-shedding limit HTTP_MAX_IN_FLIGHT bounds it). */
+  httpInFlight: Gauge;
+  /** API requests refused with 503 because HTTP_MAX_IN_FLIGHT were already in flight. */
+  httpShed: Counter<'route'>;
   /** The consumers this process runs (the consumer runner registers each): readiness and the lag monitor read it. */
   consumers: ConsumerTracker;
 }
@@ -46,6 +50,8 @@ export function createMetrics(withDefaults = true): Metrics {
     httpRequests: new Counter({ name: 'rankstream_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers }),
     httpSeconds: new Histogram({ name: 'rankstream_http_request_seconds', help: 'HTTP request latency by route (receipt to response).', labelNames: ['route'], buckets: FEED_SECONDS_BUCKETS, registers }),
     rateLimited: new Counter({ name: 'rankstream_rate_limited_total', help: 'HTTP requests refused (429) by the per-API-key rate limit, by the key\'s tenant.', labelNames: ['tenant'], registers }),
+    httpInFlight: new Gauge({ name: 'rankstream_http_in_flight', help: 'API requests (/v1/*) being served now.', registers }),
+    httpShed: new Counter({ name: 'rankstream_http_shed_total', help: 'API requests refused with 503 because HTTP_MAX_IN_FLIGHT requests were already in flight (load shedding).', labelNames: ['route'], registers }),
     consumers: new ConsumerTracker(consumerJoined),
   };
 }

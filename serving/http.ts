@@ -28,6 +28,12 @@ export interface HttpDeps {
   rateLimiter?: RateLimiter;
   /** Largest request body, bytes (HTTP_BODY_LIMIT_BYTES; default 64 KiB): larger is 413. */
   bodyLimit?: number;
+  /**
+   * Load shedding (HTTP_MAX_IN_FLIGHT): API requests (/v1/*) served at once; one more is answered 503 with Retry-After
+   * before any work (no Redis call), so a slow dependency cannot pile requests up without bound. 0 or absent: no limit.
+   * Probes and /metrics are never shed.
+   */
+  maxInFlight?: number;
 }
 
 /** Keys we issue are `rsk_` + 32 characters; anything much longer is refused without a lookup. */
@@ -55,6 +61,25 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     frameworkErrors: (err, _req, reply) => {
       void (reply as unknown as FastifyReply).code(err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400).send({ error: err.message, field: 'path' });
     },
+  });
+
+  // Load shedding. Counted from the routing of the request to the end (or abort) of its response: the raw response's
+  // 'close' fires once in both cases.
+  let inFlight = 0;
+  const maxInFlight = deps.maxInFlight ?? 0;
+  app.addHook('onRequest', async (req, reply) => {
+    const route = req.routeOptions.url;
+    if (route === undefined || !route.startsWith('/v1/')) return;
+    if (maxInFlight > 0 && inFlight >= maxInFlight) {
+      deps.metrics.httpShed.inc({ route });
+      return reply.code(503).header('retry-after', '1').send({ error: `request: this reader is serving ${maxInFlight} requests already (HTTP_MAX_IN_FLIGHT); retry after 1 s`, field: 'request' });
+    }
+    inFlight++;
+    deps.metrics.httpInFlight.set(inFlight);
+    reply.raw.once('close', () => {
+      inFlight--;
+      deps.metrics.httpInFlight.set(inFlight);
+    });
   });
 
   app.addHook('onResponse', async (req, reply) => {

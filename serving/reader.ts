@@ -109,6 +109,7 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     authRequired: config.authRequired,
     rateLimiter: new RateLimiter(redis, config.rateLimit),
     bodyLimit: config.input.httpBodyLimitBytes,
+    maxInFlight: config.http.maxInFlight,
   });
   await http.listen({ host: config.http.host, port: opts.port ?? config.http.port });
   const { port } = http.server.address() as AddressInfo;
