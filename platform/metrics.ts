@@ -10,6 +10,8 @@ export interface Metrics {
   skipped: Counter<'processor' | 'topic'>;
   batchSeconds: Histogram<'processor'>;
   batchRetries: Counter<'processor'>;
+  /** Batches between fetch and commit (0 or 1 per consumer): a batch stuck in its side effects shows here. */
+  batchesInFlight: Gauge<'processor'>;
   /** Records on a partition not yet committed by the group (high watermark − committed offset), refreshed periodically. */
   consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   /** 1 while the process's consumer of the group has joined it, else 0. */
@@ -43,6 +45,7 @@ export function createMetrics(withDefaults = true): Metrics {
     skipped: new Counter({ name: 'rankstream_records_skipped_total', help: 'Undecodable records skipped (dead-lettered by another processor).', labelNames: ['processor', 'topic'], registers }),
     batchSeconds: new Histogram({ name: 'rankstream_batch_seconds', help: 'Time from batch fetch to commit.', labelNames: ['processor'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
     batchRetries: new Counter({ name: 'rankstream_batch_retries_total', help: 'Retried side-effect attempts.', labelNames: ['processor'], registers }),
+    batchesInFlight: new Gauge({ name: 'rankstream_batches_in_flight', help: 'Batches fetched and not yet committed or abandoned, per processor.', labelNames: ['processor'], registers }),
     consumerLag: new Gauge({ name: 'rankstream_consumer_lag', help: 'Records not yet committed by the consumer group: high watermark minus committed offset, per partition.', labelNames: ['group', 'topic', 'partition'], registers }),
     consumerJoined,
     feedsServed: new Counter({ name: 'rankstream_feeds_total', help: 'Feed responses by channel (http, kafka) and status.', labelNames: ['channel', 'status'], registers }),

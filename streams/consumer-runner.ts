@@ -91,8 +91,17 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
 
-  async function handleBatch({ batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isStale }: EachBatchPayload): Promise<void> {
-    if (batch.messages.length === 0) return;
+  async function handleBatch(payload: EachBatchPayload): Promise<void> {
+    if (payload.batch.messages.length === 0) return;
+    metrics.batchesInFlight.inc({ processor: processor.name });
+    try {
+      await processBatch(payload);
+    } finally {
+      metrics.batchesInFlight.dec({ processor: processor.name });
+    }
+  }
+
+  async function processBatch({ batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isStale }: EachBatchPayload): Promise<void> {
     const endTimer = metrics.batchSeconds.startTimer({ processor: processor.name });
     const letters: DeadLetter[] = [];
     const good: ConsumedRecord<T>[] = [];
