@@ -6,10 +6,10 @@ import type { Config } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { decayParams } from '../core/popularity.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
-import { createClickHouse } from '../platform/clickhouse.ts';
+import { createClickHouse, type ClickHouseClient } from '../platform/clickhouse.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, type Redis } from '../platform/redis.ts';
 import { enqueueRetcon, retconQueue, type RetconRequest, type RetconResult } from '../jobs/retcon.ts';
 import { decodeEvent } from '../schemas/event-codec.ts';
 import { decodeItem } from '../schemas/item-codec.ts';
@@ -34,9 +34,18 @@ export interface RunningProcessors {
   stop(): Promise<void>;
 }
 
+/** Every processor startProcessors can run: the event processors (one consumer group each) and the catalogue. */
+export const PROCESSOR_NAMES = ['ledger-writer', 'features', 'scaler', 'als-fold-in', 'ranker-trainer', 'catalog'] as const;
+export type ProcessorName = (typeof PROCESSOR_NAMES)[number];
+
 export interface ProcessorHooks {
   /** Also called with a tenant's created/updated catalogue items once they reached Redis and got content vectors. */
   onItemsApplied?: (tenant: string, items: CatalogItem[]) => Promise<void>;
+  /**
+   * Run only these processors (default: all). Each processor has its own consumer group, so they can run in separate
+   * processes, restarted and scaled independently (`npm run process -- --only ledger-writer,features`).
+   */
+  only?: readonly ProcessorName[];
 }
 
 export async function startProcessors(config: Config, logger: Logger, metrics: Metrics, groupPrefix = config.runner.groupPrefix, hooks: ProcessorHooks = {}): Promise<RunningProcessors> {
@@ -46,13 +55,15 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
   const redis = createRedis(config);
   const f = config.features;
   const artifacts = new ArtifactStore(config.artifactsDir);
-  const processors: BatchProcessor<InteractionEvent>[] = [
+  const wanted = (name: ProcessorName) => hooks.only === undefined || hooks.only.includes(name);
+  const all: (BatchProcessor<InteractionEvent> & { name: ProcessorName })[] = [
     new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table),
     new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f),
     new ScalerProcessor(redis, new ScalerPublisher(redis, artifacts, config.scaler), config.scaler.publishIntervalS * 1000, logger),
     new AlsFoldInProcessor(redis, new AlsModelStore(redis, artifacts), { weights: config.als.weights, historyMaxItems: config.als.historyMaxItems, historyTtlS: f.seenTtlS, dedupeTtlS: f.dedupeTtlS }),
     new RankerTrainer(redis, new RankerStore(redis, artifacts), new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable), { attributionWindowMs: config.ranker.attributionWindowS * 1000, publishIntervalMs: config.ranker.publishIntervalS * 1000, params: config.ranker.params }, logger),
   ];
+  const processors = all.filter((p) => wanted(p.name));
   const running: RunningConsumer[] = [];
   for (const processor of processors) {
     running.push(
@@ -71,6 +82,7 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
       }),
     );
   }
+  if (!wanted('catalog')) return stopper(running, null, clickhouse, redis);
   // The retcon queue opens its Redis connection only when a tenant first crosses the new-items trigger.
   let retcon: Queue<RetconRequest, RetconResult> | null = null;
   const contentVectors = new ContentVectorStore(redis, artifacts);
@@ -103,10 +115,14 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
       retryBackoffMs: config.runner.retryBackoffMs,
     }),
   );
+  return stopper(running, () => retcon, clickhouse, redis);
+}
+
+function stopper(running: RunningConsumer[], retcon: (() => Queue<RetconRequest, RetconResult> | null) | null, clickhouse: ClickHouseClient, redis: Redis): RunningProcessors {
   return {
     async stop() {
       await Promise.all(running.map((r) => r.stop()));
-      await retcon?.close();
+      await retcon?.()?.close();
       await clickhouse.close();
       redis.disconnect();
     },
