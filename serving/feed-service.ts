@@ -21,7 +21,7 @@ import type { RankerStore } from '../processors/ranker-store.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AlsModelStore, LoadedAls } from '../processors/als-model-store.ts';
-import { freshKey, readCatalogItems } from '../processors/catalog-store.ts';
+import { catalogItemsKey, freshKey, readCatalogItems } from '../processors/catalog-store.ts';
 import type { IndexManager } from './index/index-manager.ts';
 import { itemCountersKey, popularityKey, queueTopUnseen, readFeedInputs, readTopUnseen, scoredPairs, seenKey, trendingKey, type FeedInputs, type TopUnseenQuery } from '../processors/feature-store.ts';
 
@@ -271,8 +271,11 @@ export class FeedService {
       if (capped.length > 0) pool = mergeRails(railsOf(), K);
     }
     if (rules.pin.length > 0) {
-      // pinned items enter the pool whatever the rails found, if they pass the exact filters like everything else
-      const pins = await filter.keep(rules.pin.map((itemId) => ({ itemId, score: 0 })), rules.pin.length);
+      // pinned items enter the pool whatever the rails found, if they pass the exact filters like everything else; a
+      // tenant with a catalogue only gets pins of its own items back (no echo of an id it does not know)
+      const kept = await filter.keep(rules.pin.map((itemId) => ({ itemId, score: 0 })), rules.pin.length);
+      const hasCatalogue = kept.length > 0 && kept.some((p) => filter.record(p.itemId) === null) ? (await this.o.redis.hlen(catalogItemsKey(partition))) > 0 : false;
+      const pins = hasCatalogue ? kept.filter((p) => filter.record(p.itemId) !== null) : kept;
       const pinned = new Set(pins.map((p) => p.itemId));
       pool = [...pins.map((p): Candidate => ({ ...p, source: 'pinned' })), ...pool.filter((c) => !pinned.has(c.itemId))];
     }
