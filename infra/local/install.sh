@@ -8,7 +8,8 @@
 #   $DATA/dist/kafka-3.9.1/libs.
 # - Apicurio Registry 3.3.3 comes from Maven Central as a Quarkus fast-jar tarball, extracted to
 #   $DATA/dist/apicurio-registry-3.3.3.
-# $DATA is $RANKSTREAM_DATA_DIR (default .rankstream), relative paths being relative to the repository root.
+# $DATA is $RANKSTREAM_DATA_DIR (default .rankstream), relative paths being relative to the repository root; the jars
+# go to $RANKSTREAM_DIST_DIR when set (default $DATA/dist), so a second set of services can share them.
 # Every step is skipped when its result is already there.
 set -Eeuo pipefail
 
@@ -22,7 +23,11 @@ case "$data_dir" in
   /*) ;;
   *) data_dir="$repo_root/$data_dir" ;;
 esac
-dist="$data_dir/dist"
+dist="${RANKSTREAM_DIST_DIR:-$data_dir/dist}"
+case "$dist" in
+  /*) ;;
+  *) dist="$repo_root/$dist" ;;
+esac
 kafka_dist="$dist/kafka-$KAFKA_VERSION"
 registry_dist="$dist/apicurio-registry-$REGISTRY_VERSION"
 

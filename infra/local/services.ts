@@ -1,5 +1,7 @@
 // Local, Docker-free infrastructure: ClickHouse, Redis, Kafka (KRaft) and Apicurio Registry as plain processes
 // under $RANKSTREAM_DATA_DIR, bound to 127.0.0.1 only, on the ports the app config (core/config.ts) defaults to.
+// A second, independent set (the fault-injection suite's, test/faults) runs from the same functions given
+// InfraOptions: another config (ports, data dir), the first set's downloaded jars, another ClickHouse native port.
 //
 // Layout (all under $DATA, default <repo>/.rankstream):
 //   dist/<pkg>/          downloaded jars (install.sh)       conf/<svc>/   generated config files
@@ -25,8 +27,18 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export const KAFKA_VERSION = '3.9.1';
 export const REGISTRY_VERSION = '3.3.3';
-/** ClickHouse native-protocol port; only the HTTP port is part of the app config. */
+/** ClickHouse native-protocol port (default); only the HTTP port is part of the app config. */
 export const CLICKHOUSE_TCP_PORT = 19000;
+
+/** Which set of services: the defaults are the app config from the environment and the ports above. */
+export interface InfraOptions {
+  /** URLs (ports) and data dir of the services (default: loadConfig() from the environment). */
+  config?: Config;
+  /** Where install.sh puts and start finds the jars (default <dataDir>/dist): a second set can reuse the first's. */
+  distDir?: string;
+  /** ClickHouse native-protocol port (default CLICKHOUSE_TCP_PORT). */
+  clickhouseTcpPort?: number;
+}
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const INSTALL_SH = path.join(REPO_ROOT, 'infra/local/install.sh');
@@ -303,15 +315,17 @@ export interface Layout {
   distDir: string;
   runDir: string;
   logDir: string;
+  clickhouseTcpPort: number;
 }
 
-export function layout(cfg: Config = loadConfig()): Layout {
+export function layout(cfg: Config = loadConfig(), opts: Omit<InfraOptions, 'config'> = {}): Layout {
   const dataDir = path.resolve(REPO_ROOT, cfg.dataDir);
   return {
     dataDir,
-    distDir: path.join(dataDir, 'dist'),
+    distDir: opts.distDir === undefined ? path.join(dataDir, 'dist') : path.resolve(REPO_ROOT, opts.distDir),
     runDir: path.join(dataDir, 'run'),
     logDir: path.join(dataDir, 'logs'),
+    clickhouseTcpPort: opts.clickhouseTcpPort ?? CLICKHOUSE_TCP_PORT,
   };
 }
 
@@ -332,7 +346,7 @@ function clickhouseDef(cfg: Config, l: Layout): ServiceDef {
     name: 'clickhouse',
     host,
     port,
-    ports: [port, CLICKHOUSE_TCP_PORT],
+    ports: [port, l.clickhouseTcpPort],
     endpoint: cfg.clickhouse.url,
     ...b,
     readyTimeoutMs: 60_000,
@@ -356,7 +370,7 @@ function clickhouseDef(cfg: Config, l: Layout): ServiceDef {
     </logger>
     <listen_host>127.0.0.1</listen_host>
     <http_port>${port}</http_port>
-    <tcp_port>${CLICKHOUSE_TCP_PORT}</tcp_port>
+    <tcp_port>${l.clickhouseTcpPort}</tcp_port>
     <max_connections>1024</max_connections>
     <keep_alive_timeout>10</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
@@ -639,8 +653,8 @@ function registryDef(cfg: Config, l: Layout): ServiceDef {
   };
 }
 
-export function serviceDefs(cfg: Config = loadConfig()): ServiceDef[] {
-  const l = layout(cfg);
+export function serviceDefs(cfg: Config = loadConfig(), opts: Omit<InfraOptions, 'config'> = {}): ServiceDef[] {
+  const l = layout(cfg, opts);
   return [clickhouseDef(cfg, l), redisDef(cfg, l), kafkaDef(cfg, l), registryDef(cfg, l)];
 }
 
@@ -783,7 +797,7 @@ export interface UpResult {
   ms: number;
 }
 
-export interface UpOptions {
+export interface UpOptions extends InfraOptions {
   log?: Log;
   /** Services to bring up (default: all four). */
   only?: readonly ServiceName[];
@@ -793,7 +807,7 @@ async function runInstall(components: ServiceName[], l: Layout, log: Log): Promi
   log(`installing: ${components.join(', ')} (infra/local/install.sh)`);
   const child = spawn('bash', [INSTALL_SH, ...components], {
     cwd: REPO_ROOT,
-    env: { ...process.env, RANKSTREAM_DATA_DIR: l.dataDir },
+    env: { ...process.env, RANKSTREAM_DATA_DIR: l.dataDir, RANKSTREAM_DIST_DIR: l.distDir },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const code = await new Promise<number | null>((resolve, reject) => {
@@ -835,9 +849,9 @@ async function upOne(def: ServiceDef, log: Log): Promise<UpResult> {
  */
 export async function up(opts: UpOptions = {}): Promise<UpResult[]> {
   const log = opts.log ?? stderrLog;
-  const cfg = loadConfig();
-  const l = layout(cfg);
-  const defs = serviceDefs(cfg).filter((d) => opts.only === undefined || opts.only.includes(d.name));
+  const cfg = opts.config ?? loadConfig();
+  const l = layout(cfg, opts);
+  const defs = serviceDefs(cfg, opts).filter((d) => opts.only === undefined || opts.only.includes(d.name));
   return withLock(l, log, async () => {
     // Install only what we will have to start.
     const toInstall: ServiceName[] = [];
@@ -868,7 +882,7 @@ export interface DownResult {
   pid?: number;
 }
 
-async function downOne(def: ServiceDef, log: Log): Promise<DownResult> {
+async function downOne(def: ServiceDef, log: Log, signal: 'SIGTERM' | 'SIGKILL'): Promise<DownResult> {
   const pidInFile = readPid(def.pidFile);
   if (pidInFile === undefined) return { name: def.name, action: 'not-running' };
   const pid = ourPid(def);
@@ -877,9 +891,10 @@ async function downOne(def: ServiceDef, log: Log): Promise<DownResult> {
     await fsp.rm(def.pidFile, { force: true });
     return { name: def.name, action: 'stale-pid-file', pid: pidInFile };
   }
-  process.kill(pid, 'SIGTERM');
-  let action: DownAction = 'stopped';
-  if (!(await waitUntil(() => !isAlive(pid), 20_000, 200))) {
+  process.kill(pid, signal);
+  let action: DownAction = signal === 'SIGKILL' ? 'killed' : 'stopped';
+  if (!(await waitUntil(() => !isAlive(pid), signal === 'SIGKILL' ? 5_000 : 20_000, signal === 'SIGKILL' ? 20 : 200))) {
+    if (signal === 'SIGKILL') throw new Error(`${def.name}: pid ${pid} survives SIGKILL`);
     log(`${def.name}: pid ${pid} ignored SIGTERM for 20s, sending SIGKILL`);
     try {
       process.kill(pid, 'SIGKILL');
@@ -889,14 +904,25 @@ async function downOne(def: ServiceDef, log: Log): Promise<DownResult> {
     action = 'killed';
     if (!(await waitUntil(() => !isAlive(pid), 5_000, 100))) throw new Error(`${def.name}: pid ${pid} survives SIGKILL`);
   }
+  // The group leader turns zombie while the JVM's other threads are still tearing down and holding the listening
+  // sockets: a start right away would find the port taken by "someone else". Gone means its ports are closed too.
+  const host = def.host;
+  if (!(await waitUntil(async () => (await Promise.all(def.ports.map((p) => isReachable(host, p, 200)))).every((open) => !open), 30_000, 50))) {
+    throw new Error(`${def.name}: pid ${pid} has exited but ${def.ports.join(', ')} still accept connections after 30 s`);
+  }
   await fsp.rm(def.pidFile, { force: true });
   return { name: def.name, action, pid };
 }
 
+export interface DownOptions extends InfraOptions {
+  /** SIGTERM (default: a clean stop, SIGKILL after 20 s) or SIGKILL (a crash, for fault injection). */
+  signal?: 'SIGTERM' | 'SIGKILL';
+}
+
 /** Stops the services we started (all, or `only`). External processes are never touched. */
-export async function down(only?: readonly ServiceName[], log: Log = stderrLog): Promise<DownResult[]> {
-  const defs = serviceDefs().filter((d) => only === undefined || only.includes(d.name));
-  return Promise.all(defs.map((def) => downOne(def, log)));
+export async function down(only?: readonly ServiceName[], log: Log = stderrLog, opts: DownOptions = {}): Promise<DownResult[]> {
+  const defs = serviceDefs(opts.config ?? loadConfig(), opts).filter((d) => only === undefined || only.includes(d.name));
+  return Promise.all(defs.map((def) => downOne(def, log, opts.signal ?? 'SIGTERM')));
 }
 
 export type ServiceState = 'running' | 'external' | 'down';
@@ -913,9 +939,9 @@ export interface StatusResult {
   logFile: string;
 }
 
-export async function status(): Promise<StatusResult[]> {
+export async function status(opts: InfraOptions = {}): Promise<StatusResult[]> {
   return Promise.all(
-    serviceDefs().map(async (def) => {
+    serviceDefs(opts.config ?? loadConfig(), opts).map(async (def) => {
       const pid = ourPid(def);
       const [reachable, ready] = await Promise.all([isReachable(def.host, def.port), def.isReady()]);
       const state: ServiceState = pid !== undefined ? 'running' : reachable ? 'external' : 'down';
