@@ -133,7 +133,7 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
       try {
         await withRetries(opts.maxRetries, opts.retryBackoffMs, onRetry, () => processor.process(good));
       } catch (batchErr) {
-        letters.push(...(await isolatePoison(good, batchErr)));
+        letters.push(...(await isolatePoison(good, batchErr, heartbeat)));
       }
     }
 
@@ -154,18 +154,31 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   }
 
   /**
-   * Processes records one at a time. If every record fails it is an outage and the original error propagates.
-   * Records that fail while others succeed get the full retry budget once more (an outage may have ended meanwhile);
-   * those that still fail, and those the processor rejects outright, are poison.
+   * Finds the records that fail on their own. Starts with one record at a time and doubles the slice after each
+   * success (halving it after a failure), so the healthy rest of a batch goes in a few calls: one call per record
+   * would make an outage that ends during the isolation cost one write per record (a ClickHouse part each, for the
+   * ledger) and keep the consumer from its group for longer than the session timeout. Heartbeats between calls. If
+   * every record fails it is an outage and the original error propagates. Records that fail while others succeed get
+   * the full retry budget once more (an outage may have ended meanwhile); those that still fail, and those the
+   * processor rejects outright, are poison.
    */
-  async function isolatePoison(records: ConsumedRecord<T>[], batchErr: unknown): Promise<DeadLetter[]> {
+  async function isolatePoison(records: ConsumedRecord<T>[], batchErr: unknown, heartbeat: () => Promise<void>): Promise<DeadLetter[]> {
     if (records.length === 1 && !(batchErr instanceof RecordRejectedError)) throw batchErr;
     const failed: { record: ConsumedRecord<T>; err: unknown }[] = [];
-    for (const record of records) {
+    for (let i = 0, size = 1; i < records.length; ) {
+      const slice = records.slice(i, i + size);
+      await heartbeat();
       try {
-        await processor.process([record]);
+        await processor.process(slice);
+        i += slice.length;
+        size *= 2;
       } catch (err) {
-        failed.push({ record, err });
+        if (slice.length > 1) {
+          size = slice.length >>> 1; // the failure is in there: look at its halves
+          continue;
+        }
+        failed.push({ record: slice[0]!, err });
+        i += 1;
       }
     }
     if (failed.length === records.length && !failed.every((f) => f.err instanceof RecordRejectedError)) throw batchErr;
@@ -175,8 +188,9 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
         poison.push(f);
         continue;
       }
+      await heartbeat();
       try {
-        await withRetries(opts.maxRetries, opts.retryBackoffMs, async () => {}, () => processor.process([f.record]));
+        await withRetries(opts.maxRetries, opts.retryBackoffMs, heartbeat, () => processor.process([f.record]));
       } catch (err) {
         poison.push({ record: f.record, err });
       }

@@ -87,4 +87,36 @@ describe('consumer runner', () => {
     await admin.disconnect();
     expect(dlqOffsets.reduce((s, p) => s + Number(p.high), 0)).toBe(0);
   });
+
+  it('an outage that ends while poison is being isolated: the rest of the batch goes in a few calls, none dead-lettered', async () => {
+    // Found by the fault suite: isolation wrote the batch one record per call (a ClickHouse part each) and sent no
+    // heartbeat meanwhile, so the ledger writer left its group (session timeout) and the whole batch came again.
+    const topic = `${config.topics.events}.recovering`;
+    const dlq = `${config.topics.eventsDlq}.recovering`;
+    await ensureTopics(kafka, [topic, dlq], 1);
+    const values = Array.from({ length: 200 }, (_, i) => `v:${i}`);
+    let failuresLeft = 4; // the batch and its retry, then the first two records on their own
+    let calls = 0;
+    const done = new Set<string>();
+    const processor: BatchProcessor<string> = {
+      name: 'recovering',
+      async process(records) {
+        calls++;
+        if (failuresLeft-- > 0) throw new Error('store unavailable');
+        for (const r of records) done.add(r.value);
+      },
+    };
+    await produce(topic, values);
+    const r = await runConsumer({ kafka, groupId: `g-${config.suffix}-recovering`, topic, dlqTopic: dlq, decode, processor, logger, metrics: createMetrics(false), maxRetries: 1, retryBackoffMs: 20 });
+    stops.push(() => r.stop());
+    await eventually('every record processed', async () => done.size, (n) => n === values.length, 60_000);
+    // 2 whole-batch attempts, 2 failed singles, ~log2(200) growing slices, the 2 failed records once more
+    expect(calls).toBeLessThan(20);
+    const admin = kafka.admin();
+    await admin.connect();
+    await eventually('committed', () => consumerLag(admin, `g-${config.suffix}-recovering`, topic), (lag) => lag === 0n);
+    const dlqOffsets = await admin.fetchTopicOffsets(dlq);
+    await admin.disconnect();
+    expect(dlqOffsets.reduce((s, p) => s + Number(p.high), 0)).toBe(0);
+  });
 });
