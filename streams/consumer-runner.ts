@@ -62,6 +62,15 @@ export interface RunningConsumer {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * How kafkajs retries a batch whose side effects failed for every record (an outage) and restarts a crashed consumer:
+ * backoff from 300 ms doubling up to 5 s, 10 tries (about 40 s), then a restart (leave, rejoin, resume from the last
+ * commit) at most 5 s later. kafkajs' default caps the backoff at 30 s, as long as the session timeout, and nothing
+ * heartbeats while it waits: a consumer could sit idle that long after a dependency or the broker came back, and lose
+ * its group membership meanwhile (the fault suite's logs showed "Restarting the consumer in 30000ms").
+ */
+export const CONSUMER_RETRY = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 10 } as const;
+
 /** Runs the side effects with bounded retries and exponential backoff; rethrows the last error. */
 async function withRetries(attempts: number, backoffMs: number, onRetry: (err: unknown, attempt: number) => Promise<void>, fn: () => Promise<void>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -81,7 +90,7 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   const ownsProducer = !opts.producer;
   const producer = opts.producer ?? createProducer(kafka);
   if (ownsProducer) await producer.connect();
-  const consumer = kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  const consumer = kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000, retry: CONSUMER_RETRY });
   // readiness and lag: the process's tracker follows this consumer's group membership
   const tracked = metrics.consumers.track(opts.groupId, opts.topic);
   consumer.on(consumer.events.GROUP_JOIN, (e) => tracked.joined(e.payload.memberAssignment[opts.topic] ?? []));
