@@ -9,7 +9,7 @@ describe('consumer retry policy', () => {
     // kafkajs waits min(randomised(previous) * 2, maxRetryTime): a few heartbeat chances per session timeout
     expect(CONSUMER_RETRY.maxRetryTime).toBeLessThanOrEqual(sessionTimeoutMs / 4);
     // the schedule (without randomisation): initial, doubled, capped
-    let wait = CONSUMER_RETRY.initialRetryTime;
+    let wait: number = CONSUMER_RETRY.initialRetryTime;
     let total = 0;
     for (let i = 0; i < CONSUMER_RETRY.retries; i++) {
       total += wait;
