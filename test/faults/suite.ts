@@ -63,6 +63,16 @@ interface Options {
   out: string;
 }
 
+/**
+ * Roughly how long the faults take on a 2-core machine, so that by default the production lasts as long: a killed
+ * processor's partitions move on after the 30 s session timeout; Kafka takes ~25 s to start after a crash and its
+ * consumers ~30 s more to rejoin; Redis and ClickHouse are back within seconds of their restart; the registry ~25 s.
+ */
+function expectedFaultSeconds(faults: readonly Fault[], outageS: number): number {
+  const each = (f: Fault) => (f.startsWith('kill-') ? 35 : f === 'restart-kafka' ? 60 + outageS : f === 'restart-registry' ? 30 + outageS : 10 + outageS);
+  return Math.max(60, Math.round(faults.reduce((sum, f) => sum + each(f), 0) * 1.15));
+}
+
 const int = (name: string, min: number) => (v: string) => {
   const n = Number(v.replace(/_/g, ''));
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
@@ -89,7 +99,7 @@ function parseOptions(): Options {
       if (!(x >= 0 && x < 0.5)) throw new InvalidArgumentError('--invalid-share must be in [0, 0.5)');
       return x;
     }, DEFAULT_STREAM.invalidShare)
-    .option('--duration <s>', 'spread the production over at least this many seconds (the last 10% slow down while faults are still to come)', int('--duration', 1))
+    .option('--duration <s>', 'spread the production over this many seconds (default: what the faults take, about 5 min; the last 10% slow down while faults are still to come)', int('--duration', 1))
     .option('--batch <n>', 'messages per produce request', int('--batch', 1), 500)
     .option('--faults <list>', `faults to inject, in order (default: ${DEFAULT_FAULTS.join(',')}; also restart-registry; or none)`, faultList, [...DEFAULT_FAULTS])
     .option('--service-signal <sig>', 'how services are stopped before their restart: KILL (crash) or TERM (clean)', (v) => {
@@ -109,7 +119,7 @@ function parseOptions(): Options {
     seed: o.seed,
     tenants: o.tenants,
     invalidShare: o.invalidShare,
-    duration: o.duration ?? (o.quick ? 150 : 300),
+    duration: o.duration ?? expectedFaultSeconds(o.faults, o.outage),
     batch: o.batch,
     faults: o.faults,
     serviceSignal: o.serviceSignal === 'KILL' ? 'SIGKILL' : 'SIGTERM',
@@ -374,8 +384,10 @@ interface FaultRecord {
   ledgerRedelivery?: { appliedAtKill: number; reinsertedAfterRestart: number; rowsFinal: number; distinctEvents: number };
   /** kill-*: ms from the SIGKILL to the new process's /readyz answering 200. */
   processReadyMs?: number;
-  /** ms from the fault until every affected group committed past what it had committed at the fault. */
+  /** ms from the fault until every affected group committed past what it had committed at the fault, on every partition. */
   resumedMs: number;
+  /** restart-*: the same per processor. */
+  resumedMsByProcessor?: Record<string, number>;
 }
 
 async function main(): Promise<void> {
@@ -713,21 +725,23 @@ async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
   }
   // recovered: on every partition, every affected group has committed beyond its position at the fault (or has
   // nothing left to consume there)
+  const resumedAt = new Map<SuiteProcessor, number>();
   await waitFor(
     `${affected.join(', ')} to commit again after ${fault}`,
     async () => {
       for (const p of affected) {
+        if (resumedAt.has(p)) continue;
         const before = new Map(committedAtFault.get(p)!.map((l) => [l.partition, l.committed ?? -1n]));
-        for (const now of await fetchPartitionLags(ctx.admin, ctx.groups[p], ctx.topic)) {
-          if (now.lag > 0n && (now.committed ?? -1n) <= (before.get(now.partition) ?? -1n)) return false;
-        }
+        const lags = await fetchPartitionLags(ctx.admin, ctx.groups[p], ctx.topic);
+        if (lags.every((now) => now.lag === 0n || (now.committed ?? -1n) > (before.get(now.partition) ?? -1n))) resumedAt.set(p, Date.now());
       }
-      return true;
+      return resumedAt.size === affected.length;
     },
     10 * 60_000,
     200,
   );
   record.resumedMs = Date.now() - faultAt;
+  if (affected.length > 1) record.resumedMsByProcessor = Object.fromEntries([...resumedAt].map(([p, t]) => [p, t - faultAt]));
   if (fault === 'kill-ledger-writer' && appliedWhere !== undefined) {
     // ingested_at of a row is its insert's second; after a merge the last insert's row is the one kept
     const restartS = Math.floor(faultAt / 1000) + 1;
