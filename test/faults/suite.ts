@@ -585,7 +585,7 @@ async function main(): Promise<void> {
       failed,
       run: {
         runId,
-        command: `npm run test:faults -- ${process.argv.slice(2).join(' ')}`.trim(),
+        command: `npm run test:faults${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
         events: opts.events,
         seed: opts.seed,
         tenants: opts.tenants,
