@@ -8,6 +8,7 @@
 //   rs:{t}:served:<rec id>            JSON { item id: ranking context } of the items shown (TTL: 2 x window + 1 h): the
 //                                     raw context, not a feature list, is logged (a few dozen bytes per item, one SET
 //                                     per feed); trainers and readers derive features from it with the same functions
+import { ExpiringCache } from '../core/expiring-cache.ts';
 import { FtrlModel } from '../core/models/ftrl.ts';
 import type { LambdaMartModel } from '../core/models/lambdamart.ts';
 import { FtrlRanker, LambdaMartRanker, RANKER_KINDS, type Ranker, type RankerKind } from '../core/ranker.ts';
@@ -63,7 +64,7 @@ interface Pointers {
 }
 
 export class RankerStore {
-  private readonly cache = new Map<string, { at: number; value: Promise<Pointers> }>();
+  private readonly cache = new ExpiringCache<string, Pointers>(REFRESH_MS);
   private readonly loaded = new Map<string, Promise<Ranker>>();
 
   constructor(
@@ -91,25 +92,19 @@ export class RankerStore {
   async setServing(tenant: string, choice: RankerChoice): Promise<void> {
     if (choice !== 'none' && (await this.redis.get(pointerKey[choice](tenant))) === null) throw new Error(`tenant ${tenant} has no ${choice} ranker version to serve yet`);
     await this.redis.set(rankerServingKey(tenant), choice);
-    this.cache.delete(tenant);
+    this.cache.invalidate(tenant);
   }
 
   async status(tenant: string): Promise<Pointers> {
-    this.cache.delete(tenant);
+    this.cache.invalidate(tenant);
     return this.pointers(tenant);
   }
 
   private pointers(tenant: string): Promise<Pointers> {
-    const hit = this.cache.get(tenant);
-    if (hit && Date.now() - hit.at < REFRESH_MS) return hit.value;
-    const value = this.redis.mget(rankerServingKey(tenant), rankerCurrentKey(tenant), treeRankerCurrentKey(tenant)).then(([serving, ftrl, lambdamart]) => ({
-      serving: serving && isRankerChoice(serving) ? serving : 'ftrl',
-      ftrl: ftrl ?? null,
-      lambdamart: lambdamart ?? null,
-    }));
-    value.catch(() => this.cache.delete(tenant));
-    this.cache.set(tenant, { at: Date.now(), value });
-    return value;
+    return this.cache.get(tenant, async () => {
+      const [serving, ftrl, lambdamart] = await this.redis.mget(rankerServingKey(tenant), rankerCurrentKey(tenant), treeRankerCurrentKey(tenant));
+      return { serving: serving && isRankerChoice(serving) ? serving : 'ftrl', ftrl: ftrl ?? null, lambdamart: lambdamart ?? null };
+    });
   }
 
   private load(version: string): Promise<Ranker> {

@@ -2,6 +2,7 @@
 // readers through a short cache: a change reaches every reader within EXPERIMENTS_REFRESH_MS, and a feed never waits
 // on more than one read per tenant per interval.
 import { experimentSchema, type Experiment } from '../core/experiments.ts';
+import { ExpiringCache } from '../core/expiring-cache.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 
@@ -25,7 +26,7 @@ export async function getExperiment(redis: Redis, tenant: string, id: string): P
 }
 
 export class ExperimentCache {
-  private readonly entries = new Map<string, { at: number; value: Promise<Experiment[]> }>();
+  private readonly cache = new ExpiringCache<string, Experiment[]>(EXPERIMENTS_REFRESH_MS);
 
   constructor(
     private readonly redis: Redis,
@@ -34,9 +35,8 @@ export class ExperimentCache {
 
   /** The tenant's active experiments; a stored experiment that no longer parses is skipped and logged, not served. */
   active(tenant: string): Promise<Experiment[]> {
-    const hit = this.entries.get(tenant);
-    if (hit && Date.now() - hit.at < EXPERIMENTS_REFRESH_MS) return hit.value;
-    const value = this.redis.hgetall(experimentsKey(tenant)).then((raw) => {
+    return this.cache.get(tenant, async () => {
+      const raw = await this.redis.hgetall(experimentsKey(tenant));
       const out: Experiment[] = [];
       for (const id of Object.keys(raw).sort()) {
         const parsed = experimentSchema.safeParse(JSON.parse(raw[id]!));
@@ -46,8 +46,5 @@ export class ExperimentCache {
       }
       return out;
     });
-    value.catch(() => this.entries.delete(tenant));
-    this.entries.set(tenant, { at: Date.now(), value });
-    return value;
   }
 }
