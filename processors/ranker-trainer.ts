@@ -102,21 +102,16 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
       const rows: LabelledImpression[] = [];
       keys.forEach((key, i) => {
         const imp = res[3 * i]?.[1] as Record<string, string> | undefined;
-        if (!imp?.c && !imp?.f) return; // expired, or the impression never reached us
+        if (!imp?.c) return; // expired, or the impression never reached us
         const shownAt = Number(imp.t ?? 0);
         const inWindow = (at: unknown) => typeof at === 'string' && Number(at) <= shownAt + this.o.attributionWindowMs;
         const clicked = inWindow(res[3 * i + 1]?.[1]);
         const converted = inWindow(res[3 * i + 2]?.[1]);
         const position = Number(imp.pos);
-        if (imp.c) {
-          const context = JSON.parse(imp.c) as RankingContext;
-          examples.push({ features: withPosition(rankingFeatures(context), position), clicked: clicked || converted });
-          const sep = key.lastIndexOf('|');
-          rows.push({ tenant, recommendationId: key.slice(0, sep), itemId: key.slice(sep + 1), userId: imp.u ?? '', impressionMs: shownAt, position, context, clicked, converted });
-        } else {
-          // joined before contexts were kept (features only): the click model can still learn from it
-          examples.push({ features: withPosition(JSON.parse(imp.f!) as Features, position), clicked: clicked || converted });
-        }
+        const context = JSON.parse(imp.c) as RankingContext;
+        examples.push({ features: withPosition(rankingFeatures(context), position), clicked: clicked || converted });
+        const sep = key.lastIndexOf('|');
+        rows.push({ tenant, recommendationId: key.slice(0, sep), itemId: key.slice(sep + 1), userId: imp.u ?? '', impressionMs: shownAt, position, context, clicked, converted });
       });
       // the example table first: if it fails, the batch is retried and nothing is lost
       await this.examplesLog.append(rows);
