@@ -9,7 +9,7 @@ import type { InteractionEvent } from '../core/events.ts';
 import { loadConfig, type Config } from '../core/config.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { provision } from '../platform/bootstrap.ts';
-import { createClickHouse, finalReadScopes, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
+import { createClickHouse, finalReadRows, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -211,15 +211,15 @@ async function main(): Promise<void> {
 async function countReplayedRows(clickhouse: ClickHouseClient, config: Config, tenant: string, source: string, lastLine: number): Promise<number> {
   const like = sqlString(`${source.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`);
   let n = 0;
-  for (const scope of await finalReadScopes(clickhouse, config.clickhouse.database, config.ledger.table)) {
-    const rs = await clickhouse.query({
-      query: `SELECT count() AS n FROM ${config.clickhouse.database}.${config.ledger.table} FINAL
+  const rows = finalReadRows<{ n: string }>(
+    clickhouse,
+    config.clickhouse.database,
+    config.ledger.table,
+    (scope) => `SELECT count() AS n FROM ${config.clickhouse.database}.${config.ledger.table} FINAL
               WHERE tenant = ${sqlString(tenant)} AND event_id LIKE ${like} AND ${scope}
                 AND toUInt64OrZero(replaceRegexpOne(event_id, '^.*:', '')) BETWEEN 1 AND ${lastLine}`,
-      format: 'JSONEachRow',
-    });
-    n += Number((await rs.json<{ n: string }>())[0]?.n ?? 0);
-  }
+  );
+  for await (const r of rows) n += Number(r.n);
   return n;
 }
 

@@ -10,7 +10,7 @@ import type { Config } from '../core/config.ts';
 import { embedItems, type HoldoutReport, type ItemEmbeddings } from '../core/item-embeddings.ts';
 import type { CatalogItem } from '../core/catalog.ts';
 import type { ArtifactStore } from '../platform/artifact-store.ts';
-import { finalReadScopes, type ClickHouseClient } from '../platform/clickhouse.ts';
+import { finalReadRows, type ClickHouseClient } from '../platform/clickhouse.ts';
 import { ledgerSliceFrom, type LedgerSlice } from '../processors/ledger-writer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
@@ -58,18 +58,8 @@ export interface RetconDeps {
 async function ledgerInteractions(clickhouse: ClickHouseClient, config: Config, req: RetconRequest): Promise<Map<string, number>> {
   const { database } = config.clickhouse;
   const items = new Map<string, number>();
-  for (const scope of await finalReadScopes(clickhouse, database, config.ledger.table)) {
-    const rs = await clickhouse.query({
-      query: `SELECT item_id, countIf(event_type != 'impression') AS n ${ledgerSliceFrom(database, config.ledger.table, req, scope)} GROUP BY item_id`,
-      format: 'JSONEachRow',
-    });
-    for await (const chunk of rs.stream()) {
-      for (const row of chunk) {
-        const r = row.json<{ item_id: string; n: string | number }>();
-        items.set(r.item_id, (items.get(r.item_id) ?? 0) + Number(r.n));
-      }
-    }
-  }
+  const rows = finalReadRows<{ item_id: string; n: string | number }>(clickhouse, database, config.ledger.table, (scope) => `SELECT item_id, countIf(event_type != 'impression') AS n ${ledgerSliceFrom(database, config.ledger.table, req, scope)} GROUP BY item_id`);
+  for await (const r of rows) items.set(r.item_id, (items.get(r.item_id) ?? 0) + Number(r.n));
   return items;
 }
 

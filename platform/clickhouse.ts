@@ -71,3 +71,15 @@ export async function finalReadScopes(clickhouse: ClickHouseClient, database: st
   }
   return groups.map((ids) => `toYYYYMM(ts) IN (${ids.join(', ')})`);
 }
+
+/**
+ * The rows of a FINAL read of any size: runs `query(scope)` once per group of finalReadScopes and streams each
+ * result's JSONEachRow rows in turn. A key spanning several partitions (a user's month-by-month counts) comes back
+ * once per group, so aggregates over it must be merged by the caller (sums add up).
+ */
+export async function* finalReadRows<T>(clickhouse: ClickHouseClient, database: string, table: string, query: (scope: string) => string): AsyncGenerator<T> {
+  for (const scope of await finalReadScopes(clickhouse, database, table)) {
+    const rs = await clickhouse.query({ query: query(scope), format: 'JSONEachRow' });
+    for await (const chunk of rs.stream()) for (const row of chunk) yield row.json<T>();
+  }
+}

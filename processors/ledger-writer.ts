@@ -4,7 +4,7 @@
 import type { InteractionEvent } from '../core/events.ts';
 import type { UserOutcome } from '../core/experiment-report.ts';
 import type { ClickHouseClient } from '../platform/clickhouse.ts';
-import { finalReadScopes, sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
+import { finalReadRows, sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
 
 /** DDL accepted by both ClickHouse 18.16 and current releases (no DateTime64, codecs, TTL or Map). */
@@ -128,11 +128,11 @@ export function ledgerSliceFrom(database: string, table: string, slice: LedgerSl
 /** Distinct events in the ledger, optionally for one tenant (FINAL collapses replayed duplicates). */
 export async function countLedgerRows(clickhouse: ClickHouseClient, database: string, table: string, tenant?: string): Promise<number> {
   let n = 0;
-  for (const scope of await finalReadScopes(clickhouse, database, table)) {
+  const rows = finalReadRows<{ n: string | number }>(clickhouse, database, table, (scope) => {
     const where = [...(tenant === undefined ? [] : [`tenant = ${sqlString(tenant)}`]), ...(scope === '1' ? [] : [scope])];
-    const rs = await clickhouse.query({ query: `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`, format: 'JSONEachRow' });
-    n += Number((await rs.json<{ n: string | number }>())[0]?.n ?? 0);
-  }
+    return `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  });
+  for await (const r of rows) n += Number(r.n);
   return n;
 }
 
@@ -142,28 +142,25 @@ export async function countLedgerRows(clickhouse: ClickHouseClient, database: st
  */
 export async function readUserOutcomes(clickhouse: ClickHouseClient, database: string, table: string, slice: LedgerSlice): Promise<UserOutcome[]> {
   const byUser = new Map<string, UserOutcome>();
-  for (const scope of await finalReadScopes(clickhouse, database, table)) {
-    const rs = await clickhouse.query({
-      query: `SELECT user_id,
+  const rows = finalReadRows<{ user_id: string; impressions: string | number; clicks: string | number; conversions: string | number; revenue: string | number }>(
+    clickhouse,
+    database,
+    table,
+    (scope) => `SELECT user_id,
   countIf(event_type = 'impression') AS impressions,
   countIf(event_type = 'click' AND isNotNull(recommendation_id)) AS clicks,
   countIf(event_type = 'conversion' AND isNotNull(recommendation_id)) AS conversions,
   sumIf(ifNull(value, 0), event_type = 'conversion' AND isNotNull(recommendation_id)) AS revenue
 ${ledgerSliceFrom(database, table, slice, scope)}
 GROUP BY user_id`,
-      format: 'JSONEachRow',
-    });
-    for await (const chunk of rs.stream()) {
-      for (const row of chunk) {
-        const r = row.json<{ user_id: string; impressions: string | number; clicks: string | number; conversions: string | number; revenue: string | number }>();
-        const o = byUser.get(r.user_id) ?? { userId: r.user_id, impressions: 0, clicks: 0, conversions: 0, revenue: 0 };
-        o.impressions += Number(r.impressions);
-        o.clicks += Number(r.clicks);
-        o.conversions += Number(r.conversions);
-        o.revenue += Number(r.revenue);
-        byUser.set(r.user_id, o);
-      }
-    }
+  );
+  for await (const r of rows) {
+    const o = byUser.get(r.user_id) ?? { userId: r.user_id, impressions: 0, clicks: 0, conversions: 0, revenue: 0 };
+    o.impressions += Number(r.impressions);
+    o.clicks += Number(r.clicks);
+    o.conversions += Number(r.conversions);
+    o.revenue += Number(r.revenue);
+    byUser.set(r.user_id, o);
   }
   return [...byUser.values()];
 }

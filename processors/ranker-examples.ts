@@ -5,7 +5,7 @@
 // the same rows, collapsed by FINAL.
 import type { RankerExample } from '../core/ranker-training.ts';
 import type { RankingContext } from '../core/ranking-features.ts';
-import { finalReadScopes, sqlIdentifier, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
+import { finalReadRows, sqlIdentifier, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
 
 /** DDL accepted by both ClickHouse 18.16 and current releases. */
 export function rankerExamplesDdl(database: string, table: string): string {
@@ -71,28 +71,25 @@ export class RankerExampleLog {
   /** A tenant's labelled impressions in [sinceMs, untilMs) of event time, oldest first. */
   async read(tenant: string, sinceMs: number, untilMs = Number.MAX_SAFE_INTEGER): Promise<RankerExample[]> {
     const out: RankerExample[] = [];
-    for (const scope of await finalReadScopes(this.clickhouse, this.database, this.table)) {
-      const rs = await this.clickhouse.query({
-        query: `SELECT recommendation_id, item_id, impression_ms, position, context, clicked, converted
+    const rows = finalReadRows<{ recommendation_id: string; item_id: string; impression_ms: string | number; position: number; context: string; clicked: number; converted: number }>(
+      this.clickhouse,
+      this.database,
+      this.table,
+      (scope) => `SELECT recommendation_id, item_id, impression_ms, position, context, clicked, converted
 FROM ${sqlIdentifier(this.database)}.${sqlIdentifier(this.table)} FINAL
 WHERE tenant = ${sqlString(tenant)} AND impression_ms >= ${Math.max(0, Math.floor(sinceMs))} AND impression_ms < ${Math.floor(untilMs)} AND ${scope}
 ORDER BY impression_ms, recommendation_id, position`,
-        format: 'JSONEachRow',
+    );
+    for await (const r of rows) {
+      out.push({
+        recommendationId: r.recommendation_id,
+        itemId: r.item_id,
+        impressionMs: Number(r.impression_ms),
+        position: Number(r.position),
+        context: JSON.parse(r.context) as RankingContext,
+        clicked: Number(r.clicked) === 1,
+        converted: Number(r.converted) === 1,
       });
-      for await (const chunk of rs.stream()) {
-        for (const row of chunk) {
-          const r = row.json<{ recommendation_id: string; item_id: string; impression_ms: string | number; position: number; context: string; clicked: number; converted: number }>();
-          out.push({
-            recommendationId: r.recommendation_id,
-            itemId: r.item_id,
-            impressionMs: Number(r.impression_ms),
-            position: Number(r.position),
-            context: JSON.parse(r.context) as RankingContext,
-            clicked: Number(r.clicked) === 1,
-            converted: Number(r.converted) === 1,
-          });
-        }
-      }
     }
     return out;
   }
