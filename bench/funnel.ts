@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { isolatedEnv, loadConfig } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { FtrlModel } from '../core/models/ftrl.ts';
 import { decayParams } from '../core/popularity.ts';
@@ -59,9 +59,7 @@ const config = loadConfig({
   EXPLORATION: 'epsilon-greedy',
   EXPLORATION_EPSILON: '0.1',
   EXPLORATION_SLOTS: '1',
-  TOPIC_FEED_REQUESTS: `bench.${run}.feed-requests`,
-  TOPIC_FEED_REQUESTS_DLQ: `bench.${run}.feed-requests.dlq`,
-  TOPIC_FEEDS: `bench.${run}.feeds`,
+  ...isolatedEnv('bench-funnel', run),
 });
 const logger = createLogger('warn', 'bench');
 await ensureServices({ log: (l: string) => progress(`infra: ${l}`) });

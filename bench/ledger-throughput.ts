@@ -3,10 +3,10 @@
 //   npm run bench:ledger -- [--log path] [--repeat n]
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { isolatedEnv, loadConfig } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { ensureServices } from '../infra/local/services.ts';
-import { provision } from '../platform/bootstrap.ts';
+import { provision, provisionedTables } from '../platform/bootstrap.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
@@ -30,12 +30,7 @@ const run = randomBytes(3).toString('hex');
 const config = loadConfig({
   ...process.env,
   RANKSTREAM_LOG_LEVEL: 'warn',
-  TOPIC_EVENTS: `bench.${run}.events`,
-  TOPIC_EVENTS_DLQ: `bench.${run}.events.dlq`,
-  TOPIC_FEED_REQUESTS: `bench.${run}.feed-requests`,
-  TOPIC_FEED_REQUESTS_DLQ: `bench.${run}.feed-requests.dlq`,
-  TOPIC_FEEDS: `bench.${run}.feeds`,
-  LEDGER_TABLE: `ledger_bench_${run}`,
+  ...isolatedEnv('bench-ledger', run),
 });
 const logger = createLogger(config.logLevel, 'bench');
 await ensureServices({ log: (l: string) => console.error(`infra: ${l}`) });
@@ -99,7 +94,7 @@ await ledger.stop();
 const rows = await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table);
 
 // clean up what the run created
-await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
+for (const t of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${t}` });
 await clickhouse.close();
 await admin.deleteTopics({ topics: allTopics(config) });
 await admin.disconnect();

@@ -14,10 +14,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Admin } from 'kafkajs';
-import { loadConfig, type Config } from '../core/config.ts';
+import { isolatedEnv, loadConfig, type Config } from '../core/config.ts';
 import { seededRandom } from '../core/seeded-random.ts';
 import { ensureServices } from '../infra/local/services.ts';
-import { provision } from '../platform/bootstrap.ts';
+import { provision, provisionedTables } from '../platform/bootstrap.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -94,19 +94,8 @@ const prefix = `bench-load-${run}`;
 const childEnv: NodeJS.ProcessEnv = {
   ...process.env,
   RANKSTREAM_LOG_LEVEL: 'info', // the processes log their URLs at info
-  TOPIC_EVENTS: `bench.${run}.events`,
-  TOPIC_EVENTS_DLQ: `bench.${run}.events.dlq`,
-  TOPIC_FEED_REQUESTS: `bench.${run}.feed-requests`,
-  TOPIC_FEED_REQUESTS_DLQ: `bench.${run}.feed-requests.dlq`,
-  TOPIC_FEEDS: `bench.${run}.feeds`,
-  TOPIC_ITEMS: `bench.${run}.items`,
-  TOPIC_ITEMS_DLQ: `bench.${run}.items.dlq`,
+  ...isolatedEnv('bench-load', run),
   TOPIC_PARTITIONS: String(opts.partitions),
-  LEDGER_TABLE: `ledger_load_${run}`,
-  CATALOG_TABLE: `items_load_${run}`,
-  RANKER_EXAMPLES_TABLE: `ranker_examples_load_${run}`,
-  CONSUMER_GROUP_PREFIX: prefix,
-  QUEUE_PREFIX: prefix,
   ARTIFACTS_DIR: join(work, 'artifacts'),
   HTTP_PORT: '0',
   PROCESSOR_HTTP_PORT: '0',
@@ -155,12 +144,12 @@ async function cleanup(): Promise<Record<string, unknown>> {
   });
   await attempt('topics', () => admin.deleteTopics({ topics: allTopics(config) }));
   await attempt('tables', async () => {
-    for (const table of [config.ledger.table, config.catalog.table, config.ranker.examplesTable]) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${table}` });
+    for (const table of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${table}` });
   });
   await attempt('schemaSubjects', async () => {
     const base = config.schemaRegistryUrl.replace(/\/$/, '');
     const subjects = (await (await fetch(`${base}/subjects`)).json()) as string[];
-    for (const s of subjects.filter((x) => x.startsWith(`bench.${run}.`))) {
+    for (const s of subjects.filter((x) => allTopics(config).some((t) => x.startsWith(`${t}-`)))) {
       await fetch(`${base}/subjects/${encodeURIComponent(s)}`, { method: 'DELETE' });
       await fetch(`${base}/subjects/${encodeURIComponent(s)}?permanent=true`, { method: 'DELETE' });
     }
@@ -300,7 +289,7 @@ function rssStats(samples: readonly Sample[], name: string): { start: number; en
 let output: Record<string, unknown> = {};
 let failure: unknown = null;
 try {
-  progress(`isolated run ${run}: topics bench.${run}.*, tables *_load_${run}, groups ${prefix}-*, tenant ${tenant}; logs in ${logDir}`);
+  progress(`isolated run ${run}: topics bench-load.${run}.*, tables *_bench_load_${run}, groups ${prefix}-*, tenant ${tenant}; logs in ${logDir}`);
   await provision(config, logger);
   apiKey = await createApiKey(redis, tenant);
   const processorServices = layout.map((names) => processorsService(names, '', childEnv));

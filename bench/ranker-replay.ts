@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { isolatedEnv, loadConfig } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { experimentReport } from '../core/experiment-report.ts';
 import { experimentSchema } from '../core/experiments.ts';
@@ -18,7 +18,7 @@ import { ensureServices } from '../infra/local/services.ts';
 import { trainTenantAls } from '../jobs/als-training.ts';
 import { trainTreeRankerJob } from '../jobs/tree-ranker.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
-import { provision } from '../platform/bootstrap.ts';
+import { provision, provisionedTables } from '../platform/bootstrap.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
@@ -33,7 +33,7 @@ import { saveExperiment } from '../serving/experiment-store.ts';
 import { startReader } from '../serving/reader.ts';
 import { EventProducer } from '../streams/event-producer.ts';
 import { ItemProducer } from '../streams/item-producer.ts';
-import { createKafka } from '../streams/kafka.ts';
+import { allTopics, createKafka } from '../streams/kafka.ts';
 import { waitForCaughtUp } from '../streams/offsets.ts';
 import { machine } from './report.ts';
 import { deleteTenantKeys } from './tenant-keys.ts';
@@ -58,17 +58,7 @@ const config = loadConfig({
   RANKER_ATTRIBUTION_WINDOW_S: String(WINDOW_S),
   RANKER_PUBLISH_INTERVAL_S: '5',
   RERANK_POOL_FACTOR: '5',
-  TOPIC_EVENTS: `bench.${run}.events`,
-  TOPIC_EVENTS_DLQ: `bench.${run}.events.dlq`,
-  TOPIC_FEED_REQUESTS: `bench.${run}.feed-requests`,
-  TOPIC_FEED_REQUESTS_DLQ: `bench.${run}.feed-requests.dlq`,
-  TOPIC_FEEDS: `bench.${run}.feeds`,
-  TOPIC_ITEMS: `bench.${run}.items`,
-  TOPIC_ITEMS_DLQ: `bench.${run}.items.dlq`,
-  LEDGER_TABLE: `ledger_bench_${run}`,
-  CATALOG_TABLE: `items_bench_${run}`,
-  RANKER_EXAMPLES_TABLE: `ranker_examples_bench_${run}`,
-  CONSUMER_GROUP_PREFIX: `bench-ranker-${run}`,
+  ...isolatedEnv('bench-ranker', run),
 });
 const logger = createLogger('error', 'bench');
 const tenant = `bench-ranker-${run}`;
@@ -256,9 +246,9 @@ console.log(
 await producer.disconnect();
 await reader.stop();
 await processors.stop();
-await admin.deleteTopics({ topics: [config.topics.events, config.topics.eventsDlq, config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds, config.topics.items, config.topics.itemsDlq] });
+await admin.deleteTopics({ topics: allTopics(config) });
 await admin.disconnect();
-for (const t of [config.ledger.table, config.catalog.table, config.ranker.examplesTable]) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${t}` });
+for (const t of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${t}` });
 await clickhouse.close();
 await deleteTenantKeys(redis, tenant);
 redis.disconnect();

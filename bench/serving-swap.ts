@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { isolatedEnv, loadConfig } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { DEFAULT_RATING_VALUES, ratingValue } from '../core/eval/rating-values.ts';
 import { DEFAULT_ALS_PARAMS, trainAls } from '../core/models/als.ts';
@@ -47,9 +47,7 @@ const config = loadConfig({
   RATE_LIMIT_PER_S: '0', // measures serving, not the per-key limit
   ARTIFACTS_DIR: artifactsDir,
   // its own request topics, so the reader does not pick up other runs' feed requests
-  TOPIC_FEED_REQUESTS: `bench.${run}.feed-requests`,
-  TOPIC_FEED_REQUESTS_DLQ: `bench.${run}.feed-requests.dlq`,
-  TOPIC_FEEDS: `bench.${run}.feeds`,
+  ...isolatedEnv('bench-swap', run),
 });
 const logger = createLogger('warn', 'bench');
 await ensureServices({ log: (l: string) => progress(`infra: ${l}`) });

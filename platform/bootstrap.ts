@@ -17,6 +17,11 @@ export interface Provisioned {
   itemSchemaId: number;
 }
 
+/** The ClickHouse tables provisioning creates (what a benchmark or test run drops when it cleans up). */
+export function provisionedTables(config: Config): string[] {
+  return [config.ledger.table, config.catalog.table, config.ranker.examplesTable];
+}
+
 export async function provision(config: Config, logger: Logger): Promise<Provisioned> {
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, allTopics(config), config.topics.partitions);

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { loadConfig, type Config } from '../../core/config.ts';
+import { isolatedEnv, loadConfig, type Config } from '../../core/config.ts';
 import { toAvroRecord, validateEvent } from '../../core/events.ts';
 import { REPO_ROOT, down, layout, up, type InfraOptions, type ServiceName } from '../../infra/local/services.ts';
 import { provision } from '../../platform/bootstrap.ts';
@@ -407,14 +407,7 @@ async function main(): Promise<void> {
   const appEnv: Record<string, string> = {
     ...infraEnv,
     CLICKHOUSE_DATABASE: 'faults',
-    TOPIC_EVENTS: `faults.${runId}.events`,
-    TOPIC_EVENTS_DLQ: `faults.${runId}.events.dlq`,
-    TOPIC_FEED_REQUESTS: `faults.${runId}.feed-requests`,
-    TOPIC_FEED_REQUESTS_DLQ: `faults.${runId}.feed-requests.dlq`,
-    TOPIC_FEEDS: `faults.${runId}.feeds`,
-    TOPIC_ITEMS: `faults.${runId}.items`,
-    TOPIC_ITEMS_DLQ: `faults.${runId}.items.dlq`,
-    CONSUMER_GROUP_PREFIX: `faults-${runId}`,
+    ...isolatedEnv('faults', runId),
     ARTIFACTS_DIR: path.join(dataDir, 'artifacts'),
     CONSUMER_LAG_INTERVAL_S: '5',
   };

@@ -7,7 +7,7 @@ import type { Config } from '../../core/config.ts';
 import type { InteractionEvent } from '../../core/events.ts';
 import { decayParams, forwardWeight } from '../../core/popularity.ts';
 import { windowCounts } from '../../core/session-features.ts';
-import { provision } from '../../platform/bootstrap.ts';
+import { provision, provisionedTables } from '../../platform/bootstrap.ts';
 import { createClickHouse } from '../../platform/clickhouse.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
@@ -174,18 +174,7 @@ describe('processor process killed with SIGKILL mid-stream', () => {
   const config = isolatedConfig('kill', { CONSUMER_GROUP_PREFIX: `kill-${Date.now()}` });
   const tenant = tenantOf(config, 'kill');
   let child: ChildProcess | undefined;
-  const env = {
-    ...process.env,
-    TOPIC_EVENTS: config.topics.events,
-    TOPIC_EVENTS_DLQ: config.topics.eventsDlq,
-    TOPIC_FEED_REQUESTS: config.topics.feedRequests,
-    TOPIC_FEED_REQUESTS_DLQ: config.topics.feedRequestsDlq,
-    TOPIC_FEEDS: config.topics.feeds,
-    TOPIC_PARTITIONS: String(config.topics.partitions),
-    LEDGER_TABLE: config.ledger.table,
-    CONSUMER_GROUP_PREFIX: config.runner.groupPrefix,
-    RANKSTREAM_LOG_LEVEL: 'warn',
-  };
+  const env = { ...config.env, RANKSTREAM_LOG_LEVEL: 'warn', PROCESSOR_HTTP_PORT: '0' };
   const startChild = () => spawn(process.execPath, ['--import', 'tsx', 'cli/process.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 
   afterAll(() => {
@@ -225,8 +214,7 @@ describe('processor process killed with SIGKILL mid-stream', () => {
       await expectStateMatches(redis, config, tenant, events);
       expect(await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table, tenant)).toBe(events.length);
     } finally {
-      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
-      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.catalog.table}` });
+      for (const table of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${table}` });
       await clickhouse.close();
       redis.disconnect();
     }

@@ -2,7 +2,7 @@
 // consumer groups) against the real services that test/setup/services.ts made reachable.
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
-import { loadConfig, type Config } from '../../core/config.ts';
+import { isolatedEnv, loadConfig, type Config } from '../../core/config.ts';
 import { ArtifactStore } from '../../platform/artifact-store.ts';
 import { provision } from '../../platform/bootstrap.ts';
 import { createClickHouse, type ClickHouseClient } from '../../platform/clickhouse.ts';
@@ -19,27 +19,19 @@ import { waitForCaughtUp } from '../../streams/offsets.ts';
 
 export const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'error', 'test');
 
-export function isolatedConfig(name: string, overrides: Record<string, string> = {}): Config & { suffix: string } {
+/** A config with its own topics, tables, groups and queues; `env` is what it was loaded from (for a child process). */
+export function isolatedConfig(name: string, overrides: Record<string, string> = {}): Config & { suffix: string; env: Record<string, string | undefined> } {
   const suffix = `${name}_${randomBytes(4).toString('hex')}`;
-  const config = loadConfig({
+  const env = {
     ...process.env,
-    TOPIC_EVENTS: `t.${suffix}.events`,
-    TOPIC_EVENTS_DLQ: `t.${suffix}.events.dlq`,
-    TOPIC_FEED_REQUESTS: `t.${suffix}.feed-requests`,
-    TOPIC_FEED_REQUESTS_DLQ: `t.${suffix}.feed-requests.dlq`,
-    TOPIC_FEEDS: `t.${suffix}.feeds`,
-    TOPIC_ITEMS: `t.${suffix}.items`,
-    TOPIC_ITEMS_DLQ: `t.${suffix}.items.dlq`,
-    CATALOG_TABLE: `items_${suffix}`,
+    ...isolatedEnv('t', suffix),
     TOPIC_PARTITIONS: '2',
-    LEDGER_TABLE: `ledger_${suffix}`,
-    RANKER_EXAMPLES_TABLE: `ranker_examples_${suffix}`,
     RUNNER_RETRY_BACKOFF_MS: '50',
     HTTP_PORT: '0',
     RATE_LIMIT_PER_S: '0', // tests send far more than a key's default rate; test/integration/security.test.ts turns it on
     ...overrides,
-  });
-  return { ...config, suffix };
+  };
+  return { ...loadConfig(env), suffix, env };
 }
 
 export async function eventually<T>(what: string, fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
