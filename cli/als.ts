@@ -3,9 +3,11 @@ import { QueueEvents } from 'bullmq';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../core/config.ts';
 import { createLogger } from '../platform/logger.ts';
+import type { Redis } from '../platform/redis.ts';
 import { scalerCurrentKey } from '../processors/scaler.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls, type AlsTrainingDeps } from '../jobs/als-training.ts';
 import { enqueueRetcon, retconQueue } from '../jobs/retcon.ts';
+import { startWorkerOps } from '../jobs/worker-ops.ts';
 import { openJobDeps } from './job-deps.ts';
 import { onShutdown } from './shutdown.ts';
 import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
@@ -13,10 +15,9 @@ import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'als');
 
-
-function trainingDeps(cfg: Config): { d: AlsTrainingDeps; close: () => Promise<void> } {
+function trainingDeps(cfg: Config): { d: AlsTrainingDeps; redis: Redis; close: () => Promise<void> } {
   const deps = openJobDeps(cfg, logger);
-  return { d: { ...deps, scalerVersion: (t) => deps.redis.get(scalerCurrentKey(t)) }, close: deps.close };
+  return { d: { ...deps, scalerVersion: (t) => deps.redis.get(scalerCurrentKey(t)) }, redis: deps.redis, close: deps.close };
 }
 
 interface TrainOpts { tenant: string; since?: number; until?: number; wait: boolean; inline: boolean }
@@ -54,15 +55,20 @@ program
   .command('worker')
   .description('run the BullMQ worker that trains queued jobs, until SIGTERM')
   .action(async () => {
-    const { d, close } = trainingDeps(config);
+    const { d, redis, close } = trainingDeps(config);
     const retcon = retconQueue(config);
     // every new model version triggers a retcon of the tenant's index (deduplicated per tenant)
     const { worker, events } = startAlsWorker(config, d, async (_result, tenant) => {
       await enqueueRetcon(retcon, { tenant });
     });
+    const queue = alsQueue(config);
+    const ops = await startWorkerOps({ host: config.ops.processorHttp.host, port: config.ops.alsWorkerHttpPort, worker, queue, redis, logger });
     logger.info('ALS worker running');
     onShutdown(logger, async () => {
-      await worker.close();
+      ops.readiness.drain();
+      await worker.close(); // the job in flight finishes (or is picked up again as stalled after the timeout)
+      await queue.close();
+      await ops.server.close();
       await events.close();
       await retcon.close();
       await close();

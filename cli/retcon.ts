@@ -6,6 +6,7 @@ import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { bullConnection } from '../jobs/queue-connection.ts';
 import { RETCON_QUEUE, enqueueRetcon, retconPartitions, retconQueue, retconTenant, scheduleRetcon, startRetconWorker } from '../jobs/retcon.ts';
+import { startWorkerOps } from '../jobs/worker-ops.ts';
 import { openJobDeps } from './job-deps.ts';
 import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 import { onShutdown } from './shutdown.ts';
@@ -72,9 +73,14 @@ program
   .action(async () => {
     const deps = openJobDeps(config, logger);
     const worker = startRetconWorker(config, deps);
+    const queue = retconQueue(config);
+    const ops = await startWorkerOps({ host: config.ops.processorHttp.host, port: config.ops.retconWorkerHttpPort, worker, queue, redis: deps.redis, logger });
     logger.info('retcon worker running');
     onShutdown(logger, async () => {
+      ops.readiness.drain();
       await worker.close();
+      await queue.close();
+      await ops.server.close();
       await deps.close();
     }, config.ops.shutdownTimeoutS * 1000);
   });

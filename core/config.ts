@@ -122,6 +122,9 @@ const schema = z.object({
   // operations (docs/operations.md): the processors' health/metrics port, lag refresh, shutdown bound
   PROCESSOR_HTTP_HOST: z.string().default('127.0.0.1'),
   PROCESSOR_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18082), // 0 = any free port
+  // the ALS and retcon workers' health and metrics servers (on PROCESSOR_HTTP_HOST); 0 = any free port
+  ALS_WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18083),
+  RETCON_WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18084),
   CONSUMER_LAG_INTERVAL_S: z.coerce.number().positive().default(15),
   SHUTDOWN_TIMEOUT_S: positiveInt.default(30),
   FEED_DEFAULT_K: positiveInt.default(10),
@@ -206,7 +209,8 @@ export interface Config {
    */
   http: { host: string; port: number; maxInFlight: number };
   /** Processors' health/metrics HTTP, the consumer-lag refresh interval, and how long a graceful shutdown may take. */
-  ops: { processorHttp: { host: string; port: number }; lagIntervalS: number; shutdownTimeoutS: number };
+  /** Ops servers of the processes without an API: processors, and the ALS and retcon workers (all on processorHttp.host). */
+  ops: { processorHttp: { host: string; port: number }; alsWorkerHttpPort: number; retconWorkerHttpPort: number; lagIntervalS: number; shutdownTimeoutS: number };
   /** Require an API key on every HTTP request (the tenant then always comes from the key). */
   authRequired: boolean;
   /** The read-only partition a registered tenant with no data of its own is served from. */
@@ -300,7 +304,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     queuePrefix: c.QUEUE_PREFIX,
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, maxInFlight: c.HTTP_MAX_IN_FLIGHT },
-    ops: { processorHttp: { host: c.PROCESSOR_HTTP_HOST, port: c.PROCESSOR_HTTP_PORT }, lagIntervalS: c.CONSUMER_LAG_INTERVAL_S, shutdownTimeoutS: c.SHUTDOWN_TIMEOUT_S },
+    ops: { processorHttp: { host: c.PROCESSOR_HTTP_HOST, port: c.PROCESSOR_HTTP_PORT }, alsWorkerHttpPort: c.ALS_WORKER_HTTP_PORT, retconWorkerHttpPort: c.RETCON_WORKER_HTTP_PORT, lagIntervalS: c.CONSUMER_LAG_INTERVAL_S, shutdownTimeoutS: c.SHUTDOWN_TIMEOUT_S },
     authRequired: c.AUTH_REQUIRED,
     communityPartition: c.COMMUNITY_PARTITION,
     rateLimit: { perS: c.RATE_LIMIT_PER_S, burst: c.RATE_LIMIT_BURST },

@@ -1,9 +1,12 @@
 // The Grafana dashboard queries only metrics we export, under their exact names, and covers what operators watch.
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import type { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../platform/logger.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { registerServingMetrics } from '../../serving/serving-metrics.ts';
+import { registerQueueMetrics, trackWorkerJobs } from '../../jobs/worker-ops.ts';
 
 interface Target {
   expr: string;
@@ -33,6 +36,9 @@ const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
 async function exported(): Promise<Map<string, string>> {
   const metrics = createMetrics(true);
   registerServingMetrics(metrics.registry, { indexes: { swaps: 0, rejections: 0, loaded: () => [] }, models: async () => ({ versions: [], rankers: [] }), logger: createLogger('silent', 'test') });
+  // the BullMQ workers' own metrics (jobs/worker-ops.ts)
+  registerQueueMetrics(metrics.registry, [{ name: 'als-training', getJobCounts: async () => ({ waiting: 1 }) }], createLogger('silent', 'test'));
+  trackWorkerJobs(metrics.registry, new EventEmitter() as unknown as Pick<Worker, 'name' | 'on'>);
   return new Map((await metrics.registry.getMetricsAsJSON()).map((m) => [m.name, String(m.type)]));
 }
 
@@ -78,7 +84,7 @@ describe('infra/grafana/rankstream-dashboard.json', () => {
     }
   });
 
-  it('covers throughput, lag, dead letters, feed p50/p99, HTTP status, index and model versions, memory', () => {
+  it('covers throughput, lag, dead letters, feed p50/p99, HTTP status, refusals, index and model versions, job queues, memory', () => {
     const all = exprs.join('\n');
     for (const needle of [
       'rate(rankstream_records_consumed_total',
@@ -90,6 +96,10 @@ describe('infra/grafana/rankstream-dashboard.json', () => {
       'rankstream_index_info',
       'rankstream_model_version_info',
       'rankstream_process_resident_memory_bytes',
+      'rate(rankstream_rate_limited_total',
+      'rate(rankstream_http_shed_total',
+      'rankstream_queue_jobs',
+      'rate(rankstream_jobs_total',
     ]) {
       expect(all, needle).toContain(needle);
     }

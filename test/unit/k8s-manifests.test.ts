@@ -122,6 +122,8 @@ describe('infra/k8s', () => {
     const servers = [
       { match: 'cli/serve.ts', app: readerApp(), host: data.HTTP_HOST, port: Number(data.HTTP_PORT) },
       { match: 'cli/process.ts', app: processorsApp(), host: data.PROCESSOR_HTTP_HOST, port: Number(data.PROCESSOR_HTTP_PORT) },
+      { match: 'cli/als.ts worker', app: processorsApp(), host: data.PROCESSOR_HTTP_HOST, port: Number(data.ALS_WORKER_HTTP_PORT) },
+      { match: 'cli/retcon.ts worker', app: processorsApp(), host: data.PROCESSOR_HTTP_HOST, port: Number(data.RETCON_WORKER_HTTP_PORT) },
     ];
     let probed = 0;
     for (const { deployment, c } of containers) {
@@ -142,7 +144,7 @@ describe('infra/k8s', () => {
         probed++;
       }
     }
-    expect(probed).toBeGreaterThanOrEqual(6);
+    expect(probed).toBeGreaterThanOrEqual(12);
     for (const s of servers) await s.app.close();
   });
 

@@ -203,9 +203,16 @@ describe('metrics configuration', () => {
     expect(await metrics.registry.metrics()).toContain('rankstream_feed_seconds_bucket{le="5",channel="http"} 1');
   });
 
-  it('operations settings: processors listen on loopback by default; lag interval and shutdown bound from the environment', () => {
-    expect(loadConfig({}).ops).toEqual({ processorHttp: { host: '127.0.0.1', port: 18082 }, lagIntervalS: 15, shutdownTimeoutS: 30 });
-    expect(loadConfig({ PROCESSOR_HTTP_PORT: '0', CONSUMER_LAG_INTERVAL_S: '0.5', SHUTDOWN_TIMEOUT_S: '40' }).ops).toEqual({ processorHttp: { host: '127.0.0.1', port: 0 }, lagIntervalS: 0.5, shutdownTimeoutS: 40 });
+  it('operations settings: processors and workers listen on loopback by default, on distinct ports; lag interval and shutdown bound from the environment', () => {
+    expect(loadConfig({}).ops).toEqual({ processorHttp: { host: '127.0.0.1', port: 18082 }, alsWorkerHttpPort: 18083, retconWorkerHttpPort: 18084, lagIntervalS: 15, shutdownTimeoutS: 30 });
+    expect(loadConfig({ PROCESSOR_HTTP_PORT: '0', ALS_WORKER_HTTP_PORT: '0', RETCON_WORKER_HTTP_PORT: '9000', CONSUMER_LAG_INTERVAL_S: '0.5', SHUTDOWN_TIMEOUT_S: '40' }).ops).toEqual({
+      processorHttp: { host: '127.0.0.1', port: 0 },
+      alsWorkerHttpPort: 0,
+      retconWorkerHttpPort: 9000,
+      lagIntervalS: 0.5,
+      shutdownTimeoutS: 40,
+    });
     expect(() => loadConfig({ SHUTDOWN_TIMEOUT_S: '0' })).toThrow('SHUTDOWN_TIMEOUT_S');
+    expect(() => loadConfig({ RETCON_WORKER_HTTP_PORT: '70000' })).toThrow('RETCON_WORKER_HTTP_PORT');
   });
 });
