@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { isolatedEnv, loadConfig } from '../core/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { ensureServices } from '../infra/local/services.ts';
-import { provision, provisionedTables } from '../platform/bootstrap.ts';
+import { deprovision, provision } from '../platform/bootstrap.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
@@ -15,7 +15,7 @@ import { decodeEvent } from '../schemas/event-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer } from '../streams/consumer-runner.ts';
 import { EventProducer } from '../streams/event-producer.ts';
-import { allTopics, createKafka } from '../streams/kafka.ts';
+import { createKafka } from '../streams/kafka.ts';
 import { consumerLag } from '../streams/offsets.ts';
 import { readTaobaoLog } from '../streams/taobao-source.ts';
 import { machine } from './report.ts';
@@ -94,10 +94,9 @@ await ledger.stop();
 const rows = await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table);
 
 // clean up what the run created
-for (const t of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${t}` });
 await clickhouse.close();
-await admin.deleteTopics({ topics: allTopics(config) });
 await admin.disconnect();
+await deprovision(config, logger);
 
 console.log(
   JSON.stringify(

@@ -17,7 +17,7 @@ import type { Admin } from 'kafkajs';
 import { isolatedEnv, loadConfig, type Config } from '../core/config.ts';
 import { seededRandom } from '../core/seeded-random.ts';
 import { ensureServices } from '../infra/local/services.ts';
-import { provision, provisionedTables } from '../platform/bootstrap.ts';
+import { deprovision, provision } from '../platform/bootstrap.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -25,7 +25,7 @@ import { TENANTS_KEY } from '../processors/feature-store.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { createApiKey, REGISTERED_TENANTS_KEY, revokeApiKey } from '../serving/api-keys.ts';
 import { ItemProducer } from '../streams/item-producer.ts';
-import { allTopics, createKafka } from '../streams/kafka.ts';
+import { createKafka } from '../streams/kafka.ts';
 import { partitionLags } from '../streams/offsets.ts';
 import { startLatencyProxy, type LatencyProxy } from './latency-proxy.ts';
 import type { ProducerCommand, ProducerCounters, ProducerMessage } from './load-producer.ts';
@@ -138,22 +138,7 @@ async function cleanup(): Promise<Record<string, unknown>> {
       report[what] = `failed: ${err instanceof Error ? err.message : String(err)}`;
     }
   };
-  await attempt('consumerGroups', async () => {
-    const ours = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${prefix}-`));
-    if (ours.length > 0) await admin.deleteGroups(ours);
-  });
-  await attempt('topics', () => admin.deleteTopics({ topics: allTopics(config) }));
-  await attempt('tables', async () => {
-    for (const table of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${table}` });
-  });
-  await attempt('schemaSubjects', async () => {
-    const base = config.schemaRegistryUrl.replace(/\/$/, '');
-    const subjects = (await (await fetch(`${base}/subjects`)).json()) as string[];
-    for (const s of subjects.filter((x) => allTopics(config).some((t) => x.startsWith(`${t}-`)))) {
-      await fetch(`${base}/subjects/${encodeURIComponent(s)}`, { method: 'DELETE' });
-      await fetch(`${base}/subjects/${encodeURIComponent(s)}?permanent=true`, { method: 'DELETE' });
-    }
-  });
+  await attempt('isolatedNames', async () => Object.assign(report, await deprovision(config, logger)));
   await attempt('tenantKeys', async () => {
     if (apiKey) await revokeApiKey(redis, apiKey);
     await redis.srem(REGISTERED_TENANTS_KEY, tenant);

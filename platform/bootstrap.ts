@@ -1,5 +1,5 @@
 // Idempotent provisioning: topics, schemas, ClickHouse database, ledger, catalogue and ranker-example tables. Safe to run on every start.
-import type { Config } from '../core/config.ts';
+import { loadConfig, type Config } from '../core/config.ts';
 import { catalogTableDdl } from '../processors/catalog.ts';
 import { rankerExamplesDdl } from '../processors/ranker-examples.ts';
 import { LedgerWriter } from '../processors/ledger-writer.ts';
@@ -8,7 +8,7 @@ import { registerFeedSchemas, type FeedSchemaIds } from '../schemas/feed-codec.t
 import { registerItemSchema } from '../schemas/item-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { allTopics, createKafka, ensureTopics } from '../streams/kafka.ts';
-import { createClickHouse, ensureDatabase } from './clickhouse.ts';
+import { createClickHouse, ensureDatabase, sqlIdentifier } from './clickhouse.ts';
 import type { Logger } from './logger.ts';
 
 export interface Provisioned {
@@ -17,9 +17,68 @@ export interface Provisioned {
   itemSchemaId: number;
 }
 
-/** The ClickHouse tables provisioning creates (what a benchmark or test run drops when it cleans up). */
+/** The ClickHouse tables provisioning creates. */
 export function provisionedTables(config: Config): string[] {
   return [config.ledger.table, config.catalog.table, config.ranker.examplesTable];
+}
+
+export type DeprovisionReport = Record<'consumerGroups' | 'topics' | 'schemaSubjects' | 'tables', string>;
+
+/**
+ * Removes what a run under its own names (core/config.ts isolatedEnv) created: the consumer groups of its prefix, its
+ * topics, their schema subjects and its tables. Each step is tried even if an earlier one failed, and reported.
+ * Refuses a config that shares any name with the defaults, so it cannot remove a deployment's data.
+ */
+export async function deprovision(config: Config, logger: Logger): Promise<DeprovisionReport> {
+  const defaults = loadConfig({});
+  const shared = [
+    ...allTopics(config).filter((t) => allTopics(defaults).includes(t)),
+    ...provisionedTables(config).filter((t) => provisionedTables(defaults).includes(t)),
+    ...(config.runner.groupPrefix === defaults.runner.groupPrefix ? [`consumer group prefix ${config.runner.groupPrefix}`] : []),
+  ];
+  if (shared.length > 0) throw new Error(`deprovision: refusing a config with default names (${shared.join(', ')}); it is for runs under isolatedEnv names`);
+  const report = {} as DeprovisionReport;
+  const attempt = async (step: keyof DeprovisionReport, fn: () => Promise<number>) => {
+    try {
+      report[step] = `removed ${await fn()}`;
+    } catch (err) {
+      report[step] = `failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  };
+  const admin = createKafka(config, logger).admin();
+  await admin.connect();
+  try {
+    await attempt('consumerGroups', async () => {
+      const ours = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${config.runner.groupPrefix}-`));
+      if (ours.length > 0) await admin.deleteGroups(ours);
+      return ours.length;
+    });
+    await attempt('topics', async () => {
+      const existing = new Set(await admin.listTopics());
+      const ours = allTopics(config).filter((t) => existing.has(t));
+      if (ours.length > 0) await admin.deleteTopics({ topics: ours });
+      return ours.length;
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  await attempt('schemaSubjects', async () => {
+    const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
+    // subjects are <topic>-<record name> (TopicRecordNameStrategy)
+    const ours = (await registry.subjects()).filter((s) => allTopics(config).some((t) => s.startsWith(`${t}-`)));
+    for (const s of ours) await registry.deleteSubject(s);
+    return ours.length;
+  });
+  await attempt('tables', async () => {
+    const clickhouse = createClickHouse(config);
+    try {
+      for (const table of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(table)}` });
+    } finally {
+      await clickhouse.close();
+    }
+    return provisionedTables(config).length;
+  });
+  return report;
 }
 
 export async function provision(config: Config, logger: Logger): Promise<Provisioned> {

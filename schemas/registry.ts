@@ -86,6 +86,31 @@ export class SchemaRegistryClient {
     }
   }
 
+  /**
+   * Every subject, page by page: Apicurio's /subjects answers at most 1,000 without `limit`/`offset` (and ignores
+   * Confluent's `subjectPrefix`), so a single call silently misses subjects on a busy registry.
+   */
+  async subjects(pageSize = 1000): Promise<string[]> {
+    const base = this.url.replace(/\/$/, '');
+    const all: string[] = [];
+    for (let offset = 0; ; offset += pageSize) {
+      const res = await fetch(`${base}/subjects?limit=${pageSize}&offset=${offset}`);
+      if (!res.ok) throw new Error(`listing subjects at ${this.url}: HTTP ${res.status}`);
+      const page = (await res.json()) as string[];
+      all.push(...page);
+      if (page.length < pageSize) return all;
+    }
+  }
+
+  /** Deletes a subject and all its versions for good (soft, then permanent); a missing subject is not an error. */
+  async deleteSubject(subject: string): Promise<void> {
+    const base = this.url.replace(/\/$/, '');
+    for (const query of ['', '?permanent=true']) {
+      const res = await fetch(`${base}/subjects/${encodeURIComponent(subject)}${query}`, { method: 'DELETE' });
+      if (!res.ok && res.status !== 404) throw new Error(`deleting subject ${subject}${query} at ${this.url}: HTTP ${res.status}`);
+    }
+  }
+
   /** Encodes a record with a registered schema id into the Confluent wire format. */
   async encode(schemaId: number, record: Record<string, unknown>): Promise<Buffer> {
     const type = await this.typeFor(schemaId);

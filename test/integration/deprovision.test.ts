@@ -1,0 +1,53 @@
+// provision() then deprovision() of an isolated run on the real services: topics, schema subjects, consumer groups and
+// tables all gone afterwards (the benches clean up with it).
+import { describe, expect, it } from 'vitest';
+import { deprovision, provision, provisionedTables } from '../../platform/bootstrap.ts';
+import { createClickHouse, sqlString } from '../../platform/clickhouse.ts';
+import { SchemaRegistryClient } from '../../schemas/registry.ts';
+import { allTopics, createKafka } from '../../streams/kafka.ts';
+import { isolatedConfig, logger } from './harness.ts';
+
+const config = isolatedConfig('deprov');
+
+async function state() {
+  const kafka = createKafka(config, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const topics = (await admin.listTopics()).filter((t) => allTopics(config).includes(t));
+  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${config.runner.groupPrefix}-`));
+  await admin.disconnect();
+  const subjects = (await new SchemaRegistryClient(config.schemaRegistryUrl).subjects()).filter((s) => allTopics(config).some((t) => s.startsWith(`${t}-`)));
+  const clickhouse = createClickHouse(config);
+  const rs = await clickhouse.query({ query: `SELECT name FROM system.tables WHERE database = ${sqlString(config.clickhouse.database)} AND name IN (${provisionedTables(config).map(sqlString).join(', ')})`, format: 'JSONEachRow' });
+  const tables = (await rs.json<{ name: string }>()).map((r) => r.name);
+  await clickhouse.close();
+  return { topics: topics.length, groups: groups.length, subjects: subjects.length, tables: tables.length };
+}
+
+describe('deprovision', () => {
+  it('removes every topic, subject, consumer group and table of an isolated run', async () => {
+    await provision(config, logger);
+    // a consumer group of the run's prefix with a committed offset (a group without one vanishes when it empties)
+    const kafka = createKafka(config, logger);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: config.topics.feeds, messages: [{ value: 'x' }] });
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: `${config.runner.groupPrefix}-probe` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: config.topics.feeds, fromBeginning: true });
+    let seen!: () => void;
+    const consumed = new Promise<void>((r) => (seen = r));
+    await consumer.run({ eachMessage: async () => seen() });
+    await consumed;
+    await consumer.disconnect(); // commits the offset
+
+    const before = await state();
+    expect(before).toMatchObject({ topics: 7, groups: 1, tables: 3 });
+    expect(before.subjects).toBeGreaterThanOrEqual(7);
+
+    const report = await deprovision(config, logger);
+    expect(report).toEqual({ consumerGroups: 'removed 1', topics: 'removed 7', schemaSubjects: `removed ${before.subjects}`, tables: 'removed 3' });
+    expect(await state()).toEqual({ topics: 0, groups: 0, subjects: 0, tables: 0 });
+  });
+});
