@@ -37,6 +37,10 @@ export async function deprovision(config: Config, logger: Logger): Promise<Depro
     ...(config.runner.groupPrefix === defaults.runner.groupPrefix ? [`consumer group prefix ${config.runner.groupPrefix}`] : []),
   ];
   if (shared.length > 0) throw new Error(`deprovision: refusing a config with default names (${shared.join(', ')}); it is for runs under isolatedEnv names`);
+  // a run under isolatedEnv names owns every topic under its <scope>.<run>. prefix (tests add topics of their own there)
+  const prefix = /^[^.]+\.[^.]+\./.exec(config.topics.events)?.[0];
+  const runPrefix = prefix !== undefined && allTopics(config).every((t) => t.startsWith(prefix)) ? prefix : undefined;
+  const isOurs = (topic: string) => allTopics(config).includes(topic) || (runPrefix !== undefined && topic.startsWith(runPrefix));
   const report = {} as DeprovisionReport;
   const attempt = async (step: keyof DeprovisionReport, fn: () => Promise<number>) => {
     try {
@@ -54,8 +58,7 @@ export async function deprovision(config: Config, logger: Logger): Promise<Depro
       return ours.length;
     });
     await attempt('topics', async () => {
-      const existing = new Set(await admin.listTopics());
-      const ours = allTopics(config).filter((t) => existing.has(t));
+      const ours = (await admin.listTopics()).filter(isOurs);
       if (ours.length > 0) await admin.deleteTopics({ topics: ours });
       return ours.length;
     });
@@ -65,7 +68,7 @@ export async function deprovision(config: Config, logger: Logger): Promise<Depro
   await attempt('schemaSubjects', async () => {
     const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
     // subjects are <topic>-<record name> (TopicRecordNameStrategy)
-    const ours = (await registry.subjects()).filter((s) => allTopics(config).some((t) => s.startsWith(`${t}-`)));
+    const ours = (await registry.subjects()).filter((s) => isOurs(s.slice(0, s.lastIndexOf('-'))));
     for (const s of ours) await registry.deleteSubject(s);
     return ours.length;
   });

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { isolatedEnv, loadConfig, type Config } from '../../core/config.ts';
 import { ArtifactStore } from '../../platform/artifact-store.ts';
-import { provision } from '../../platform/bootstrap.ts';
+import { deprovision, provision } from '../../platform/bootstrap.ts';
 import { createClickHouse, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { createMetrics } from '../../platform/metrics.ts';
@@ -19,6 +19,21 @@ import { waitForCaughtUp } from '../../streams/offsets.ts';
 
 export const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'error', 'test');
 
+const isolatedConfigs: Config[] = [];
+
+/**
+ * Removes the topics, schema subjects, consumer groups and tables of every config this test file made (run after the
+ * file by test/setup/isolated-cleanup.ts), so local services do not pile up thousands of topics across runs.
+ * RANKSTREAM_TEST_KEEP_DATA=1 keeps them for inspection.
+ */
+export async function removeIsolatedData(): Promise<void> {
+  if (process.env.RANKSTREAM_TEST_KEEP_DATA === '1') return;
+  for (const config of isolatedConfigs.splice(0)) {
+    const report = await deprovision(config, logger).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
+    if (Object.values(report).some((v) => !String(v).startsWith('removed'))) logger.warn({ topics: config.topics.events, report }, 'test data not fully removed');
+  }
+}
+
 /** A config with its own topics, tables, groups and queues; `env` is what it was loaded from (for a child process). */
 export function isolatedConfig(name: string, overrides: Record<string, string> = {}): Config & { suffix: string; env: Record<string, string | undefined> } {
   const suffix = `${name}_${randomBytes(4).toString('hex')}`;
@@ -31,7 +46,9 @@ export function isolatedConfig(name: string, overrides: Record<string, string> =
     RATE_LIMIT_PER_S: '0', // tests send far more than a key's default rate; test/integration/security.test.ts turns it on
     ...overrides,
   };
-  return { ...loadConfig(env), suffix, env };
+  const config = loadConfig(env);
+  isolatedConfigs.push(config);
+  return { ...config, suffix, env };
 }
 
 export async function eventually<T>(what: string, fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
