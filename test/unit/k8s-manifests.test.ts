@@ -13,6 +13,7 @@ import { registerHealthRoutes } from '../../platform/ops-server.ts';
 import type { FeatureService } from '../../serving/feature-service.ts';
 import type { FeedService } from '../../serving/feed-service.ts';
 import { buildHttpServer } from '../../serving/http.ts';
+import { PROCESSOR_NAMES } from '../../processors/run-processors.ts';
 import Fastify from 'fastify';
 
 interface Probe {
@@ -44,6 +45,7 @@ interface Manifest {
   data?: Record<string, string>;
   spec?: {
     replicas?: number;
+    strategy?: { type: string };
     selector?: { matchLabels: Record<string, string> };
     scaleTargetRef?: { kind: string; name: string };
     metrics?: { type: string; resource?: { name: string } }[];
@@ -146,6 +148,24 @@ describe('infra/k8s', () => {
     }
     expect(probed).toBeGreaterThanOrEqual(12);
     for (const s of servers) await s.app.close();
+  });
+
+  it('runs every processor in exactly one Deployment; the ranker trainer as a single replica, never two at once', () => {
+    const runs = new Map<string, string[]>();
+    for (const { deployment, c } of containers) {
+      const args = [...(c.command ?? []), ...(c.args ?? [])];
+      if (!args.includes('cli/process.ts')) continue;
+      const only = args.indexOf('--only');
+      const names = only < 0 ? [...PROCESSOR_NAMES] : args[only + 1]!.split(',');
+      for (const name of names) {
+        expect(PROCESSOR_NAMES as readonly string[], `${deployment.metadata.name}: --only ${name}`).toContain(name);
+        runs.set(name, [...(runs.get(name) ?? []), deployment.metadata.name]);
+      }
+    }
+    for (const name of PROCESSOR_NAMES) expect(runs.get(name), name).toHaveLength(1);
+    const trainer = deployments.find((d) => d.metadata.name === runs.get('ranker-trainer')![0])!;
+    expect(trainer.spec!.replicas).toBe(1);
+    expect(trainer.spec!.strategy?.type).toBe('Recreate');
   });
 
   it('processors stay within the topic partitions; every container has requests and limits', () => {
