@@ -98,7 +98,7 @@ describe('infra/k8s', () => {
     expect(hpa?.spec?.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'rankstream-reader' });
     expect(hpa?.spec?.metrics?.[0]?.resource?.name).toBe('cpu');
     expect(deployments.find((d) => d.metadata.name === 'rankstream-reader')?.spec?.replicas, 'the HPA owns the reader count').toBeUndefined();
-    expect(byKind('PodDisruptionBudget').map((p) => p.metadata.name).sort()).toEqual(['rankstream-processors', 'rankstream-reader']);
+    expect(byKind('PodDisruptionBudget').map((p) => p.metadata.name).sort()).toEqual(['rankstream-features', 'rankstream-processors', 'rankstream-reader']);
     expect(byKind('Secret'), 'no secret values in the repository').toEqual([]);
   });
 
@@ -170,9 +170,12 @@ describe('infra/k8s', () => {
 
   it('processors stay within the topic partitions; every container has requests and limits', () => {
     const partitions = Number(configMap!.data!.TOPIC_PARTITIONS);
-    const processors = deployments.find((d) => d.metadata.name === 'rankstream-processors')!;
-    expect(processors.spec!.replicas).toBeGreaterThan(0);
-    expect(processors.spec!.replicas).toBeLessThanOrEqual(partitions);
+    const processorDeployments = containers.filter(({ c }) => command(c).includes('cli/process.ts')).map(({ deployment }) => deployment);
+    expect(processorDeployments.map((d) => d.metadata.name).sort()).toEqual(['rankstream-features', 'rankstream-processors', 'rankstream-ranker-trainer']);
+    for (const d of processorDeployments) {
+      expect(d.spec!.replicas, d.metadata.name).toBeGreaterThan(0);
+      expect(d.spec!.replicas, d.metadata.name).toBeLessThanOrEqual(partitions);
+    }
     for (const { deployment, c } of containers) {
       for (const r of ['cpu', 'memory']) {
         expect(c.resources?.requests?.[r], `${deployment.metadata.name} requests ${r}`).toBeDefined();
