@@ -4,18 +4,7 @@
 // (slightly out of order, as real producers are). A small share of the messages is invalid, one of several kinds, each
 // with the reason the pipeline must give when it dead-letters it. Pure: encoding and producing are the caller's.
 import type { InteractionEvent } from '../../core/events.ts';
-
-/** Deterministic 32-bit PRNG (mulberry32): uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../core/seeded-random.ts';
 
 /** Samples 0..n-1 with P(k) proportional to 1/(k+1)^s. */
 export function zipfSampler(n: number, s: number): (u: number) => number {
@@ -103,7 +92,7 @@ export const eventIdFor = (seed: number, i: number): string => `e${seed.toString
 
 /** The stream, lazily: message i is the same for the same options whatever is consumed before it. */
 export function* eventStream(o: StreamOptions): Generator<Generated> {
-  const r = rng(o.seed);
+  const r = seededRandom(o.seed);
   // tenant sizes 1 : 1/2 : 1/3 ...: one large tenant, a long tail
   const tenantOf = zipfSampler(o.tenants, 1);
   const userOf = zipfSampler(o.usersPerTenant, 0.8);

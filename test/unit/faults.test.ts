@@ -4,7 +4,8 @@ import { validateEvent } from '../../core/events.ts';
 import { counterFields, isExpiredField } from '../../core/session-features.ts';
 import { deadLetter } from '../../streams/dead-letter.ts';
 import { classifyDeadLetters, closeEnough, compareHash, counterRecomputeSql, historyRecomputeSql } from '../faults/checks.ts';
-import { DEFAULT_STREAM, INVALID_KINDS, INVALID_KIND_NAMES, eventStream, rng, zipfSampler, type Generated, type InvalidKind } from '../faults/generator.ts';
+import { DEFAULT_STREAM, INVALID_KINDS, INVALID_KIND_NAMES, eventStream, zipfSampler, type Generated, type InvalidKind } from '../faults/generator.ts';
+import { seededRandom } from '../../core/seeded-random.ts';
 
 const small = { ...DEFAULT_STREAM, events: 20_000, invalidShare: 0.01 };
 
@@ -49,7 +50,7 @@ describe('fault stream', () => {
 
   it('samples Zipf-distributed ranks, rank 0 the most frequent', () => {
     const sample = zipfSampler(100, 1);
-    const r = rng(1);
+    const r = seededRandom(1);
     const counts = new Array<number>(100).fill(0);
     for (let i = 0; i < 50_000; i++) counts[sample(r())]!++;
     expect(counts[0]!).toBeGreaterThan(counts[1]!);
