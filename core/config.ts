@@ -208,8 +208,10 @@ export interface Config {
    * Retry-After, so a slow dependency (Redis) cannot pile requests up (memory, sockets) without bound; 0 = no limit.
    */
   http: { host: string; port: number; maxInFlight: number };
-  /** Processors' health/metrics HTTP, the consumer-lag refresh interval, and how long a graceful shutdown may take. */
-  /** Ops servers of the processes without an API: processors, and the ALS and retcon workers (all on processorHttp.host). */
+  /**
+   * Ops servers of the processes without an API (processors; ALS and retcon workers, on processorHttp.host), the
+   * consumer-lag refresh interval, and how long a graceful shutdown may take.
+   */
   ops: { processorHttp: { host: string; port: number }; alsWorkerHttpPort: number; retconWorkerHttpPort: number; lagIntervalS: number; shutdownTimeoutS: number };
   /** Require an API key on every HTTP request (the tenant then always comes from the key). */
   authRequired: boolean;
@@ -338,4 +340,3 @@ export function isolatedEnv(scope: string, run: string): Record<string, string> 
     QUEUE_PREFIX: `${scope}-${run}`,
   };
 }
-

@@ -38,9 +38,10 @@ export async function deprovision(config: Config, logger: Logger): Promise<Depro
   ];
   if (shared.length > 0) throw new Error(`deprovision: refusing a config with default names (${shared.join(', ')}); it is for runs under isolatedEnv names`);
   // a run under isolatedEnv names owns every topic under its <scope>.<run>. prefix (tests add topics of their own there)
+  const topics = new Set(allTopics(config));
   const prefix = /^[^.]+\.[^.]+\./.exec(config.topics.events)?.[0];
-  const runPrefix = prefix !== undefined && allTopics(config).every((t) => t.startsWith(prefix)) ? prefix : undefined;
-  const isOurs = (topic: string) => allTopics(config).includes(topic) || (runPrefix !== undefined && topic.startsWith(runPrefix));
+  const runPrefix = prefix !== undefined && [...topics].every((t) => t.startsWith(prefix)) ? prefix : undefined;
+  const isOurs = (topic: string) => topics.has(topic) || (runPrefix !== undefined && topic.startsWith(runPrefix));
   const report = {} as DeprovisionReport;
   const attempt = async (step: keyof DeprovisionReport, fn: () => Promise<number>) => {
     try {

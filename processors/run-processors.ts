@@ -130,7 +130,7 @@ function stopper(running: RunningConsumer[], retcon: (() => Queue<RetconRequest,
 }
 
 /** Bad input the schemas do not stop: records over MAX_RECORD_BYTES and, with REQUIRE_REGISTERED_TENANTS, unregistered tenants. */
-function guarded<T extends { tenant: string }>(config: Config, redis: Parameters<typeof isRegisteredTenant>[0], decode: RecordDecoder<T>): RecordDecoder<T> {
+function guarded<T extends { tenant: string }>(config: Config, redis: Redis, decode: RecordDecoder<T>): RecordDecoder<T> {
   const checked = config.input.requireRegisteredTenants ? requireRegisteredTenant(decode, (t) => isRegisteredTenant(redis, t), [config.communityPartition]) : decode;
   return limitRecordSize(checked, config.input.maxRecordBytes);
 }
