@@ -2,6 +2,7 @@
 // consumer groups) against the real services that test/setup/services.ts made reachable.
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import type { InteractionEvent } from '../../core/events.ts';
 import { isolatedEnv, loadConfig, type Config } from '../../core/config.ts';
 import { ArtifactStore } from '../../platform/artifact-store.ts';
 import { deprovision, provision } from '../../platform/bootstrap.ts';
@@ -97,6 +98,23 @@ export interface Stack {
   caughtUp(): Promise<void>;
   /** Stops everything and drops the test's ledger and catalogue tables. */
   stop(): Promise<void>;
+}
+
+/**
+ * Produces events to the config's events topic and waits until the named processors of the test's groups
+ * (`test-<suffix>-<processor>`, as startStack and the tests start them) have committed them all.
+ */
+export async function sendEventsAndWait(config: Config & { suffix: string }, kafka: Kafka, events: InteractionEvent[], processors: readonly string[] = ['features']): Promise<void> {
+  const producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
+  await producer.send(events);
+  await producer.disconnect();
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitForCaughtUp(admin, processors.map((p) => `test-${config.suffix}-${p}`), config.topics.events, 60_000);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export async function startStack(config: Config & { suffix: string }): Promise<Stack> {

@@ -10,10 +10,8 @@ import { decodeFeed, registerFeedSchemas, type FeedSchemaIds } from '../../schem
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { startReader, type RunningReader } from '../../serving/reader.ts';
 import { parseDeadLetter } from '../../streams/dead-letter.ts';
-import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka, createProducer } from '../../streams/kafka.ts';
-import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { isolatedConfig, logger, readTopic } from './harness.ts';
+import { isolatedConfig, logger, readTopic, sendEventsAndWait } from './harness.ts';
 import { seededRandom } from '../../core/seeded-random.ts';
 
 const config = isolatedConfig('reader');
@@ -51,13 +49,7 @@ beforeAll(async () => {
       seenBy.get(key)!.add(item);
     }
   }
-  const producer = await EventProducer.connect(kafka, registry, config.topics.events);
-  await producer.send(events);
-  await producer.disconnect();
-  const admin = kafka.admin();
-  await admin.connect();
-  await waitForCaughtUp(admin, [`test-${config.suffix}-features`], config.topics.events, 60_000);
-  await admin.disconnect();
+  await sendEventsAndWait(config, kafka, events);
 });
 
 afterAll(async () => {

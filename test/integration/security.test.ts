@@ -12,14 +12,11 @@ import { createLogger } from '../../platform/logger.ts';
 import { createMetrics, type Metrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
 import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
-import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { apiKeyId, createApiKey, hashApiKey, listApiKeys, resolveApiKey, revokeApiKey, revokeApiKeyById } from '../../serving/api-keys.ts';
 import { rateLimitKey } from '../../serving/rate-limit.ts';
 import { startReader, type RunningReader } from '../../serving/reader.ts';
-import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka } from '../../streams/kafka.ts';
-import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { isolatedConfig } from './harness.ts';
+import { isolatedConfig, sendEventsAndWait } from './harness.ts';
 
 const run = promisify(execFile);
 const base = isolatedConfig('security');
@@ -77,17 +74,11 @@ beforeAll(async () => {
   for (const [i, m] of metrics.entries()) readers.push(await startReader(config, logger, m, { groupId: `test-${config.suffix}-reader-${i}`, port: 0 }));
   unlimited = await startReader({ ...config, rateLimit: { perS: 0, burst: 1 } }, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader-open`, port: 0 });
   const kafka = createKafka(config, logger);
-  const producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
   const events: InteractionEvent[] = [];
   for (const tenant of [A, B]) {
     for (let i = 0; i < 60; i++) events.push({ type: 'click', eventId: `${tenant}-${i}`, tenant, userId: `u${i % 4}`, itemId: `${tenant}-item-${i % 6}`, timestamp: Date.UTC(2026, 4, 1) + i, context: {}, recommendationId: null });
   }
-  await producer.send(events);
-  await producer.disconnect();
-  const admin = kafka.admin();
-  await admin.connect();
-  await waitForCaughtUp(admin, [`test-${config.suffix}-features`], config.topics.events, 60_000);
-  await admin.disconnect();
+  await sendEventsAndWait(config, kafka, events);
 });
 
 afterAll(async () => {

@@ -7,13 +7,10 @@ import { provision } from '../../platform/bootstrap.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
 import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
-import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { createApiKey, revokeApiKey } from '../../serving/api-keys.ts';
 import { startReader, type RunningReader } from '../../serving/reader.ts';
-import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka } from '../../streams/kafka.ts';
-import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { isolatedConfig, logger } from './harness.ts';
+import { isolatedConfig, logger, sendEventsAndWait } from './harness.ts';
 
 const base = isolatedConfig('tenancy');
 const name = (p: string) => `${p}-${base.suffix}`.replace(/_/g, '-');
@@ -36,7 +33,6 @@ beforeAll(async () => {
   reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
   strict = await startReader({ ...config, authRequired: true }, logger, createMetrics(false), { groupId: `test-${config.suffix}-strict`, port: 0 });
   const kafka = createKafka(config, logger);
-  const producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
   const rand = seededRandom(5);
   const events: InteractionEvent[] = [];
   for (const tenant of [A, B, COMMUNITY]) {
@@ -45,12 +41,7 @@ beforeAll(async () => {
       events.push({ type: 'click', eventId: `${tenant}-${i}`, tenant, userId: `u${i % 10}`, itemId: item, timestamp: Date.UTC(2026, 4, 1) + i, context: {}, recommendationId: null });
     }
   }
-  await producer.send(events);
-  await producer.disconnect();
-  const admin = kafka.admin();
-  await admin.connect();
-  await waitForCaughtUp(admin, [`test-${config.suffix}-features`], config.topics.events, 60_000);
-  await admin.disconnect();
+  await sendEventsAndWait(config, kafka, events);
   for (const t of [A, B, NEW]) keys[t] = await createApiKey(redis, t);
 });
 
