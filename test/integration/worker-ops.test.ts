@@ -1,54 +1,38 @@
 // The BullMQ worker processes (`npm run als -- worker`, `npm run retcon -- worker`) on real Redis: each serves /livez,
 // /readyz and /metrics on its own port; /metrics shows its queue's job counts by state and the jobs it finished by
-// outcome; SIGTERM turns /readyz 503 and the process exits 0.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+// outcome; on SIGTERM it drains and exits 0.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { metricSum, parsePrometheus, startService, waitReady, type Service } from '../../bench/load-stack.ts';
 import { ALS_QUEUE } from '../../jobs/als-training.ts';
 import { RETCON_QUEUE, enqueueRetcon, retconQueue } from '../../jobs/retcon.ts';
 import { eventually, isolatedConfig } from './harness.ts';
 
 const config = isolatedConfig('workers');
-const children: ChildProcess[] = [];
+const logDir = mkdtempSync(join(tmpdir(), 'rs-worker-ops-'));
+const services: Service[] = [];
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+afterAll(async () => {
+  for (const s of services) await s.stop(5_000);
+  rmSync(logDir, { recursive: true, force: true });
 });
 
-/** Starts a worker CLI on any free ops port and resolves with the URL it logs. */
-async function startWorker(cli: 'als' | 'retcon'): Promise<{ child: ChildProcess; url: string }> {
+/** Starts a worker CLI on any free ops port; resolves once its /readyz answers 200, with its ops URL. */
+async function startWorker(cli: 'als' | 'retcon'): Promise<{ service: Service; url: string }> {
   const env = { ...config.env, RANKSTREAM_LOG_LEVEL: 'info', ALS_WORKER_HTTP_PORT: '0', RETCON_WORKER_HTTP_PORT: '0' };
-  const child = spawn(process.execPath, ['--import', 'tsx', `cli/${cli}.ts`, 'worker'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cli} worker did not log its ops URL within 60 s`)), 60_000);
-    child.once('exit', (code) => reject(new Error(`${cli} worker exited ${code} before listening`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'health and metrics listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-  });
-  return { child, url };
+  const service = startService(`${cli}-worker`, `cli/${cli}.ts`, ['worker'], env, logDir, 'health and metrics listening');
+  services.push(service);
+  return { service, url: await waitReady(service, 60_000) };
 }
 
-const metricValue = (text: string, name: string, labels: Record<string, string>): number | undefined => {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && want.every((w) => l.includes(w)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-};
+const scrape = async (url: string) => parsePrometheus(await (await fetch(`${url}/metrics`)).text());
 
 describe('worker processes', () => {
   it('retcon worker: probes, queue depth and failed jobs on /metrics, clean exit on SIGTERM', async () => {
-    const { child, url } = await startWorker('retcon');
+    const { service, url } = await startWorker('retcon');
     expect((await fetch(`${url}/livez`)).status).toBe(200);
-    await eventually('retcon worker ready', async () => (await fetch(`${url}/readyz`)).status, (s) => s === 200, 30_000);
 
     // a retcon for a tenant without a model fails (twice: it retries once after 5 s)
     const queue = retconQueue(config);
@@ -56,30 +40,29 @@ describe('worker processes', () => {
       await enqueueRetcon(queue, { tenant: `no-model-${config.suffix}`.replace(/_/g, '-') });
       const metrics = await eventually(
         'both attempts failed and counted',
-        async () => (await fetch(`${url}/metrics`)).text(),
-        (text) => metricValue(text, 'rankstream_jobs_total', { queue: RETCON_QUEUE, outcome: 'failed' }) === 2 && metricValue(text, 'rankstream_queue_jobs', { queue: RETCON_QUEUE, state: 'failed' }) === 1,
+        () => scrape(url),
+        (m) => metricSum(m, 'rankstream_jobs_total', { queue: RETCON_QUEUE, outcome: 'failed' }) === 2 && metricSum(m, 'rankstream_queue_jobs', { queue: RETCON_QUEUE, state: 'failed' }) === 1,
         60_000,
       );
-      expect(metricValue(metrics, 'rankstream_queue_jobs', { queue: RETCON_QUEUE, state: 'waiting' })).toBe(0);
-      expect(metricValue(metrics, 'rankstream_job_seconds_count', { queue: RETCON_QUEUE })).toBe(2);
-      expect(metrics).toContain('rankstream_process_resident_memory_bytes');
+      expect(metrics.some((m) => m.name === 'rankstream_queue_jobs' && m.labels.queue === RETCON_QUEUE && m.labels.state === 'waiting' && m.value === 0)).toBe(true);
+      expect(metricSum(metrics, 'rankstream_job_seconds_count', { queue: RETCON_QUEUE })).toBe(2);
+      expect(metrics.some((m) => m.name === 'rankstream_process_resident_memory_bytes')).toBe(true);
     } finally {
       await queue.close();
     }
 
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await service.stop()).toBe('exited');
+    expect(await service.exited).toBe(0);
   });
 
   it('ALS worker: ready, with its own queue on /metrics', async () => {
-    const { child, url } = await startWorker('als');
-    const report = await eventually('ALS worker ready', async () => (await fetch(`${url}/readyz`)).json() as Promise<{ status: string; checks: Record<string, { ok: boolean }> }>, (r) => r.status === 'ready', 30_000);
+    const { service, url } = await startWorker('als');
+    const report = (await (await fetch(`${url}/readyz`)).json()) as { status: string; checks: Record<string, { ok: boolean }> };
+    expect(report.status).toBe('ready');
     expect(Object.keys(report.checks).sort()).toEqual(['redis', 'shutdown', 'worker']);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metricValue(metrics, 'rankstream_queue_jobs', { queue: ALS_QUEUE, state: 'waiting' })).toBe(0);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const metrics = await scrape(url);
+    expect(metrics.some((m) => m.name === 'rankstream_queue_jobs' && m.labels.queue === ALS_QUEUE && m.labels.state === 'waiting' && m.value === 0)).toBe(true);
+    expect(await service.stop()).toBe('exited');
+    expect(await service.exited).toBe(0);
   });
 });
