@@ -9,14 +9,12 @@ import { decayParams } from '../../core/popularity.ts';
 import { startLatencyProxy, type LatencyProxy } from '../../bench/latency-proxy.ts';
 import { deleteTenantKeys } from '../../bench/tenant-keys.ts';
 import { provision } from '../../platform/bootstrap.ts';
-import { createClickHouse } from '../../platform/clickhouse.ts';
 import { createMetrics, type Metrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
 import { TENANTS_KEY } from '../../processors/feature-store.ts';
 import { FeaturesProcessor } from '../../processors/features.ts';
 import { startReader, type RunningReader } from '../../serving/reader.ts';
 import type { ConsumedRecord } from '../../streams/consumer-runner.ts';
-import { allTopics, createKafka } from '../../streams/kafka.ts';
 import { isolatedConfig, logger } from './harness.ts';
 
 const LIMIT = 8;
@@ -62,15 +60,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await reader?.stop();
   await proxy?.close();
-  if (config) {
-    const clickhouse = createClickHouse(config);
-    for (const table of [config.ledger.table, config.catalog.table, config.ranker.examplesTable]) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${table}` });
-    await clickhouse.close();
-    const admin = createKafka(config, logger).admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: allTopics(config) }).catch(() => {});
-    await admin.disconnect();
-  }
   if (redis) {
     await redis.srem(TENANTS_KEY, tenant);
     await deleteTenantKeys(redis, tenant);

@@ -75,7 +75,6 @@ afterAll(async () => {
   await reader?.stop();
   await processors?.stop();
   await admin?.disconnect();
-  for (const t of [config.ledger.table, config.catalog.table, config.ranker.examplesTable]) await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${db}.${t}` });
   await clickhouse?.close();
   redis?.disconnect();
 });

@@ -74,8 +74,6 @@ afterAll(async () => {
   const queue = retconQueue(config);
   await queue.obliterate({ force: true });
   await queue.close();
-  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${db}.${table}` });
-  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${db}.${config.ledger.table}` });
   await clickhouse?.close();
   subscriber?.disconnect();
   redis?.disconnect();

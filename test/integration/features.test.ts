@@ -7,7 +7,7 @@ import type { Config } from '../../core/config.ts';
 import type { InteractionEvent } from '../../core/events.ts';
 import { decayParams, forwardWeight } from '../../core/popularity.ts';
 import { windowCounts } from '../../core/session-features.ts';
-import { provision, provisionedTables } from '../../platform/bootstrap.ts';
+import { provision } from '../../platform/bootstrap.ts';
 import { createClickHouse } from '../../platform/clickhouse.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
@@ -214,7 +214,6 @@ describe('processor process killed with SIGKILL mid-stream', () => {
       await expectStateMatches(redis, config, tenant, events);
       expect(await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table, tenant)).toBe(events.length);
     } finally {
-      for (const table of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${table}` });
       await clickhouse.close();
       redis.disconnect();
     }

@@ -145,9 +145,6 @@ export async function startStack(config: Config & { suffix: string }): Promise<S
       await reader.stop();
       await processors.stop();
       await admin.disconnect();
-      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ledger.table}` });
-      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.catalog.table}` });
-      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${config.clickhouse.database}.${config.ranker.examplesTable}` });
       await clickhouse.close();
       redis.disconnect();
     },

@@ -59,7 +59,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${database}.${table}` });
   await clickhouse?.close();
 });
 

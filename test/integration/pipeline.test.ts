@@ -45,8 +45,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await producer?.disconnect();
   await processors?.stop();
-  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${db}.${table}` });
-  await clickhouse?.command({ query: `DROP TABLE IF EXISTS ${db}.${config.catalog.table}` });
   await clickhouse?.close();
   redis?.disconnect();
 });
