@@ -5,10 +5,10 @@ import { cpus, freemem, platform, release, totalmem } from 'node:os';
 import { Command } from 'commander';
 import { ratingValue, DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { DEFAULT_ALS_PARAMS, foldInUser, itemGramian, trainAls, type AlsModel, type AlsParams } from '../core/models/als.ts';
-import { csrFromTriples, type SparseMatrix } from '../core/models/sparse.ts';
-import { seededRandom } from '../core/seeded-random.ts';
-import { DEFAULT_MOVIELENS_DIR, loadMovieLens } from '../cli/datasets/movielens.ts';
-import { DEFAULT_SYNTHETIC_LOG, syntheticLog } from './synthetic-interactions.ts';
+import { csrFromTriples, type SparseMatrix } from '../core/math/sparse.ts';
+import { seededRandom } from '../core/math/seeded-random.ts';
+import { DEFAULT_MOVIELENS_DIR, loadMovieLens } from '../datasets/movielens.ts';
+import { DEFAULT_SYNTHETIC_LOG, syntheticLog } from '../test/support/synthetic-interactions.ts';
 
 const opts = new Command('bench:als')
   .option('--data <dir>', 'ml-latest-small directory', DEFAULT_MOVIELENS_DIR)

@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { DEFAULT_RATING_VALUES, ratingValue } from '../core/eval/rating-values.ts';
 import { DEFAULT_ALS_PARAMS, trainAls } from '../core/models/als.ts';
-import { csrFromTriples } from '../core/models/sparse.ts';
-import { topKExcluding } from '../core/models/top-k.ts';
-import { seededRandom } from '../core/seeded-random.ts';
-import { normalized } from '../core/vectors.ts';
-import { loadMovieLens } from '../cli/datasets/movielens.ts';
-import { DEFAULT_INDEX_PARAMS, LoadedIndex, buildSnapshot } from '../serving/index/index-snapshot.ts';
-import { machine, quantile } from './report.ts';
+import { csrFromTriples } from '../core/math/sparse.ts';
+import { topKExcluding } from '../core/math/top-k.ts';
+import { seededRandom } from '../core/math/seeded-random.ts';
+import { normalized } from '../core/math/vectors.ts';
+import { loadMovieLens } from '../datasets/movielens.ts';
+import { DEFAULT_INDEX_PARAMS, LoadedIndex, buildSnapshot } from '../state/index-snapshots.ts';
+import { machine, quantile } from '../test/support/bench-report.ts';
 
 const opts = new Command('bench:ann')
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')

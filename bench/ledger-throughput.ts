@@ -3,10 +3,10 @@
 //   npm run bench:ledger -- [--log path] [--repeat n]
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import { isolatedEnv, loadConfig } from '../core/config.ts';
+import { isolatedEnv, loadConfig } from '../config/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { ensureServices } from '../infra/local/services.ts';
-import { deprovision, provision } from '../platform/bootstrap.ts';
+import { deprovision, provision } from '../apps/provision.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
@@ -17,8 +17,8 @@ import { runConsumer } from '../streams/consumer-runner.ts';
 import { EventProducer } from '../streams/event-producer.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { consumerLag } from '../streams/offsets.ts';
-import { readTaobaoLog } from '../streams/taobao-source.ts';
-import { machine } from './report.ts';
+import { readTaobaoLog } from '../datasets/taobao.ts';
+import { machine } from '../test/support/bench-report.ts';
 
 const opts = new Command('bench:ledger')
   .option('--log <path>', 'Taobao UserBehavior.csv', loadConfig().demo.logPath)

@@ -8,9 +8,9 @@
 //   child → parent: { type: 'ready' } | { type: 'snapshot', id, counters } | { type: 'error', message }
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../config/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
-import { seededRandom } from '../core/seeded-random.ts';
+import { seededRandom } from '../core/math/seeded-random.ts';
 import { createLogger } from '../platform/logger.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { EventProducer } from '../streams/event-producer.ts';

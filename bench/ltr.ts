@@ -10,8 +10,8 @@ import { LTR_INNER_ROUNDS, LTR_PARAMS, LTR_POOL, runProtocol, type ProtocolConfi
 import { LTR_FEATURES } from '../core/eval/ltr-features.ts';
 import { DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit } from '../core/eval/splits.ts';
-import { loadMovieLens } from '../cli/datasets/movielens.ts';
-import { machine } from './report.ts';
+import { loadMovieLens } from '../datasets/movielens.ts';
+import { machine } from '../test/support/bench-report.ts';
 
 const opts = new Command('bench:ltr').option('--data <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small').parse().opts<{ data: string }>();
 const progress = (m: string) => process.stderr.write(`bench:ltr: ${m}\n`);

@@ -8,23 +8,23 @@ import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../config/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { DEFAULT_ALS_PARAMS, trainAls } from '../core/models/als.ts';
-import { csrFromTriples } from '../core/models/sparse.ts';
+import { csrFromTriples } from '../core/math/sparse.ts';
 import { DEFAULT_RATING_VALUES, ratingValue } from '../core/eval/rating-values.ts';
-import { decayParams } from '../core/popularity.ts';
-import { loadMovieLens } from '../cli/datasets/movielens.ts';
+import { decayParams } from '../core/features/popularity.ts';
+import { loadMovieLens } from '../datasets/movielens.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createRedis, type Redis } from '../platform/redis.ts';
 import { AlsFoldInProcessor } from '../processors/als-fold-in.ts';
-import { AlsModelStore, alsHistoryKey } from '../processors/als-model-store.ts';
+import { AlsModelStore, alsHistoryKey } from '../state/als-models.ts';
 import { FeaturesProcessor } from '../processors/features.ts';
 import type { ConsumedRecord } from '../streams/consumer-runner.ts';
-import { seededRandom } from '../core/seeded-random.ts';
-import { machine, quantile } from './report.ts';
-import { deleteTenantKeys } from './tenant-keys.ts';
+import { seededRandom } from '../core/math/seeded-random.ts';
+import { machine, quantile } from '../test/support/bench-report.ts';
+import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
 
 const opts = new Command('bench:realtime')
   .option('--users <n>', 'users for the memory figure', (v) => Number(v), 100_000)

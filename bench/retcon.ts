@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { CatalogItem } from '../core/catalog.ts';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../config/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
-import { loadMovieLens } from '../cli/datasets/movielens.ts';
-import { loadMovieLensCatalog } from '../cli/datasets/movielens-catalog.ts';
+import { loadMovieLens } from '../datasets/movielens.ts';
+import { loadMovieLensCatalog } from '../datasets/movielens-catalog.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { trainTenantAls } from '../jobs/als-training.ts';
 import { retconTenant, type RetconDeps } from '../jobs/retcon.ts';
@@ -23,14 +23,14 @@ import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createClickHouse, ensureDatabase, sqlIdentifier } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
-import { AlsModelStore } from '../processors/als-model-store.ts';
-import { applyCatalogItems } from '../processors/catalog-store.ts';
+import { AlsModelStore } from '../state/als-models.ts';
+import { applyCatalogItems } from '../state/catalog.ts';
 import { LedgerWriter, toLedgerRow } from '../processors/ledger-writer.ts';
-import { LoadedIndex } from '../serving/index/index-snapshot.ts';
-import { syntheticCatalogue } from './synthetic-catalogue.ts';
-import { syntheticLog } from './synthetic-interactions.ts';
-import { machine, quantile } from './report.ts';
-import { deleteTenantKeys } from './tenant-keys.ts';
+import { LoadedIndex } from '../state/index-snapshots.ts';
+import { syntheticCatalogue } from '../test/support/synthetic-catalogue.ts';
+import { syntheticLog } from '../test/support/synthetic-interactions.ts';
+import { machine, quantile } from '../test/support/bench-report.ts';
+import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
 
 const opts = new Command('bench:retcon')
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')

@@ -1,15 +1,15 @@
 // ALS batch training: enqueue a training job (deduplicated per tenant), run the BullMQ worker, or train in-process.
 import { QueueEvents } from 'bullmq';
 import { Command } from 'commander';
-import { loadConfig, type Config } from '../core/config.ts';
+import { loadConfig, type Config } from '../config/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import { scalerCurrentKey } from '../processors/scaler.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls, type AlsTrainingDeps } from '../jobs/als-training.ts';
 import { enqueueRetcon, retconQueue } from '../jobs/retcon.ts';
-import { startWorkerOps } from '../jobs/worker-ops.ts';
-import { openJobDeps } from './job-deps.ts';
-import { onShutdown } from './shutdown.ts';
+import { startWorkerOps } from '../apps/worker-ops.ts';
+import { openJobDeps } from '../apps/job-deps.ts';
+import { onShutdown } from '../apps/shutdown.ts';
 import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 
 const config = loadConfig();

@@ -3,17 +3,17 @@
 // Kafka like any producer; the catalogue processor (npm run process) applies them.
 import { Command, InvalidArgumentError } from 'commander';
 import type { CatalogItem } from '../core/catalog.ts';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
-import { catalogItemsKey, freshKey, readCatalogItems } from '../processors/catalog-store.ts';
+import { catalogItemsKey, freshKey, readCatalogItems } from '../state/catalog.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { ItemProducer } from '../streams/item-producer.ts';
 import { createKafka, ensureTopics } from '../streams/kafka.ts';
 import { waitForCaughtUp } from '../streams/offsets.ts';
-import { readTaobaoCatalog } from '../streams/taobao-catalog.ts';
-import { DEFAULT_MOVIELENS_DIR } from './datasets/movielens.ts';
-import { loadMovieLensCatalog } from './datasets/movielens-catalog.ts';
+import { readTaobaoCatalog } from '../datasets/taobao-catalog.ts';
+import { DEFAULT_MOVIELENS_DIR } from '../datasets/movielens.ts';
+import { loadMovieLensCatalog } from '../datasets/movielens-catalog.ts';
 import { tenantOption } from './options.ts';
 
 const config = loadConfig({ RANKSTREAM_LOG_LEVEL: 'warn', ...process.env });

@@ -7,8 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { DEFAULT_FTRL, FtrlModel, auc, logLoss, logit, type Features } from '../core/models/ftrl.ts';
-import { DEFAULT_OPEN_BANDIT_DIR, OPEN_BANDIT_CAMPAIGNS, loadOpenBanditImpressions, type OpenBanditImpression } from './datasets/open-bandit.ts';
-import { DatasetError } from './datasets/movielens.ts';
+import { DEFAULT_OPEN_BANDIT_DIR, OPEN_BANDIT_CAMPAIGNS, loadOpenBanditImpressions, type OpenBanditImpression } from '../datasets/open-bandit.ts';
+import { DatasetError } from '../datasets/movielens.ts';
 
 const opts = new Command('eval:ctr')
   .option('--data <dir>', 'open-bandit-dataset directory', DEFAULT_OPEN_BANDIT_DIR)

@@ -11,7 +11,7 @@ import { genreJaccardDistance } from '../core/eval/genre-distance.ts';
 import { MODEL_NAMES, runProtocol, type ModelName, type ProtocolConfig, type SplitReport } from '../core/eval/protocol.ts';
 import { DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit, type Split } from '../core/eval/splits.ts';
-import { DatasetError, DEFAULT_MOVIELENS_DIR, loadMovieLens, type MovieLensDataset } from './datasets/movielens.ts';
+import { DatasetError, DEFAULT_MOVIELENS_DIR, loadMovieLens, type MovieLensDataset } from '../datasets/movielens.ts';
 
 interface Options {
   data: string;

@@ -5,14 +5,14 @@
 //   npm run experiments -- report --tenant t --id diversity [--since iso] [--until iso] [--json]
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../core/config.ts';
-import { experimentReport, type MetricEstimate, type VariantReport } from '../core/experiment-report.ts';
-import { controlOf, experimentSchema } from '../core/experiments.ts';
+import { loadConfig } from '../config/config.ts';
+import { experimentReport, type MetricEstimate, type VariantReport } from '../core/experiments/report.ts';
+import { controlOf, experimentSchema } from '../core/experiments/assignment.ts';
 import { formatIssues } from '../core/events.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createRedis } from '../platform/redis.ts';
 import { readUserOutcomes } from '../processors/ledger-writer.ts';
-import { getExperiment, listExperiments, saveExperiment } from '../serving/experiment-store.ts';
+import { getExperiment, listExperiments, saveExperiment } from '../state/experiments.ts';
 import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 
 const config = loadConfig();

@@ -1,8 +1,8 @@
 // API keys: create one for a tenant (printed once; only its hash is stored) or revoke one.
 import { Command } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../config/config.ts';
 import { createRedis } from '../platform/redis.ts';
-import { apiKeyId, createApiKey, hashApiKey, listApiKeys, revokeApiKey, revokeApiKeyById } from '../serving/api-keys.ts';
+import { apiKeyId, createApiKey, hashApiKey, listApiKeys, revokeApiKey, revokeApiKeyById } from '../state/api-keys.ts';
 import { tenantOption } from './options.ts';
 
 const redis = createRedis(loadConfig());

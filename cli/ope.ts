@@ -7,8 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { empiricalPolicy, evaluatePolicy, onPolicyValue, type ActionDistribution, type Estimate } from '../core/eval/off-policy.ts';
-import { DEFAULT_OPEN_BANDIT_DIR, OPEN_BANDIT_CAMPAIGNS, loadOpenBandit } from './datasets/open-bandit.ts';
-import { DatasetError } from './datasets/movielens.ts';
+import { DEFAULT_OPEN_BANDIT_DIR, OPEN_BANDIT_CAMPAIGNS, loadOpenBandit } from '../datasets/open-bandit.ts';
+import { DatasetError } from '../datasets/movielens.ts';
 
 const opts = new Command('ope')
   .description('Off-policy evaluation of the BTS policy from the random log of the Open Bandit sample')

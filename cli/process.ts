@@ -3,16 +3,16 @@
 // /livez (and /healthz), /readyz (every consumer joined its group; not while shutting down), /metrics (with lag).
 // `--only ledger-writer,features` runs a subset (each processor has its own consumer group), e.g. one process each.
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../core/config.ts';
-import { provision } from '../platform/bootstrap.ts';
+import { loadConfig } from '../config/config.ts';
+import { provision } from '../apps/provision.ts';
 import { consumersCheck, Readiness } from '../platform/health.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { startOpsServer } from '../platform/ops-server.ts';
-import { PROCESSOR_NAMES, startProcessors, type ProcessorName } from '../processors/run-processors.ts';
+import { PROCESSOR_NAMES, startProcessors, type ProcessorName } from '../apps/processors.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { startLagMonitor } from '../streams/lag-monitor.ts';
-import { onShutdown } from './shutdown.ts';
+import { onShutdown } from '../apps/shutdown.ts';
 
 function processorList(value: string): ProcessorName[] {
   const names = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);

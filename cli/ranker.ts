@@ -4,13 +4,13 @@
 //   npm run ranker -- serve --tenant t --model ftrl|lambdamart|none
 //   npm run ranker -- status --tenant t
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../config/config.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
-import { RankerExampleLog } from '../processors/ranker-examples.ts';
-import { RankerStore, isRankerChoice, type RankerChoice } from '../processors/ranker-store.ts';
+import { RankerExampleLog } from '../state/ranker-examples.ts';
+import { RankerStore, isRankerChoice, type RankerChoice } from '../state/ranker-models.ts';
 import { trainTreeRankerJob } from '../jobs/tree-ranker.ts';
 import { isoTimeOption, tenantOption } from './options.ts';
 

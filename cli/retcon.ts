@@ -2,14 +2,14 @@
 // or in this process), or run the BullMQ worker that executes queued retcon jobs.
 import { QueueEvents } from 'bullmq';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../platform/logger.ts';
-import { bullConnection } from '../jobs/queue-connection.ts';
+import { bullConnection } from '../platform/queue-connection.ts';
 import { RETCON_QUEUE, enqueueRetcon, retconPartitions, retconQueue, retconTenant, scheduleRetcon, startRetconWorker } from '../jobs/retcon.ts';
-import { startWorkerOps } from '../jobs/worker-ops.ts';
-import { openJobDeps } from './job-deps.ts';
+import { startWorkerOps } from '../apps/worker-ops.ts';
+import { openJobDeps } from '../apps/job-deps.ts';
 import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
-import { onShutdown } from './shutdown.ts';
+import { onShutdown } from '../apps/shutdown.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'retcon');

@@ -1,8 +1,8 @@
 // Operate the incremental scaler: inspect the candidate against the current version, publish (promote) by policy
 // or by force, show a version's manifest.
 import { Command } from 'commander';
-import { loadConfig } from '../core/config.ts';
-import { drift } from '../core/scaler.ts';
+import { loadConfig } from '../config/config.ts';
+import { drift } from '../core/features/scaler.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createRedis } from '../platform/redis.ts';
 import { ScalerPublisher } from '../processors/scaler.ts';

@@ -1,10 +1,10 @@
 // Runs the reader (feed requests topic + HTTP API with /livez, /readyz, /metrics) until SIGTERM.
-import { loadConfig } from '../core/config.ts';
-import { provision } from '../platform/bootstrap.ts';
+import { loadConfig } from '../config/config.ts';
+import { provision } from '../apps/provision.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
-import { startReader } from '../serving/reader.ts';
-import { onShutdown } from './shutdown.ts';
+import { startReader } from '../apps/reader.ts';
+import { onShutdown } from '../apps/shutdown.ts';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'reader');

@@ -1,7 +1,7 @@
-// ALS training in a child process (jobs/child-task.ts): a run takes seconds to minutes of pure CPU.
+// ALS training in a child process (platform/child-task.ts): a run takes seconds to minutes of pure CPU.
 import { trainAls, type AlsModel, type AlsParams } from '../core/models/als.ts';
-import type { SparseMatrix } from '../core/models/sparse.ts';
-import { runInChild, serveChildTask } from './child-task.ts';
+import type { SparseMatrix } from '../core/math/sparse.ts';
+import { runInChild, serveChildTask } from '../platform/child-task.ts';
 
 interface Input {
   R: SparseMatrix;

@@ -3,15 +3,15 @@
 // Runs as a BullMQ job (deduplicated per tenant: a second trigger while one is queued or running is a no-op) or
 // directly (tests, benchmarks).
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
-import type { Config } from '../core/config.ts';
-import { csrFromTriples } from '../core/models/sparse.ts';
+import type { Config } from '../config/config.ts';
+import { csrFromTriples } from '../core/math/sparse.ts';
 import type { ArtifactManifest } from '../platform/artifact-store.ts';
 import { finalReadScopes, type ClickHouseClient } from '../platform/clickhouse.ts';
 import { ledgerSliceFrom, type LedgerSlice } from '../processors/ledger-writer.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { AlsMeta, AlsModelStore } from '../processors/als-model-store.ts';
+import type { AlsMeta, AlsModelStore } from '../state/als-models.ts';
 import { trainAlsInChild } from './als-train-process.ts';
-import { bullConnection } from './queue-connection.ts';
+import { bullConnection } from '../platform/queue-connection.ts';
 
 export const ALS_QUEUE = 'als-training';
 

@@ -1,7 +1,7 @@
-// Index builds in a child process (jobs/child-task.ts): inserting 1M points into an HNSW graph takes minutes of CPU,
+// Index builds in a child process (platform/child-task.ts): inserting 1M points into an HNSW graph takes minutes of CPU,
 // and the reader that asked for it must keep answering meanwhile.
-import { buildSnapshot, type IndexInput, type IndexManifest } from '../serving/index/index-snapshot.ts';
-import { runInChild, serveChildTask } from './child-task.ts';
+import { buildSnapshot, type IndexInput, type IndexManifest } from '../state/index-snapshots.ts';
+import { runInChild, serveChildTask } from '../platform/child-task.ts';
 
 interface Input {
   root: string;

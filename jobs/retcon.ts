@@ -2,26 +2,26 @@
 // tenant, or the shared community partition). It reads the items of the ledger (all of it, or an event-time range,
 // deduplicated with FINAL) with their interaction counts and the partition's catalogue; items with enough interactions
 // keep their current ALS vector (trained factors plus fold-in's updates), items with few or none get their content
-// fingerprint mapped into ALS space by a content map fitted here (core/item-embeddings.ts), deleted items are left out.
+// fingerprint mapped into ALS space by a content map fitted here (core/embeddings/item-embeddings.ts), deleted items are left out.
 // The index is built in a child process (dot-product retrieval through the MIPS transform) and announced so readers
 // hot-swap to it. Runs as a BullMQ job, deduplicated per partition, with progress; backfills use the same path.
 import { Queue, Worker } from 'bullmq';
-import type { Config } from '../core/config.ts';
-import { embedItems, type HoldoutReport, type ItemEmbeddings } from '../core/item-embeddings.ts';
+import type { Config } from '../config/config.ts';
+import { embedItems, type HoldoutReport, type ItemEmbeddings } from '../core/embeddings/item-embeddings.ts';
 import type { CatalogItem } from '../core/catalog.ts';
 import type { ArtifactStore } from '../platform/artifact-store.ts';
 import { finalReadRows, type ClickHouseClient } from '../platform/clickhouse.ts';
 import { ledgerSliceFrom, type LedgerSlice } from '../processors/ledger-writer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
-import type { AlsModelStore } from '../processors/als-model-store.ts';
-import { scanCatalog, takeNewItemCount } from '../processors/catalog-store.ts';
-import { ContentVectorStore } from '../processors/content-vectors.ts';
-import { TENANTS_KEY } from '../processors/feature-store.ts';
-import { DEFAULT_INDEX_PARAMS, type IndexManifest } from '../serving/index/index-snapshot.ts';
-import { announceIndex } from '../serving/index/index-manager.ts';
+import type { AlsModelStore } from '../state/als-models.ts';
+import { scanCatalog, takeNewItemCount } from '../state/catalog.ts';
+import { ContentVectorStore } from '../state/content-vectors.ts';
+import { TENANTS_KEY } from '../state/features.ts';
+import { DEFAULT_INDEX_PARAMS, type IndexManifest } from '../state/index-snapshots.ts';
+import { announceIndex } from '../serving/index-manager.ts';
 import { buildSnapshotInChild } from './index-build-process.ts';
-import { bullConnection } from './queue-connection.ts';
+import { bullConnection } from '../platform/queue-connection.ts';
 
 export const RETCON_QUEUE = 'retcon';
 

@@ -2,12 +2,12 @@
 // fills from the impression -> click/conversion join) over the last `days`, a LambdaMART model checked on the newest
 // recommendations against the served order and the current click model, then published as the tenant's tree-ranker
 // version, and made the serving ranker on request (readers hot-swap within seconds).
-import type { Config } from '../core/config.ts';
-import { DENSE_FEATURES } from '../core/ranking-features.ts';
-import { trainTreeRanker, type RankerTrainingReport } from '../core/ranker-training.ts';
+import type { Config } from '../config/config.ts';
+import { DENSE_FEATURES } from '../core/funnel/ranking-features.ts';
+import { trainTreeRanker, type RankerTrainingReport } from '../core/models/ranker-training.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { RankerExampleLog } from '../processors/ranker-examples.ts';
-import type { RankerStore } from '../processors/ranker-store.ts';
+import type { RankerExampleLog } from '../state/ranker-examples.ts';
+import type { RankerStore } from '../state/ranker-models.ts';
 
 export interface TreeRankerRequest {
   tenant: string;

@@ -1,7 +1,7 @@
 // ClickHouse client factory and literal escaping. ClickHouse 18.16 (Debian) has no query parameters, so every
 // value interpolated into SQL goes through sqlString().
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { Config } from '../core/config.ts';
+import type { Config } from '../config/config.ts';
 
 export type { ClickHouseClient };
 

@@ -1,6 +1,6 @@
 // Redis client factory. Commands queue while reconnecting so a Redis restart delays work instead of failing it.
 import { Redis } from 'ioredis';
-import type { Config } from '../core/config.ts';
+import type { Config } from '../config/config.ts';
 import { createLogger, type Logger } from './logger.ts';
 
 export type { Redis };

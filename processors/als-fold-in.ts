@@ -8,7 +8,7 @@ import type { InteractionEvent } from '../core/events.ts';
 import { foldInItem, foldInUser } from '../core/models/als.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import { alsHistoryKey, alsItemHistoryKey, type AlsModelStore, type LoadedAls } from './als-model-store.ts';
+import { alsHistoryKey, alsItemHistoryKey, type AlsModelStore, type LoadedAls } from '../state/als-models.ts';
 
 // Per event: SET NX its marker, then add its weight to the user's and the item's histories; returns the users and
 // the items whose history changed.

@@ -12,8 +12,8 @@ import type { ClickHouseClient } from '../platform/clickhouse.ts';
 import { sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import { ITEM_UPDATES_CHANNEL } from './als-model-store.ts';
-import { applyCatalogItems, FRESH_MAX_ITEMS, newItemCount, readCatalogItems, type CatalogApplyOutcome } from './catalog-store.ts';
+import { ITEM_UPDATES_CHANNEL } from '../state/als-models.ts';
+import { applyCatalogItems, FRESH_MAX_ITEMS, newItemCount, readCatalogItems, type CatalogApplyOutcome } from '../state/catalog.ts';
 
 /** Published on ITEM_UPDATES_CHANNEL when items of a tenant were deleted: readers drop them from live indexes. */
 export interface ItemDeletionAnnouncement {

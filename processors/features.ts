@@ -1,11 +1,11 @@
-// The features processor: decode -> plan (pure, core/feature-updates.ts) -> atomic, idempotent Redis update per
+// The features processor: decode -> plan (pure, core/features/feature-updates.ts) -> atomic, idempotent Redis update per
 // tenant -> commit. Maintains popularity, trending, seen and recent items, sessions and windowed counters.
 import type { InteractionEvent } from '../core/events.ts';
-import { planFeatureBatch } from '../core/feature-updates.ts';
-import type { DecayParams } from '../core/popularity.ts';
+import { planFeatureBatch } from '../core/features/feature-updates.ts';
+import type { DecayParams } from '../core/features/popularity.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import { applyFeaturePlans, readFeatureState, type FeatureLimits } from './feature-store.ts';
+import { applyFeaturePlans, readFeatureState, type FeatureLimits } from '../state/features.ts';
 
 export class FeaturesProcessor implements BatchProcessor<InteractionEvent> {
   readonly name = 'features';

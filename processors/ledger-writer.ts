@@ -2,7 +2,7 @@
 // sorting key ends in event_id, so a batch delivered twice (crash before commit, replay) collapses to one row per
 // event: read with FINAL (or after OPTIMIZE ... FINAL) for exact counts.
 import type { InteractionEvent } from '../core/events.ts';
-import type { UserOutcome } from '../core/experiment-report.ts';
+import type { UserOutcome } from '../core/experiments/report.ts';
 import type { ClickHouseClient } from '../platform/clickhouse.ts';
 import { finalReadRows, sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';

@@ -13,12 +13,12 @@
 // model between publications).
 import type { InteractionEvent } from '../core/events.ts';
 import { FtrlModel, type Features, type FtrlParams } from '../core/models/ftrl.ts';
-import { rankingFeatures, withPosition, type RankingContext } from '../core/ranking-features.ts';
+import { rankingFeatures, withPosition, type RankingContext } from '../core/funnel/ranking-features.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import type { LabelledImpression, RankerExampleLog } from './ranker-examples.ts';
-import type { RankerStore } from './ranker-store.ts';
+import type { LabelledImpression, RankerExampleLog } from '../state/ranker-examples.ts';
+import type { RankerStore } from '../state/ranker-models.ts';
 
 const impKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:imp:${key}`;
 const clkKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:clk:${key}`;

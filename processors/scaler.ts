@@ -7,8 +7,8 @@
 // promoting a version starts the next generation, so each candidate describes the data since the last promotion.
 import { canonicalJson } from '../core/canonical-json.ts';
 import type { InteractionEvent } from '../core/events.ts';
-import { numericFeatures } from '../core/numeric-features.ts';
-import { decidePromotion, mergeAccumulators, observeAll, snapshotOf, type PromotionDecision, type PromotionPolicy, type ScalerAccumulator, type ScalerSnapshot } from '../core/scaler.ts';
+import { numericFeatures } from '../core/features/numeric-features.ts';
+import { decidePromotion, mergeAccumulators, observeAll, snapshotOf, type PromotionDecision, type PromotionPolicy, type ScalerAccumulator, type ScalerSnapshot } from '../core/features/scaler.ts';
 import type { ArtifactManifest, ArtifactStore } from '../platform/artifact-store.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';

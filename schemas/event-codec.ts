@@ -1,7 +1,7 @@
 // Interaction events <-> Confluent-framed Avro, one record type per event type on one topic.
 import type { KafkaMessage } from 'kafkajs';
 import { EVENT_TYPES, RECORD_NAMES, fromAvroRecord, toAvroRecord, validateEvent, type EventType, type InteractionEvent } from '../core/events.ts';
-import { DecodeError, ValidationError } from '../streams/record-errors.ts';
+import { DecodeError, ValidationError } from './record-errors.ts';
 import { readSchema, subjectFor, type SchemaRegistryClient } from './registry.ts';
 
 export const EVENTS_NAMESPACE = 'io.rankstream.events';

@@ -2,7 +2,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import { z } from 'zod';
 import { formatIssues } from '../core/events.ts';
-import { DecodeError, ValidationError } from '../streams/record-errors.ts';
+import { DecodeError, ValidationError } from './record-errors.ts';
 import { readSchema, subjectFor, type SchemaRegistryClient } from './registry.ts';
 
 export interface FeedRequestRecord {

@@ -1,7 +1,7 @@
 // Catalogue item records <-> Confluent-framed Avro (io.rankstream.catalog.Item) on the items topic.
 import type { KafkaMessage } from 'kafkajs';
 import { validateCatalogItem, type CatalogItem } from '../core/catalog.ts';
-import { DecodeError, ValidationError } from '../streams/record-errors.ts';
+import { DecodeError, ValidationError } from './record-errors.ts';
 import { readSchema, subjectFor, type SchemaRegistryClient } from './registry.ts';
 
 export const ITEM_RECORD_NAME = 'io.rankstream.catalog.Item';

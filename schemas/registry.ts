@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
-import { DecodeError } from '../streams/record-errors.ts';
+import { DecodeError } from './record-errors.ts';
 
 const AVRO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'avro');
 

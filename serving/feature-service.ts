@@ -1,10 +1,10 @@
 // Reads a user's or an item's real-time features: windowed counts, smoothed rates, session, popularity, trending.
 // Windows are evaluated at the tenant's latest event time (event time drives everything, so a replay of old data
 // reads as it would have live).
-import { decayedScore } from '../core/popularity.ts';
-import { betaPrior, smoothedRate, trendingScore, windowCounts, type WindowCounts, type WindowName } from '../core/session-features.ts';
+import { decayedScore } from '../core/features/popularity.ts';
+import { betaPrior, smoothedRate, trendingScore, windowCounts, type WindowCounts, type WindowName } from '../core/features/session-features.ts';
 import type { Redis } from '../platform/redis.ts';
-import { TENANTS_KEY, readItemFeatureData, readUserFeatureData, tenantCountersKey } from '../processors/feature-store.ts';
+import { TENANTS_KEY, readItemFeatureData, readUserFeatureData, tenantCountersKey } from '../state/features.ts';
 
 export interface RateByWindow {
   ctr: Record<WindowName, number>;

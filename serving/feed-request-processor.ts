@@ -1,7 +1,7 @@
 // Answers feed requests from a topic: every decodable request gets exactly one Feed record on the feeds topic,
 // keyed by tenant/user, with status ok or the reason it could not be served.
 import type { Producer } from 'kafkajs';
-import { checkFeedRequest, type FeedRequestLimits } from '../core/feed-request.ts';
+import { checkFeedRequest, type FeedRequestLimits } from '../core/funnel/feed-request.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { FeedRecord, FeedRequestRecord, FeedSchemaIds } from '../schemas/feed-codec.ts';
 import type { SchemaRegistryClient } from '../schemas/registry.ts';

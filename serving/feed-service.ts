@@ -1,29 +1,29 @@
 // Computes a user's feed from the live state: stage 1 retrieves candidates from several rails (ANN over the user's ALS
 // vector, popular, trending, fresh items), stage 2 filters them exactly (seen, excluded, deleted, hard attribute
 // constraints), widening a rail's pool when the filters remove too much, and the rails are merged by share
-// (core/retrieval.ts). Tenant isolation holds by construction: every rail reads only the caller's tenant's keys, model
+// (core/funnel/retrieval.ts). Tenant isolation holds by construction: every rail reads only the caller's tenant's keys, model
 // and index partition; a registered tenant without data is served from the read-only community partition, marked so.
 import { randomUUID } from 'node:crypto';
 import { hasConstraints, satisfies, type CatalogItem, type Constraints } from '../core/catalog.ts';
-import type { Config } from '../core/config.ts';
-import type { ScoredItem } from '../core/feed.ts';
-import type { ValidFeedRequest } from '../core/feed-request.ts';
+import type { Config } from '../config/config.ts';
+import type { ScoredItem } from '../core/funnel/filters.ts';
+import type { ValidFeedRequest } from '../core/funnel/feed-request.ts';
 import { recommendAls } from '../core/models/als.ts';
-import { decayedScore } from '../core/popularity.ts';
-import { RAILS, mergeRails, type Candidate, type Rail, type RailName } from '../core/retrieval.ts';
-import { attributeSimilarity, excludedByRules, rerank, type BusinessRules, type RerankConfig, type RerankItem } from '../core/rerank.ts';
-import { windowFieldNames } from '../core/session-features.ts';
-import { applyExperiments, type ServingSettings } from '../core/experiments.ts';
-import type { ExperimentCache } from './experiment-store.ts';
-import type { RankerExplanation } from '../core/ranker.ts';
-import type { RankingContext } from '../core/ranking-features.ts';
-import type { RankerStore } from '../processors/ranker-store.ts';
+import { decayedScore } from '../core/features/popularity.ts';
+import { RAILS, mergeRails, type Candidate, type Rail, type RailName } from '../core/funnel/retrieval.ts';
+import { attributeSimilarity, excludedByRules, rerank, type BusinessRules, type RerankConfig, type RerankItem } from '../core/funnel/rerank.ts';
+import { windowFieldNames } from '../core/features/session-features.ts';
+import { applyExperiments, type ServingSettings } from '../core/experiments/assignment.ts';
+import type { ExperimentCache } from '../state/experiments.ts';
+import type { RankerExplanation } from '../core/funnel/ranker.ts';
+import type { RankingContext } from '../core/funnel/ranking-features.ts';
+import type { RankerStore } from '../state/ranker-models.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { AlsModelStore, LoadedAls } from '../processors/als-model-store.ts';
-import { catalogItemsKey, freshKey, readCatalogItems } from '../processors/catalog-store.ts';
-import type { IndexManager } from './index/index-manager.ts';
-import { itemCountersKey, popularityKey, queueTopUnseen, readFeedInputs, readTopUnseen, scoredPairs, seenKey, trendingKey, type FeedInputs, type TopUnseenQuery } from '../processors/feature-store.ts';
+import type { AlsModelStore, LoadedAls } from '../state/als-models.ts';
+import { catalogItemsKey, freshKey, readCatalogItems } from '../state/catalog.ts';
+import type { IndexManager } from './index-manager.ts';
+import { itemCountersKey, popularityKey, queueTopUnseen, readFeedInputs, readTopUnseen, scoredPairs, seenKey, trendingKey, type FeedInputs, type TopUnseenQuery } from '../state/features.ts';
 
 export const INDEX_VERSION = 'redis-live';
 /** indexVersion when ALS candidates were scored exhaustively (no HNSW index loaded for the tenant yet). */

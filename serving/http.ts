@@ -2,15 +2,15 @@
 // Every 4xx names the offending field.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { tenantId } from '../core/events.ts';
-import { checkFeedRequest, type FeedRequestLimits } from '../core/feed-request.ts';
+import { checkFeedRequest, type FeedRequestLimits } from '../core/funnel/feed-request.ts';
 import type { Readiness } from '../platform/health.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { registerHealthRoutes } from '../platform/ops-server.ts';
 import type { FeatureService } from './feature-service.ts';
 import type { FeedService } from './feed-service.ts';
-import { hashApiKey } from './api-keys.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import { hashApiKey } from '../state/api-keys.ts';
+import type { RateLimiter } from '../state/rate-limits.ts';
 
 export interface HttpDeps {
   feeds: FeedService;

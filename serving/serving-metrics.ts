@@ -12,10 +12,10 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { withTimeout } from '../platform/health.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
-import { alsCurrentKey } from '../processors/als-model-store.ts';
-import { TENANTS_KEY } from '../processors/feature-store.ts';
-import { isRankerChoice, rankerCurrentKey, rankerServingKey, treeRankerCurrentKey } from '../processors/ranker-store.ts';
-import type { IndexManager } from './index/index-manager.ts';
+import { alsCurrentKey } from '../state/als-models.ts';
+import { TENANTS_KEY } from '../state/features.ts';
+import { isRankerChoice, rankerCurrentKey, rankerServingKey, treeRankerCurrentKey } from '../state/ranker-models.ts';
+import type { IndexManager } from './index-manager.ts';
 
 export interface ModelVersion {
   tenant: string;

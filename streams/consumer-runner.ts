@@ -8,7 +8,7 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
-import { DecodeError, RecordRejectedError, ValidationError } from './record-errors.ts';
+import { DecodeError, RecordRejectedError, ValidationError } from '../schemas/record-errors.ts';
 import { deadLetter, publishDeadLetters, type DeadLetter } from './dead-letter.ts';
 import { createProducer } from './kafka.ts';
 

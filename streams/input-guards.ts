@@ -3,7 +3,7 @@
 // so the runner dead-letters the record with its reason (or skips it, for the processors that do not own dead letters).
 import type { KafkaMessage } from 'kafkajs';
 import type { RecordDecoder } from './consumer-runner.ts';
-import { DecodeError, ValidationError } from './record-errors.ts';
+import { DecodeError, ValidationError } from '../schemas/record-errors.ts';
 
 /** Rejects a record whose key and value together exceed maxBytes before decoding it (MAX_RECORD_BYTES). */
 export function limitRecordSize<T>(decode: RecordDecoder<T>, maxBytes: number): RecordDecoder<T> {

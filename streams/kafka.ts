@@ -1,6 +1,6 @@
 // Kafka client factory and topic provisioning. kafkajs logs are bridged into our structured logger.
 import { Kafka, Partitioners, logLevel, type ITopicConfig, type LogEntry, type Producer } from 'kafkajs';
-import type { Config } from '../core/config.ts';
+import type { Config } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {

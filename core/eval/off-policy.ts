@@ -6,7 +6,7 @@
 // q̂ is cross-fitted (each row's q̂ is fitted without its own fold), so DR's correction term stays unbiased. Confidence
 // intervals are percentile bootstraps over rows. Contexts here are slot positions (the Open Bandit policies choose per
 // position); the code takes any small discrete context.
-import { seededRandom } from '../seeded-random.ts';
+import { seededRandom } from '../math/seeded-random.ts';
 
 export interface BanditLog {
   /** Chosen action per row. */

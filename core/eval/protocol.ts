@@ -17,9 +17,9 @@ import { foldInItem, foldInUser, itemGramian, recommendAls, trainAls, updateGram
 import { easeScores, recommendEase, trainEase, type EaseParams } from '../models/ease.ts';
 import { itemKnnScores, recommendItemKnn, trainItemKnn, type ItemKnnParams } from '../models/item-knn.ts';
 import { recommendPopular, trainPopularity } from '../models/popularity-baseline.ts';
-import { csrFromTriples, type SparseMatrix } from '../models/sparse.ts';
+import { csrFromTriples, type SparseMatrix } from '../math/sparse.ts';
 import type { ItemDistance } from './genre-distance.ts';
-import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../rerank.ts';
+import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../funnel/rerank.ts';
 import { DEFAULT_LAMBDAMART, predictLambdaMart, trainLambdaMart, type LambdaMartParams } from '../models/lambdamart.ts';
 import { chronologicalOrder, type InteractionLog } from './interaction-log.ts';
 import { candidateFeatures, itemRatings, itemTimes, LTR_FEATURES } from './ltr-features.ts';

@@ -6,10 +6,10 @@
 // YᵀY is shared by every row (computed once per half-sweep), so a row costs O(|Iᵤ|·f + f²) per CG step.
 // Training solves them with a few warm-started conjugate-gradient steps (Takács et al. 2011, as in the `implicit`
 // library); foldInUser solves one user's system exactly with Cholesky.
-import { addGramLower, axpy, cgWorkspace, choleskyInPlace, choleskySolveInPlace, conjugateGradient, dot, matVec, type LinearOperator } from '../linalg.ts';
-import { seededRandom } from '../seeded-random.ts';
-import { transpose, type SparseMatrix } from './sparse.ts';
-import { topKExcluding } from './top-k.ts';
+import { addGramLower, axpy, cgWorkspace, choleskyInPlace, choleskySolveInPlace, conjugateGradient, dot, matVec, type LinearOperator } from '../math/linalg.ts';
+import { seededRandom } from '../math/seeded-random.ts';
+import { transpose, type SparseMatrix } from '../math/sparse.ts';
+import { topKExcluding } from '../math/top-k.ts';
 
 export interface AlsParams {
   factors: number;

@@ -4,9 +4,9 @@
 // `minItemSupport` training interactions (non-zero cells of X); the rest are never recommended (score -Infinity).
 // On ml-latest-small's train ∪ test-early positives, support 5 keeps ~2,300 items and fits in ~12 s on one core;
 // support 3 took 36 s for no gain in NDCG, and all ~9,000 items would be ~60x the work of support 5.
-import { axpy, invertSpd } from '../linalg.ts';
-import { columnCounts, type SparseMatrix } from './sparse.ts';
-import { topKExcluding } from './top-k.ts';
+import { axpy, invertSpd } from '../math/linalg.ts';
+import { columnCounts, type SparseMatrix } from '../math/sparse.ts';
+import { topKExcluding } from '../math/top-k.ts';
 
 export interface EaseParams {
   /** λ, added to the diagonal of XᵀX. */

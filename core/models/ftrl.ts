@@ -4,7 +4,7 @@
 // takes crosses without a vocabulary; each prediction can be explained as the per-feature contributions w·x.
 // Pure: the caller owns persistence (see toSnapshot / fromSnapshot).
 
-import { fnv1a32 } from '../fnv-hash.ts';
+import { fnv1a32 } from '../math/fnv-hash.ts';
 
 export interface FtrlParams {
   alpha: number;

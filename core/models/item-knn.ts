@@ -1,8 +1,8 @@
 // Item-based k-nearest-neighbours (Sarwar et al. 2001; Deshpande & Karypis 2004): cosine similarity between item
 // columns of X, sim(i, j) = xᵢ·xⱼ / (|xᵢ||xⱼ| + shrinkage), keeping each item's top `neighbours`. A user's score for
 // item j is Σ over their items i of weight(u, i)·sim(i, j). Shrinkage damps similarities resting on few co-raters.
-import { transpose, type SparseMatrix } from './sparse.ts';
-import { topKExcluding } from './top-k.ts';
+import { transpose, type SparseMatrix } from '../math/sparse.ts';
+import { topKExcluding } from '../math/top-k.ts';
 
 export interface ItemKnnParams {
   neighbours: number;

@@ -1,6 +1,6 @@
 // The non-personalised baseline: items ranked by how many training interactions they have (any rating: being
 // interacted with is what "popular" means here), the same list for everyone minus what they already have.
-import { topKExcluding } from './top-k.ts';
+import { topKExcluding } from '../math/top-k.ts';
 
 export interface PopularityModel {
   /** Interactions per item. */

@@ -1,5 +1,5 @@
 // Local, Docker-free infrastructure: ClickHouse, Redis, Kafka (KRaft) and Apicurio Registry as plain processes
-// under $RANKSTREAM_DATA_DIR, bound to 127.0.0.1 only, on the ports the app config (core/config.ts) defaults to.
+// under $RANKSTREAM_DATA_DIR, bound to 127.0.0.1 only, on the ports the app config (config/config.ts) defaults to.
 // A second, independent set (the fault-injection suite's, test/faults) runs from the same functions given
 // InfraOptions: another config (ports, data dir), the first set's downloaded jars, another ClickHouse native port.
 //
@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { loadConfig, type Config } from '../../core/config.ts';
+import { loadConfig, type Config } from '../../config/config.ts';
 
 const execFileP = promisify(execFile);
 

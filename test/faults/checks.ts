@@ -8,11 +8,11 @@
 // The comparisons are pure (unit-tested); the readers stream from ClickHouse and pipeline Redis in chunks.
 import type { Admin, Kafka } from 'kafkajs';
 import type { EventType } from '../../core/events.ts';
-import { TYPE_CODE, WINDOWS, isExpiredField } from '../../core/session-features.ts';
+import { TYPE_CODE, WINDOWS, isExpiredField } from '../../core/features/session-features.ts';
 import { sqlIdentifier, sqlString, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { alsHistoryKey, alsItemHistoryKey } from '../../processors/als-model-store.ts';
-import { categoryCountersKey, itemCountersKey, popularityKey, popularityMetaKey, tenantCountersKey, trendingKey, userCountersKey } from '../../processors/feature-store.ts';
+import { alsHistoryKey, alsItemHistoryKey } from '../../state/als-models.ts';
+import { categoryCountersKey, itemCountersKey, popularityKey, popularityMetaKey, tenantCountersKey, trendingKey, userCountersKey } from '../../state/features.ts';
 import { scalerAccKey } from '../../processors/scaler.ts';
 import { parseDeadLetter, type DeadLetter } from '../../streams/dead-letter.ts';
 import { INVALID_KINDS, INVALID_KIND_NAMES, type InvalidKind } from './generator.ts';
@@ -186,7 +186,7 @@ export async function checkLedger(ch: ClickHouseClient, db: string, ledger: stri
 
 const typeCodeSql = `multiIf(${(Object.entries(TYPE_CODE) as [EventType, string][]).map(([type, code]) => `event_type = ${sqlString(type)}, ${sqlString(code)}`).join(', ')}, '')`;
 
-/** The counter fields an event increments (core/session-features.ts counterFields), as a ClickHouse array. */
+/** The counter fields an event increments (core/features/session-features.ts counterFields), as a ClickHouse array. */
 const counterFieldsSql = `[${WINDOWS.map((w) => `concat(code, ':${w.granularity}:', toString(intDiv(ts_ms, ${w.bucketMs})))`).join(', ')}]`;
 
 export type CounterScope = 'user' | 'item' | 'category' | 'tenant';
@@ -308,7 +308,7 @@ export interface ScoreReport {
 }
 
 /**
- * Popularity and trending (forward decay: sum of w * 2^((t - epoch) / halfLife) per item, core/popularity.ts) against
+ * Popularity and trending (forward decay: sum of w * 2^((t - epoch) / halfLife) per item, core/features/popularity.ts) against
  * the ledger, with the tenant's stored epoch. Floating-point sums in another order: equal within `rel`. Valid while
  * no rebase happened and no item was trimmed (the suite's span and catalogue keep it so; a rebase is reported).
  */

@@ -4,7 +4,7 @@
 // (slightly out of order, as real producers are). A small share of the messages is invalid, one of several kinds, each
 // with the reason the pipeline must give when it dead-letters it. Pure: encoding and producing are the caller's.
 import type { InteractionEvent } from '../../core/events.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 /** Samples 0..n-1 with P(k) proportional to 1/(k+1)^s. */
 export function zipfSampler(n: number, s: number): (u: number) => number {

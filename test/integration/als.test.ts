@@ -10,11 +10,11 @@ import { foldInUser } from '../../core/models/als.ts';
 import { ArtifactStore } from '../../platform/artifact-store.ts';
 import type { ClickHouseClient } from '../../platform/clickhouse.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { AlsModelStore, alsHistoryKey, alsItemsKey, alsUsersKey } from '../../processors/als-model-store.ts';
-import type { RunningReader } from '../../serving/reader.ts';
+import { AlsModelStore, alsHistoryKey, alsItemsKey, alsUsersKey } from '../../state/als-models.ts';
+import type { RunningReader } from '../../apps/reader.ts';
 import type { EventProducer } from '../../streams/event-producer.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker } from '../../jobs/als-training.ts';
-import { isolatedConfig, logger, startStack, type Stack } from './harness.ts';
+import { isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-als-'));
 // Small planted data (30 users, 8 clicks each): few factors and light regularisation, not the MovieLens-tuned defaults.

@@ -3,19 +3,19 @@
 // they hold) bounded, keeps probes answering, and lets go once Redis is fast again. bench:load measures the same on
 // separate processes (resident memory, latencies) and the processors' side (docs/operations.md, "Load and backpressure").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig } from '../../config/config.ts';
 import type { InteractionEvent } from '../../core/events.ts';
-import { decayParams } from '../../core/popularity.ts';
-import { startLatencyProxy, type LatencyProxy } from '../../bench/latency-proxy.ts';
-import { deleteTenantKeys } from '../../bench/tenant-keys.ts';
-import { provision } from '../../platform/bootstrap.ts';
+import { decayParams } from '../../core/features/popularity.ts';
+import { startLatencyProxy, type LatencyProxy } from '../support/latency-proxy.ts';
+import { deleteTenantKeys } from '../support/tenant-keys.ts';
+import { provision } from '../../apps/provision.ts';
 import { createMetrics, type Metrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
-import { TENANTS_KEY } from '../../processors/feature-store.ts';
+import { TENANTS_KEY } from '../../state/features.ts';
 import { FeaturesProcessor } from '../../processors/features.ts';
-import { startReader, type RunningReader } from '../../serving/reader.ts';
+import { startReader, type RunningReader } from '../../apps/reader.ts';
 import type { ConsumedRecord } from '../../streams/consumer-runner.ts';
-import { isolatedConfig, logger } from './harness.ts';
+import { isolatedConfig, logger } from '../support/harness.ts';
 
 const LIMIT = 8;
 const direct = loadConfig();

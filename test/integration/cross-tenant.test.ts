@@ -10,15 +10,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogItem } from '../../core/catalog.ts';
 import type { InteractionEvent } from '../../core/events.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 import { trainTenantAls } from '../../jobs/als-training.ts';
 import { retconTenant } from '../../jobs/retcon.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
-import { createApiKey } from '../../serving/api-keys.ts';
+import { createApiKey } from '../../state/api-keys.ts';
 import { ItemProducer } from '../../streams/item-producer.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { FUZZ_SEED } from '../fuzz-inputs.ts';
-import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
+import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
 
 // 5,000 in the integration suite (~20 s here); `npm run test:cross-tenant` runs 100,000 (about 6 minutes on 2 cores)
 const REQUESTS = Number(process.env.CROSS_TENANT_REQUESTS ?? 5_000);

@@ -1,11 +1,11 @@
 // provision() then deprovision() of an isolated run on the real services: topics (also extra ones under the run's
 // prefix), schema subjects, consumer groups and tables all gone afterwards (benches and test files clean up with it).
 import { describe, expect, it } from 'vitest';
-import { deprovision, provision, provisionedTables } from '../../platform/bootstrap.ts';
+import { deprovision, provision, provisionedTables } from '../../apps/provision.ts';
 import { createClickHouse, sqlString } from '../../platform/clickhouse.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { allTopics, createKafka, ensureTopics } from '../../streams/kafka.ts';
-import { isolatedConfig, logger } from './harness.ts';
+import { isolatedConfig, logger } from '../support/harness.ts';
 
 const config = isolatedConfig('deprov');
 const runPrefix = `t.${config.suffix}.`;

@@ -2,13 +2,13 @@
 // with propensities), every feed reports its assignment, stopping an experiment reaches the reader within seconds, and
 // the report reads exposure and outcomes from the ClickHouse ledger and finds a planted CTR lift significant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { experimentReport } from '../../core/experiment-report.ts';
-import { assignVariant, experimentSchema, type Experiment } from '../../core/experiments.ts';
+import { experimentReport } from '../../core/experiments/report.ts';
+import { assignVariant, experimentSchema, type Experiment } from '../../core/experiments/assignment.ts';
 import type { InteractionEvent } from '../../core/events.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 import { readUserOutcomes } from '../../processors/ledger-writer.ts';
-import { saveExperiment } from '../../serving/experiment-store.ts';
-import { eventually, isolatedConfig, startStack, type Stack } from './harness.ts';
+import { saveExperiment } from '../../state/experiments.ts';
+import { eventually, isolatedConfig, startStack, type Stack } from '../support/harness.ts';
 
 const config = isolatedConfig('experiments');
 const tenant = `ex-${config.suffix}`.replace(/_/g, '-');

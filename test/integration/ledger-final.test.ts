@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDatabase, createClickHouse, finalReadScopes, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import { countLedgerRows, ledgerTableDdl, readUserOutcomes } from '../../processors/ledger-writer.ts';
 import { readInteractions } from '../../jobs/als-training.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
-import { isolatedConfig } from './harness.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
+import { isolatedConfig } from '../support/harness.ts';
 
 const config = isolatedConfig('final');
 const { database } = config.clickhouse;

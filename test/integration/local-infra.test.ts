@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig } from '../../config/config.ts';
 import { down, isReachable, layout, status, up, type InfraOptions } from '../../infra/local/services.ts';
 
 function hasRedisServer(): boolean {

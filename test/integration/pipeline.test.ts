@@ -2,19 +2,19 @@
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
-import { provision } from '../../platform/bootstrap.ts';
+import { provision } from '../../apps/provision.ts';
 import { createClickHouse, sqlString, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
 import { countLedgerRows } from '../../processors/ledger-writer.ts';
-import { popularityKey, seenKey } from '../../processors/feature-store.ts';
-import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
+import { popularityKey, seenKey } from '../../state/features.ts';
+import { startProcessors, type RunningProcessors } from '../../apps/processors.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { parseDeadLetter } from '../../streams/dead-letter.ts';
 import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka, createProducer } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger, readTopic } from './harness.ts';
+import { eventually, isolatedConfig, logger, readTopic } from '../support/harness.ts';
 
 const config = isolatedConfig('pipeline');
 const tenant = `acme-${config.suffix}`.replace(/_/g, '-');

@@ -5,14 +5,14 @@
 // contribution.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
-import { experimentSchema } from '../../core/experiments.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
+import { experimentSchema } from '../../core/experiments/assignment.ts';
 import { trainTreeRankerJob } from '../../jobs/tree-ranker.ts';
-import { saveExperiment } from '../../serving/experiment-store.ts';
-import { RankerExampleLog } from '../../processors/ranker-examples.ts';
-import { RankerStore, rankerCurrentKey } from '../../processors/ranker-store.ts';
+import { saveExperiment } from '../../state/experiments.ts';
+import { RankerExampleLog } from '../../state/ranker-examples.ts';
+import { RankerStore, rankerCurrentKey } from '../../state/ranker-models.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
+import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
 
 const config = isolatedConfig('ranker', { RANKER_ATTRIBUTION_WINDOW_S: '60', RANKER_PUBLISH_INTERVAL_S: '1', RANKER_ALPHA: '0.5', RANKER_PRIOR_CTR: '0.2' });
 const tenant = `rk-${config.suffix}`.replace(/_/g, '-');

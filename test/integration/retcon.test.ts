@@ -10,20 +10,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
 import type { ClickHouseClient } from '../../platform/clickhouse.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { AlsModelStore } from '../../processors/als-model-store.ts';
-import { announceIndex, indexCurrentKey } from '../../serving/index/index-manager.ts';
-import { partitionDir } from '../../serving/index/index-snapshot.ts';
-import type { RunningReader } from '../../serving/reader.ts';
+import { AlsModelStore } from '../../state/als-models.ts';
+import { announceIndex, indexCurrentKey } from '../../serving/index-manager.ts';
+import { partitionDir } from '../../state/index-snapshots.ts';
+import type { RunningReader } from '../../apps/reader.ts';
 import type { EventProducer } from '../../streams/event-producer.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls } from '../../jobs/als-training.ts';
-import { bullConnection } from '../../jobs/queue-connection.ts';
+import { bullConnection } from '../../platform/queue-connection.ts';
 import { RETCON_QUEUE, enqueueRetcon, retconQueue, scheduleRetcon, startRetconWorker, type RetconResult } from '../../jobs/retcon.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { ItemProducer } from '../../streams/item-producer.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { readTaobaoCatalog } from '../../streams/taobao-catalog.ts';
-import { readTaobaoLog } from '../../streams/taobao-source.ts';
-import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
+import { readTaobaoCatalog } from '../../datasets/taobao-catalog.ts';
+import { readTaobaoLog } from '../../datasets/taobao.ts';
+import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-retcon-'));
 // Small planted data: few factors and light regularisation, not the MovieLens-tuned defaults.

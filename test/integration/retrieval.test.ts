@@ -5,18 +5,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogItem } from '../../core/catalog.ts';
 import type { InteractionEvent } from '../../core/events.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 import { trainTenantAls } from '../../jobs/als-training.ts';
-import { MIN_FIT_ITEMS } from '../../core/item-embeddings.ts';
+import { MIN_FIT_ITEMS } from '../../core/embeddings/item-embeddings.ts';
 import { retconTenant, type RetconResult } from '../../jobs/retcon.ts';
-import { readCatalogItems } from '../../processors/catalog-store.ts';
+import { readCatalogItems } from '../../state/catalog.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
-import { createApiKey } from '../../serving/api-keys.ts';
+import { createApiKey } from '../../state/api-keys.ts';
 import { ItemProducer } from '../../streams/item-producer.ts';
 import { createMetrics } from '../../platform/metrics.ts';
-import { startReader } from '../../serving/reader.ts';
+import { startReader } from '../../apps/reader.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger, startStack, type Stack } from './harness.ts';
+import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
 
 const base = isolatedConfig('retrieval');
 const name = (p: string) => `${p}-${base.suffix}`.replace(/_/g, '-');

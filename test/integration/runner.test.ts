@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../platform/metrics.ts';
 import { parseDeadLetter } from '../../streams/dead-letter.ts';
 import { runConsumer, type BatchProcessor, type ConsumedRecord } from '../../streams/consumer-runner.ts';
-import { DecodeError } from '../../streams/record-errors.ts';
+import { DecodeError } from '../../schemas/record-errors.ts';
 import { createKafka, ensureTopics, createProducer } from '../../streams/kafka.ts';
 import { consumerLag } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger, readTopic } from './harness.ts';
+import { eventually, isolatedConfig, logger, readTopic } from '../support/harness.ts';
 
 const config = isolatedConfig('runner');
 let kafka: Kafka;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
-import { emptyStats, observe } from '../../core/scaler.ts';
+import { emptyStats, observe } from '../../core/features/scaler.ts';
 import { ArtifactStore, ChecksumError } from '../../platform/artifact-store.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
@@ -17,8 +17,8 @@ import { runConsumer, type RunningConsumer } from '../../streams/consumer-runner
 import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka, ensureTopics } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { isolatedConfig, logger } from './harness.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { isolatedConfig, logger } from '../support/harness.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const config = isolatedConfig('scaler', { TOPIC_PARTITIONS: '3' });
 const tenant = `sc-${config.suffix}`.replace(/_/g, '-');

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { registerEventSchemas } from '../../schemas/event-codec.ts';
 import { SchemaCompatibilityError, SchemaRegistryClient, readSchema, subjectFor } from '../../schemas/registry.ts';
-import { DecodeError } from '../../streams/record-errors.ts';
-import { isolatedConfig } from './harness.ts';
+import { DecodeError } from '../../schemas/record-errors.ts';
+import { isolatedConfig } from '../support/harness.ts';
 
 const config = isolatedConfig('schemas');
 const registry = new SchemaRegistryClient(config.schemaRegistryUrl);

@@ -2,15 +2,15 @@
 // the read-only community partition and told so; a randomized 10k-request run finds no item of another tenant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
-import { provision } from '../../platform/bootstrap.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
+import { provision } from '../../apps/provision.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
-import { startProcessors, type RunningProcessors } from '../../processors/run-processors.ts';
-import { createApiKey, revokeApiKey } from '../../serving/api-keys.ts';
-import { startReader, type RunningReader } from '../../serving/reader.ts';
+import { startProcessors, type RunningProcessors } from '../../apps/processors.ts';
+import { createApiKey, revokeApiKey } from '../../state/api-keys.ts';
+import { startReader, type RunningReader } from '../../apps/reader.ts';
 import { createKafka } from '../../streams/kafka.ts';
-import { isolatedConfig, logger, sendEventsAndWait } from './harness.ts';
+import { isolatedConfig, logger, sendEventsAndWait } from '../support/harness.ts';
 
 const base = isolatedConfig('tenancy');
 const name = (p: string) => `${p}-${base.suffix}`.replace(/_/g, '-');

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { metricSum, parsePrometheus, startService, waitReady, type Service } from '../../bench/load-stack.ts';
+import { metricSum, parsePrometheus, startService, waitReady, type Service } from '../support/processes.ts';
 import { ALS_QUEUE } from '../../jobs/als-training.ts';
 import { RETCON_QUEUE, enqueueRetcon, retconQueue } from '../../jobs/retcon.ts';
-import { eventually, isolatedConfig } from './harness.ts';
+import { eventually, isolatedConfig } from '../support/harness.ts';
 
 const config = isolatedConfig('workers');
 const logDir = mkdtempSync(join(tmpdir(), 'rs-worker-ops-'));

@@ -1,6 +1,6 @@
 // Vitest globalSetup for the integration project: makes Kafka, the schema registry, Redis and ClickHouse available.
 //
-//   1. all four already answer at the configured URLs (env or core/config.ts defaults) -> use them as they are;
+//   1. all four already answer at the configured URLs (env or config/config.ts defaults) -> use them as they are;
 //   2. else, a Docker engine is reachable -> throwaway containers via testcontainers (random host ports);
 //   3. else -> the local processes of infra/local (`ensureServices()`), installing them on first use.
 // RANKSTREAM_TEST_INFRA=local|docker forces 2 or 3 when 1 does not hold. RANKSTREAM_TEST_KEEP_SERVICES=1 leaves

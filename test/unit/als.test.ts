@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ALS_PARAMS, foldInUser, itemGramian, recommendAls, scoreAll, trainAls, type AlsModel, type AlsParams } from '../../core/models/als.ts';
-import { csrFromTriples, type SparseMatrix } from '../../core/models/sparse.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { csrFromTriples, type SparseMatrix } from '../../core/math/sparse.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 // Planted structure: users and items fall into 3 groups; a user likes exactly the items of their group (rank 3).
 // 60% of the liked cells are observed, the rest are held out.

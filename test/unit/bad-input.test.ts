@@ -8,7 +8,7 @@ import type { Message, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { validateCatalogItem } from '../../core/catalog.ts';
 import { MAX_CLOCK_SKEW_MS, MIN_EVENT_TIME_MS, validateEvent, type InteractionEvent } from '../../core/events.ts';
-import { checkFeedRequest } from '../../core/feed-request.ts';
+import { checkFeedRequest } from '../../core/funnel/feed-request.ts';
 import { Readiness } from '../../platform/health.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { createMetrics } from '../../platform/metrics.ts';
@@ -18,7 +18,7 @@ import type { FeedService } from '../../serving/feed-service.ts';
 import { apiKeyOf, buildHttpServer } from '../../serving/http.ts';
 import { deadLetter, MAX_LETTER_PAYLOAD_BYTES, MAX_REASON_CHARS, messageBytes, sendInChunks, TRUNCATED_PAYLOAD_BYTES } from '../../streams/dead-letter.ts';
 import { limitRecordSize, requireRegisteredTenant } from '../../streams/input-guards.ts';
-import { DecodeError, ValidationError } from '../../streams/record-errors.ts';
+import { DecodeError, ValidationError } from '../../schemas/record-errors.ts';
 import { FUZZ_SEED, nastyStrings } from '../fuzz-inputs.ts';
 
 const seed = FUZZ_SEED;

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadMovieLensCatalog, movieLensItems, splitTitleYear } from '../../cli/datasets/movielens-catalog.ts';
-import { parseMoviesCsv, parseRatingsCsv } from '../../cli/datasets/movielens.ts';
-import { readTaobaoCatalog, TaobaoCatalog } from '../../streams/taobao-catalog.ts';
-import { parseTaobaoLine } from '../../streams/taobao-source.ts';
+import { loadMovieLensCatalog, movieLensItems, splitTitleYear } from '../../datasets/movielens-catalog.ts';
+import { parseMoviesCsv, parseRatingsCsv } from '../../datasets/movielens.ts';
+import { readTaobaoCatalog, TaobaoCatalog } from '../../datasets/taobao-catalog.ts';
+import { parseTaobaoLine } from '../../datasets/taobao.ts';
 
 const now = Date.UTC(2026, 5, 1);
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogItem } from '../../core/catalog.ts';
-import { embedItems } from '../../core/item-embeddings.ts';
-import { applyContentMap, blendItemVector, decodeContentMap, encodeContentMap, fitContentMap } from '../../core/models/content-map.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { embedItems } from '../../core/embeddings/item-embeddings.ts';
+import { applyContentMap, blendItemVector, decodeContentMap, encodeContentMap, fitContentMap } from '../../core/embeddings/content-map.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 describe('content map', () => {
   it('recovers a linear relation between fingerprints and factors', () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../platform/logger.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { registerServingMetrics } from '../../serving/serving-metrics.ts';
-import { registerQueueMetrics, trackWorkerJobs } from '../../jobs/worker-ops.ts';
+import { registerQueueMetrics, trackWorkerJobs } from '../../apps/worker-ops.ts';
 
 interface Target {
   expr: string;
@@ -36,7 +36,7 @@ const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
 async function exported(): Promise<Map<string, string>> {
   const metrics = createMetrics(true);
   registerServingMetrics(metrics.registry, { indexes: { swaps: 0, rejections: 0, loaded: () => [] }, models: async () => ({ versions: [], rankers: [] }), logger: createLogger('silent', 'test') });
-  // the BullMQ workers' own metrics (jobs/worker-ops.ts)
+  // the BullMQ workers' own metrics (apps/worker-ops.ts)
   registerQueueMetrics(metrics.registry, [{ name: 'als-training', getJobCounts: async () => ({ waiting: 1 }) }], createLogger('silent', 'test'));
   trackWorkerJobs(metrics.registry, new EventEmitter() as unknown as Pick<Worker, 'name' | 'on'>);
   return new Map((await metrics.registry.getMetricsAsJSON()).map((m) => [m.name, String(m.type)]));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { easeScores, recommendEase, trainEase } from '../../core/models/ease.ts';
-import { csrFromTriples } from '../../core/models/sparse.ts';
+import { csrFromTriples } from '../../core/math/sparse.ts';
 
 // Users × items: u0 {0,1}, u1 {1,2}, u2 {0,2}, u3 {0,1,2}, u4 {3}. Item 3 has support 1.
 const cells = [

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compare, experimentReport, meanMetric, normalCdf, ratioMetric, type UserOutcome } from '../../core/experiment-report.ts';
-import { applyExperiments, assignVariant, bucket, experimentSchema, type Experiment } from '../../core/experiments.ts';
-import { DEFAULT_RERANK } from '../../core/rerank.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { compare, experimentReport, meanMetric, normalCdf, ratioMetric, type UserOutcome } from '../../core/experiments/report.ts';
+import { applyExperiments, assignVariant, bucket, experimentSchema, type Experiment } from '../../core/experiments/assignment.ts';
+import { DEFAULT_RERANK } from '../../core/funnel/rerank.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const exp = (over: Partial<Experiment> = {}): Experiment =>
   experimentSchema.parse({ id: 'diversity', salt: 's1', variants: [{ name: 'control', weight: 1 }, { name: 'diverse', weight: 1, overrides: { rerank: { mmrLambda: 0.7 } } }], ...over });

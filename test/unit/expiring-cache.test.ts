@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ExpiringCache } from '../../core/expiring-cache.ts';
+import { ExpiringCache } from '../../platform/expiring-cache.ts';
 
 describe('ExpiringCache', () => {
   it('shares one load until it expires, then loads again', async () => {

@@ -1,11 +1,11 @@
 // The fault suite's own logic (test/faults): the seeded stream and the comparisons its verdicts rest on.
 import { describe, expect, it } from 'vitest';
 import { validateEvent } from '../../core/events.ts';
-import { counterFields, isExpiredField } from '../../core/session-features.ts';
+import { counterFields, isExpiredField } from '../../core/features/session-features.ts';
 import { deadLetter } from '../../streams/dead-letter.ts';
 import { classifyDeadLetters, closeEnough, compareHash, counterRecomputeSql, historyRecomputeSql } from '../faults/checks.ts';
 import { DEFAULT_STREAM, INVALID_KINDS, INVALID_KIND_NAMES, eventStream, zipfSampler, type Generated, type InvalidKind } from '../faults/generator.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const small = { ...DEFAULT_STREAM, events: 20_000, invalidShare: 0.01 };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
-import { planFeatureBatch } from '../../core/feature-updates.ts';
-import { decayedScore, decayParams, planEpoch } from '../../core/popularity.ts';
-import { betaPrior, counterFields, isExpiredField, smoothedRate, trendingScore, windowCounts, windowFieldNames, SESSION_IDLE_MS } from '../../core/session-features.ts';
+import { planFeatureBatch } from '../../core/features/feature-updates.ts';
+import { decayedScore, decayParams, planEpoch } from '../../core/features/popularity.ts';
+import { betaPrior, counterFields, isExpiredField, smoothedRate, trendingScore, windowCounts, windowFieldNames, SESSION_IDLE_MS } from '../../core/features/session-features.ts';
 
 const H = 3_600_000;
 const t0 = Date.UTC(2017, 10, 26);

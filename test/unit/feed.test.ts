@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { candidatePoolSize, rankFeed } from '../../core/feed.ts';
-import { checkFeedRequest } from '../../core/feed-request.ts';
+import { candidatePoolSize, rankFeed } from '../../core/funnel/filters.ts';
+import { checkFeedRequest } from '../../core/funnel/feed-request.ts';
 
 const items = ['a', 'b', 'c', 'd', 'e'].map((itemId, i) => ({ itemId, score: 10 - i }));
 

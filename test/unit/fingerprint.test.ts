@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FINGERPRINT, fingerprint, fingerprintDim, fingerprintSpecFor, scaledStat, tokens } from '../../core/fingerprint.ts';
-import type { ScalerSnapshot } from '../../core/scaler.ts';
+import { DEFAULT_FINGERPRINT, fingerprint, fingerprintDim, fingerprintSpecFor, scaledStat, tokens } from '../../core/embeddings/fingerprint.ts';
+import type { ScalerSnapshot } from '../../core/features/scaler.ts';
 
 const rec = (attributes: Record<string, string[]>, numeric: Record<string, number> = {}) => ({ attributes, numeric });
 const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);

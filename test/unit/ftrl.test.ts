@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FtrlModel, auc, logLoss, type Features } from '../../core/models/ftrl.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 // Planted truth: logit = -3 + 1.5·[colour=red] + 1.0·[pos=0] − 1.0·[pos=2]; "noise=*" features (50k values, each
 // seen about once) carry nothing.

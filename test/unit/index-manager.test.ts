@@ -3,11 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { IndexManager, indexCurrentKey } from '../../serving/index/index-manager.ts';
-import { DEFAULT_INDEX_PARAMS, buildSnapshot } from '../../serving/index/index-snapshot.ts';
+import { IndexManager, indexCurrentKey } from '../../serving/index-manager.ts';
+import { DEFAULT_INDEX_PARAMS, buildSnapshot } from '../../state/index-snapshots.ts';
 
 const logger = createLogger('silent', 'test');
 const dim = 8;

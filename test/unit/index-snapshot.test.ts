@@ -3,11 +3,11 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { topKExcluding } from '../../core/models/top-k.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
-import { normalized } from '../../core/vectors.ts';
+import { topKExcluding } from '../../core/math/top-k.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
+import { normalized } from '../../core/math/vectors.ts';
 import { buildSnapshotInChild } from '../../jobs/index-build-process.ts';
-import { DEFAULT_INDEX_PARAMS, LoadedIndex, SnapshotError, buildSnapshot, partitionDir } from '../../serving/index/index-snapshot.ts';
+import { DEFAULT_INDEX_PARAMS, LoadedIndex, SnapshotError, buildSnapshot, partitionDir } from '../../state/index-snapshots.ts';
 
 const dim = 8;
 function vectors(n: number, seed: number): { itemIds: string[]; vectors: Float32Array } {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { itemKnnScores, recommendItemKnn, trainItemKnn } from '../../core/models/item-knn.ts';
-import { csrFromTriples } from '../../core/models/sparse.ts';
+import { csrFromTriples } from '../../core/math/sparse.ts';
 
 // u0 {0,1}, u1 {0,1,2}, u2 {2,3}. Column norms √2, √2, √2, 1; co-occurrences (0,1)=2, (0,2)=1, (1,2)=1, (2,3)=1,
 // so cos(0,1) = 1, cos(0,2) = cos(1,2) = 1/2, cos(2,3) = 1/√2.

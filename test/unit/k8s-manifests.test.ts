@@ -1,11 +1,11 @@
-// infra/k8s stays consistent with the code: every env var it sets is one core/config.ts reads, probes hit routes the
+// infra/k8s stays consistent with the code: every env var it sets is one config/config.ts reads, probes hit routes the
 // servers have on the ports they listen on, processors stay within the partition count, and grace periods cover a
 // graceful shutdown.
 import { readdirSync, readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES } from '../../core/config.ts';
+import { CONFIG_VARIABLES } from '../../config/config.ts';
 import { Readiness } from '../../platform/health.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { createMetrics } from '../../platform/metrics.ts';
@@ -13,7 +13,7 @@ import { registerHealthRoutes } from '../../platform/ops-server.ts';
 import type { FeatureService } from '../../serving/feature-service.ts';
 import type { FeedService } from '../../serving/feed-service.ts';
 import { buildHttpServer } from '../../serving/http.ts';
-import { PROCESSOR_NAMES } from '../../processors/run-processors.ts';
+import { PROCESSOR_NAMES } from '../../apps/processors.ts';
 import Fastify from 'fastify';
 
 interface Probe {
@@ -102,7 +102,7 @@ describe('infra/k8s', () => {
     expect(byKind('Secret'), 'no secret values in the repository').toEqual([]);
   });
 
-  it('sets only env vars core/config.ts reads, secrets by reference from one Secret', () => {
+  it('sets only env vars config/config.ts reads, secrets by reference from one Secret', () => {
     const known = new Set(CONFIG_VARIABLES);
     for (const key of Object.keys(configMap!.data ?? {})) expect(known.has(key), `ConfigMap key ${key}`).toBe(true);
     for (const { deployment, c } of containers) {

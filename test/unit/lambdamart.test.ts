@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ndcgOf, predictLambdaMart, trainLambdaMart, type RankingData } from '../../core/models/lambdamart.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 // Queries of 40 documents, three features; relevance depends on them non-linearly: relevant when x0 > 0.6 and x1 < 0.5
 // (an interaction no single feature ranks by), x2 is noise.

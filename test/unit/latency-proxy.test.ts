@@ -2,7 +2,7 @@
 // kept when the delay changes, URL rewriting, close.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLatencyProxy, type LatencyProxy } from '../../bench/latency-proxy.ts';
+import { startLatencyProxy, type LatencyProxy } from '../support/latency-proxy.ts';
 
 let echo: net.Server;
 let echoPort: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addGramLower, cgWorkspace, choleskyInPlace, choleskySolveInPlace, conjugateGradient, dot, invertSpd, matVec, NotPositiveDefiniteError, type LinearOperator } from '../../core/linalg.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { addGramLower, cgWorkspace, choleskyInPlace, choleskySolveInPlace, conjugateGradient, dot, invertSpd, matVec, NotPositiveDefiniteError, type LinearOperator } from '../../core/math/linalg.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 /** A random SPD matrix: MᵀM + n·I. */
 function spd(n: number, seed: number): Float64Array {

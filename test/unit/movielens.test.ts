@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DatasetError, loadMovieLens, parseMoviesCsv, parseRatingsCsv } from '../../cli/datasets/movielens.ts';
+import { DatasetError, loadMovieLens, parseMoviesCsv, parseRatingsCsv } from '../../datasets/movielens.ts';
 
 const movies = 'movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation|Children\r\n11,"American President, The (1995)",Comedy|Drama|Romance\r\n' +
   '5,"Say ""Hi"" (2001)",(no genres listed)\r\n';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bootstrapCi, empiricalPolicy, evaluatePolicy, importanceWeights, type ActionDistribution, type BanditLog } from '../../core/eval/off-policy.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
-import { parseOpenBanditCsv } from '../../cli/datasets/open-bandit.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
+import { parseOpenBanditCsv } from '../../datasets/open-bandit.ts';
 
 const A = 8;
 const C = 3;

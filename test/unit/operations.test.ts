@@ -2,7 +2,7 @@
 // routes (on the reader's API and the processors' server), serving metrics and the latency buckets.
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig } from '../../config/config.ts';
 import { ConsumerTracker } from '../../platform/consumer-tracker.ts';
 import { consumersCheck, Readiness, runChecks, withTimeout } from '../../platform/health.ts';
 import { createLogger } from '../../platform/logger.ts';

@@ -3,7 +3,7 @@ import type { InteractionLog } from '../../core/eval/interaction-log.ts';
 import { MODEL_NAMES, runProtocol, type ProtocolConfig } from '../../core/eval/protocol.ts';
 import { DEFAULT_RATING_VALUES } from '../../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit } from '../../core/eval/splits.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 /** 80 users over 40 items in 4 taste groups, rating their group's items high and others low, over time. */
 function plantedLog(): InteractionLog {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../../core/rerank.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../../core/funnel/rerank.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const NOW = Date.UTC(2026, 10, 1);
 const item = (itemId: string, rank: number, category: string | null, extra: Partial<RerankItem> = {}): RerankItem => ({ itemId, rank, source: 'ann', category, attributes: category ? { category: [category] } : {}, createdAt: null, shows: 0, clicks: 0, ...extra });

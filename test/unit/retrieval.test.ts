@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeRails } from '../../core/retrieval.ts';
+import { mergeRails } from '../../core/funnel/retrieval.ts';
 
 const items = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ itemId: `${prefix}${i}`, score: n - i }));
 

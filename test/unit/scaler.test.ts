@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../core/canonical-json.ts';
-import { numericFeatures } from '../../core/numeric-features.ts';
-import { decidePromotion, drift, emptyStats, mergeAccumulators, mergeStats, observe, observeAll, scale, snapshotOf, type ScalerAccumulator } from '../../core/scaler.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { numericFeatures } from '../../core/features/numeric-features.ts';
+import { decidePromotion, drift, emptyStats, mergeAccumulators, mergeStats, observe, observeAll, scale, snapshotOf, type ScalerAccumulator } from '../../core/features/scaler.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 
 describe('Welford running stats', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toLedgerRow } from '../../processors/ledger-writer.ts';
 import { sqlString } from '../../platform/clickhouse.ts';
-import { parseTaobaoLine } from '../../streams/taobao-source.ts';
+import { parseTaobaoLine } from '../../datasets/taobao.ts';
 
 describe('parseTaobaoLine', () => {
   it('maps pv/cart/fav/buy to click/engagement/conversion with a stable event id', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { columnCounts, csrFromTriples, transpose } from '../../core/models/sparse.ts';
+import { columnCounts, csrFromTriples, transpose } from '../../core/math/sparse.ts';
 
 describe('csrFromTriples', () => {
   it('sorts columns within rows, sums duplicates and keeps empty rows', () => {

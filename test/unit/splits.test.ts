@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InteractionLog } from '../../core/eval/interaction-log.ts';
 import { leaveLastNSplit, splitRowsAgain, temporalSplit } from '../../core/eval/splits.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 /** 30 users, 3..40 rows each, timestamps on a coarse grid so many rows share a second. */
 function syntheticLog(): InteractionLog {

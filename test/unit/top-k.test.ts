@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { topKExcluding } from '../../core/models/top-k.ts';
+import { topKExcluding } from '../../core/math/top-k.ts';
 
 describe('topKExcluding', () => {
   it('returns the k best by descending score, skipping excluded and unscorable items', () => {

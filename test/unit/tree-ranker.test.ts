@@ -1,14 +1,14 @@
 // The batch tree ranker: explanations that add up, the ranking data set built from labelled impressions, and a
 // holdout check that finds a planted relation the served order missed.
 import { describe, expect, it } from 'vitest';
-import { applyExperiments, experimentSchema } from '../../core/experiments.ts';
+import { applyExperiments, experimentSchema } from '../../core/experiments/assignment.ts';
 import { trainLambdaMart, predictLambdaMart, DEFAULT_LAMBDAMART } from '../../core/models/lambdamart.ts';
 import { explainLambdaMart } from '../../core/models/lambdamart-explain.ts';
-import { LambdaMartRanker } from '../../core/ranker.ts';
-import { exampleLabel, rankingData, rankingQueries, trainTreeRanker, type RankerExample } from '../../core/ranker-training.ts';
-import { DENSE_FEATURES, denseRankingFeatures, type RankingContext } from '../../core/ranking-features.ts';
-import { DEFAULT_RERANK } from '../../core/rerank.ts';
-import { seededRandom } from '../../core/seeded-random.ts';
+import { LambdaMartRanker } from '../../core/funnel/ranker.ts';
+import { exampleLabel, rankingData, rankingQueries, trainTreeRanker, type RankerExample } from '../../core/models/ranker-training.ts';
+import { DENSE_FEATURES, denseRankingFeatures, type RankingContext } from '../../core/funnel/ranking-features.ts';
+import { DEFAULT_RERANK } from '../../core/funnel/rerank.ts';
+import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const context = (over: Partial<RankingContext> = {}): RankingContext => ({ source: 'popular', poolRank: 0, itemId: 'i', category: null, ageHours: null, alsScore: null, sessionEvents: 0, ...over });
 

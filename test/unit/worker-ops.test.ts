@@ -1,10 +1,10 @@
-// The BullMQ workers' metrics and readiness (jobs/worker-ops.ts) over stand-in queue and worker objects; the real
+// The BullMQ workers' metrics and readiness (apps/worker-ops.ts) over stand-in queue and worker objects; the real
 // queues are exercised by test/integration/worker-ops.test.ts.
 import { EventEmitter } from 'node:events';
 import type { Job, Worker } from 'bullmq';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { registerQueueMetrics, trackWorkerJobs, workerCheck } from '../../jobs/worker-ops.ts';
+import { registerQueueMetrics, trackWorkerJobs, workerCheck } from '../../apps/worker-ops.ts';
 import { createLogger } from '../../platform/logger.ts';
 
 const silent = createLogger('silent', 'test');
