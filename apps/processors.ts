@@ -35,7 +35,14 @@ export interface RunningProcessors {
 }
 
 /** Every processor startProcessors can run: the event processors (one consumer group each) and the catalogue. */
-export const PROCESSOR_NAMES = ['ledger-writer', 'features', 'scaler', 'als-fold-in', 'ranker-trainer', 'catalog'] as const;
+export const PROCESSOR_NAMES = [
+  'ledger-writer',
+  'features',
+  'scaler',
+  'als-fold-in',
+  'ranker-trainer',
+  'catalog',
+] as const;
 export type ProcessorName = (typeof PROCESSOR_NAMES)[number];
 
 export interface ProcessorHooks {
@@ -48,7 +55,13 @@ export interface ProcessorHooks {
   only?: readonly ProcessorName[];
 }
 
-export async function startProcessors(config: Config, logger: Logger, metrics: Metrics, groupPrefix = config.runner.groupPrefix, hooks: ProcessorHooks = {}): Promise<RunningProcessors> {
+export async function startProcessors(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  groupPrefix = config.runner.groupPrefix,
+  hooks: ProcessorHooks = {},
+): Promise<RunningProcessors> {
   const kafka = createKafka(config, logger);
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const clickhouse = createClickHouse(config);
@@ -59,9 +72,29 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
   const all: (BatchProcessor<InteractionEvent> & { name: ProcessorName })[] = [
     new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table),
     new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f),
-    new ScalerProcessor(redis, new ScalerPublisher(redis, artifacts, config.scaler), config.scaler.publishIntervalS * 1000, logger),
-    new AlsFoldInProcessor(redis, new AlsModelStore(redis, artifacts), { weights: config.als.weights, historyMaxItems: config.als.historyMaxItems, historyTtlS: f.seenTtlS, dedupeTtlS: f.dedupeTtlS }),
-    new RankerTrainer(redis, new RankerStore(redis, artifacts), new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable), { attributionWindowMs: config.ranker.attributionWindowS * 1000, publishIntervalMs: config.ranker.publishIntervalS * 1000, params: config.ranker.params }, logger),
+    new ScalerProcessor(
+      redis,
+      new ScalerPublisher(redis, artifacts, config.scaler),
+      config.scaler.publishIntervalS * 1000,
+      logger,
+    ),
+    new AlsFoldInProcessor(redis, new AlsModelStore(redis, artifacts), {
+      weights: config.als.weights,
+      historyMaxItems: config.als.historyMaxItems,
+      historyTtlS: f.seenTtlS,
+      dedupeTtlS: f.dedupeTtlS,
+    }),
+    new RankerTrainer(
+      redis,
+      new RankerStore(redis, artifacts),
+      new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable),
+      {
+        attributionWindowMs: config.ranker.attributionWindowS * 1000,
+        publishIntervalMs: config.ranker.publishIntervalS * 1000,
+        params: config.ranker.params,
+      },
+      logger,
+    ),
   ];
   const processors = all.filter((p) => wanted(p.name));
   const running: RunningConsumer[] = [];
@@ -118,7 +151,12 @@ export async function startProcessors(config: Config, logger: Logger, metrics: M
   return stopper(running, () => retcon, clickhouse, redis);
 }
 
-function stopper(running: RunningConsumer[], retcon: (() => Queue<RetconRequest, RetconResult> | null) | null, clickhouse: ClickHouseClient, redis: Redis): RunningProcessors {
+function stopper(
+  running: RunningConsumer[],
+  retcon: (() => Queue<RetconRequest, RetconResult> | null) | null,
+  clickhouse: ClickHouseClient,
+  redis: Redis,
+): RunningProcessors {
   return {
     async stop() {
       await Promise.all(running.map((r) => r.stop()));
@@ -130,7 +168,13 @@ function stopper(running: RunningConsumer[], retcon: (() => Queue<RetconRequest,
 }
 
 /** Bad input the schemas do not stop: records over MAX_RECORD_BYTES and, with REQUIRE_REGISTERED_TENANTS, unregistered tenants. */
-function guarded<T extends { tenant: string }>(config: Config, redis: Redis, decode: RecordDecoder<T>): RecordDecoder<T> {
-  const checked = config.input.requireRegisteredTenants ? requireRegisteredTenant(decode, (t) => isRegisteredTenant(redis, t), [config.communityPartition]) : decode;
+function guarded<T extends { tenant: string }>(
+  config: Config,
+  redis: Redis,
+  decode: RecordDecoder<T>,
+): RecordDecoder<T> {
+  const checked = config.input.requireRegisteredTenants
+    ? requireRegisteredTenant(decode, (t) => isRegisteredTenant(redis, t), [config.communityPartition])
+    : decode;
   return limitRecordSize(checked, config.input.maxRecordBytes);
 }

@@ -34,9 +34,14 @@ export async function deprovision(config: Config, logger: Logger): Promise<Depro
   const shared = [
     ...allTopics(config).filter((t) => allTopics(defaults).includes(t)),
     ...provisionedTables(config).filter((t) => provisionedTables(defaults).includes(t)),
-    ...(config.runner.groupPrefix === defaults.runner.groupPrefix ? [`consumer group prefix ${config.runner.groupPrefix}`] : []),
+    ...(config.runner.groupPrefix === defaults.runner.groupPrefix
+      ? [`consumer group prefix ${config.runner.groupPrefix}`]
+      : []),
   ];
-  if (shared.length > 0) throw new Error(`deprovision: refusing a config with default names (${shared.join(', ')}); it is for runs under isolatedEnv names`);
+  if (shared.length > 0)
+    throw new Error(
+      `deprovision: refusing a config with default names (${shared.join(', ')}); it is for runs under isolatedEnv names`,
+    );
   // a run under isolatedEnv names owns every topic under its <scope>.<run>. prefix (tests add topics of their own there)
   const topics = new Set(allTopics(config));
   const prefix = /^[^.]+\.[^.]+\./.exec(config.topics.events)?.[0];
@@ -54,7 +59,9 @@ export async function deprovision(config: Config, logger: Logger): Promise<Depro
   await admin.connect();
   try {
     await attempt('consumerGroups', async () => {
-      const ours = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${config.runner.groupPrefix}-`));
+      const ours = (await admin.listGroups()).groups
+        .map((g) => g.groupId)
+        .filter((g) => g.startsWith(`${config.runner.groupPrefix}-`));
       if (ours.length > 0) await admin.deleteGroups(ours);
       return ours.length;
     });
@@ -76,7 +83,10 @@ export async function deprovision(config: Config, logger: Logger): Promise<Depro
   await attempt('tables', async () => {
     const clickhouse = createClickHouse(config);
     try {
-      for (const table of provisionedTables(config)) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(table)}` });
+      for (const table of provisionedTables(config))
+        await clickhouse.command({
+          query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(table)}`,
+        });
     } finally {
       await clickhouse.close();
     }

@@ -35,17 +35,25 @@ export interface RunningReader {
   stop(): Promise<void>;
 }
 
-export async function startReader(config: Config, logger: Logger, metrics: Metrics, opts: { groupId?: string; port?: number } = {}): Promise<RunningReader> {
+export async function startReader(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+  opts: { groupId?: string; port?: number } = {},
+): Promise<RunningReader> {
   const kafka = createKafka(config, logger);
   const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   const redis = createRedis(config);
   const models = new AlsModelStore(redis, new ArtifactStore(config.artifactsDir));
   const artifacts = new ArtifactStore(config.artifactsDir);
   const contentVectors = new ContentVectorStore(redis, artifacts);
-  const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger, (t, v, items, source) => (source === 'content' ? contentVectors.vectors(t, v, items) : models.itemVectors(t, v, items)));
+  const indexes = new IndexManager(redis, redis.duplicate(), config.artifactsDir, logger, (t, v, items, source) =>
+    source === 'content' ? contentVectors.vectors(t, v, items) : models.itemVectors(t, v, items),
+  );
   await indexes.start();
   // load the current index of every partition before reporting ready; retried by the readiness check if it failed
-  const warmIndexes = async () => indexes.warm([...new Set([...(await redis.smembers(TENANTS_KEY)), config.communityPartition])].sort());
+  const warmIndexes = async () =>
+    indexes.warm([...new Set([...(await redis.smembers(TENANTS_KEY)), config.communityPartition])].sort());
   warmIndexes().catch((err: unknown) => logger.warn({ err }, 'loading the current indexes failed; readiness retries'));
   const indexesCheck: ReadinessCheck = {
     name: 'indexes',
@@ -94,10 +102,18 @@ export async function startReader(config: Config, logger: Logger, metrics: Metri
     producer,
   });
   const readiness = new Readiness([redisCheck(redis), indexesCheck, producerCheck]);
-  registerServingMetrics(metrics.registry, { indexes, models: () => readServingModels(redis, config.communityPartition), logger });
+  registerServingMetrics(metrics.registry, {
+    indexes,
+    models: () => readServingModels(redis, config.communityPartition),
+    logger,
+  });
   const lag = await startLagMonitor(kafka, metrics, logger, config.ops.lagIntervalS * 1000);
   const f = config.features;
-  const features = new FeatureService(redis, { halfLifeMs: f.halfLifeS * 1000, trendingHalfLifeMs: f.trendingHalfLifeS * 1000, priorStrength: f.priorStrength });
+  const features = new FeatureService(redis, {
+    halfLifeMs: f.halfLifeS * 1000,
+    trendingHalfLifeMs: f.trendingHalfLifeS * 1000,
+    priorStrength: f.priorStrength,
+  });
   const http = buildHttpServer({
     feeds,
     features,

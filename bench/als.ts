@@ -4,7 +4,14 @@
 import { cpus, freemem, platform, release, totalmem } from 'node:os';
 import { Command } from 'commander';
 import { ratingValue, DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
-import { DEFAULT_ALS_PARAMS, foldInUser, itemGramian, trainAls, type AlsModel, type AlsParams } from '../core/models/als.ts';
+import {
+  DEFAULT_ALS_PARAMS,
+  foldInUser,
+  itemGramian,
+  trainAls,
+  type AlsModel,
+  type AlsParams,
+} from '../core/models/als.ts';
 import { csrFromTriples, type SparseMatrix } from '../core/math/sparse.ts';
 import { seededRandom } from '../core/math/seeded-random.ts';
 import { DEFAULT_MOVIELENS_DIR, loadMovieLens } from '../datasets/movielens.ts';
@@ -12,7 +19,12 @@ import { DEFAULT_SYNTHETIC_LOG, syntheticLog } from '../test/support/synthetic-i
 
 const opts = new Command('bench:als')
   .option('--data <dir>', 'ml-latest-small directory', DEFAULT_MOVIELENS_DIR)
-  .option('--synthetic-interactions <n>', 'size of the generated log', (v) => Number(v), DEFAULT_SYNTHETIC_LOG.interactions)
+  .option(
+    '--synthetic-interactions <n>',
+    'size of the generated log',
+    (v) => Number(v),
+    DEFAULT_SYNTHETIC_LOG.interactions,
+  )
   .option('--skip-synthetic', 'only ml-latest-small')
   .parse()
   .opts<{ data: string; syntheticInteractions: number; skipSynthetic?: boolean }>();
@@ -71,7 +83,12 @@ function foldInLatency(model: AlsModel, R: SparseMatrix, users: Int32Array, repe
   return {
     calls: micros.length,
     historySize: { p50: quantile(sizes, 0.5), p90: quantile(sizes, 0.9), max: sizes[sizes.length - 1] ?? 0 },
-    micros: { p50: round(quantile(micros, 0.5), 1), p90: round(quantile(micros, 0.9), 1), p99: round(quantile(micros, 0.99), 1), max: round(micros[micros.length - 1] ?? 0, 1) },
+    micros: {
+      p50: round(quantile(micros, 0.5), 1),
+      p90: round(quantile(micros, 0.9), 1),
+      p99: round(quantile(micros, 0.99), 1),
+      max: round(micros[micros.length - 1] ?? 0, 1),
+    },
   };
 }
 
@@ -79,7 +96,9 @@ function foldInLatency(model: AlsModel, R: SparseMatrix, users: Int32Array, repe
 function foldInAtSize(model: AlsModel, size: number, calls: number) {
   const gram = itemGramian(model);
   const random = seededRandom(size);
-  const histories = Array.from({ length: calls }, () => Array.from({ length: size }, () => ({ item: Math.floor(random() * model.nItems), value: 1 + random() })));
+  const histories = Array.from({ length: calls }, () =>
+    Array.from({ length: size }, () => ({ item: Math.floor(random() * model.nItems), value: 1 + random() })),
+  );
   for (const h of histories.slice(0, 100)) foldInUser(model, gram, h, DEFAULT_ALS_PARAMS);
   const micros = new Float64Array(calls);
   histories.forEach((h, k) => {
@@ -88,7 +107,11 @@ function foldInAtSize(model: AlsModel, size: number, calls: number) {
     micros[k] = (performance.now() - started) * 1000;
   });
   micros.sort();
-  return { historySize: size, calls, micros: { p50: round(quantile(micros, 0.5), 1), p99: round(quantile(micros, 0.99), 1) } };
+  return {
+    historySize: size,
+    calls,
+    micros: { p50: round(quantile(micros, 0.5), 1), p99: round(quantile(micros, 0.99), 1) },
+  };
 }
 
 const cpuList = cpus();
@@ -122,7 +145,12 @@ if (!opts.skipSynthetic) {
   progress('synthetic: fold-in latency');
   const random = seededRandom(1);
   const sample = Int32Array.from({ length: 20_000 }, () => Math.floor(random() * params.users));
-  synthetic = { generator: params, interactions: log.users.length, ...run.result, foldIn: foldInLatency(run.model, R, sample, 1) };
+  synthetic = {
+    generator: params,
+    interactions: log.users.length,
+    ...run.result,
+    foldIn: foldInLatency(run.model, R, sample, 1),
+  };
 }
 
 console.log(

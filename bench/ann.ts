@@ -25,11 +25,25 @@ const opts = new Command('bench:ann')
 const progress = (m: string) => process.stderr.write(`bench:ann: ${m}\n`);
 const K = 100;
 
-async function measure(name: string, itemVectors: Float64Array, nItems: number, dim: number, queries: Float64Array, nQueries: number) {
+async function measure(
+  name: string,
+  itemVectors: Float64Array,
+  nItems: number,
+  dim: number,
+  queries: Float64Array,
+  nQueries: number,
+) {
   const root = mkdtempSync(join(tmpdir(), 'rs-bench-ann-'));
   const itemIds = Array.from({ length: nItems }, (_, i) => String(i));
   progress(`${name}: building an index of ${nItems} x ${dim}`);
-  const manifest = await buildSnapshot(root, { partition: 'bench', itemIds, vectors: itemVectors, dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
+  const manifest = await buildSnapshot(root, {
+    partition: 'bench',
+    itemIds,
+    vectors: itemVectors,
+    dim,
+    params: DEFAULT_INDEX_PARAMS,
+    sources: {},
+  });
   const index = await LoadedIndex.load(root, 'bench', manifest.version);
   // exact reference: cosine = dot with unit item vectors
   const unit = new Float64Array(nItems * dim);
@@ -57,17 +71,41 @@ async function measure(name: string, itemVectors: Float64Array, nItems: number, 
       times.push(performance.now() - t);
       for (const h of hits) if (exact[q]!.has(h.itemId)) found++;
     }
-    byEf[`ef${ef}`] = { recallAt100: +(found / (nQueries * K)).toFixed(4), p50Ms: +quantile(times, 0.5).toFixed(3), p99Ms: +quantile(times, 0.99).toFixed(3) };
+    byEf[`ef${ef}`] = {
+      recallAt100: +(found / (nQueries * K)).toFixed(4),
+      p50Ms: +quantile(times, 0.5).toFixed(3),
+      p99Ms: +quantile(times, 0.99).toFixed(3),
+    };
   }
-  return { items: nItems, dim, queries: nQueries, buildSeconds: +manifest.buildSeconds.toFixed(2), indexBytes: manifest.files.index.bytes, byEf };
+  return {
+    items: nItems,
+    dim,
+    queries: nQueries,
+    buildSeconds: +manifest.buildSeconds.toFixed(2),
+    indexBytes: manifest.files.index.bytes,
+    byEf,
+  };
 }
 
 // 1. real factors
 progress('training ALS on ml-latest-small');
 const ml = loadMovieLens(opts.movielens);
-const R = csrFromTriples(ml.log.nUsers, ml.log.nItems, ml.log.user, ml.log.item, Float64Array.from(ml.log.rating, (r) => ratingValue(r, DEFAULT_RATING_VALUES)));
+const R = csrFromTriples(
+  ml.log.nUsers,
+  ml.log.nItems,
+  ml.log.user,
+  ml.log.item,
+  Float64Array.from(ml.log.rating, (r) => ratingValue(r, DEFAULT_RATING_VALUES)),
+);
 const model = trainAls(R, DEFAULT_ALS_PARAMS);
-const real = await measure('ml-latest-small ALS factors', model.itemFactors, model.nItems, model.factors, model.userFactors, model.nUsers);
+const real = await measure(
+  'ml-latest-small ALS factors',
+  model.itemFactors,
+  model.nItems,
+  model.factors,
+  model.userFactors,
+  model.nUsers,
+);
 
 // 2. generated clustered catalogue
 const dim = 64;
@@ -85,4 +123,10 @@ for (let q = 0; q < opts.queries; q++) {
 }
 const generated = await measure('generated', synth, opts.syntheticItems, dim, synthQueries, opts.queries);
 
-console.log(JSON.stringify({ benchmark: 'ann', k: K, params: DEFAULT_INDEX_PARAMS, machine: machine(), mlLatestSmall: real, generated }, null, 2));
+console.log(
+  JSON.stringify(
+    { benchmark: 'ann', k: K, params: DEFAULT_INDEX_PARAMS, machine: machine(), mlLatestSmall: real, generated },
+    null,
+    2,
+  ),
+);

@@ -78,9 +78,32 @@ const userIds = Array.from({ length: opts.users }, (_, u) => `u${u}`);
 const itemFactors = Float64Array.from({ length: opts.items * f }, () => (random() - 0.5) * 0.2);
 const userFactors = Float64Array.from({ length: opts.users * f }, () => (random() - 0.5) * 0.2);
 const models = new AlsModelStore(redis, artifacts);
-const als = await models.publish(tenant, { factors: f, nUsers: opts.users, nItems: opts.items, itemFactors, userFactors }, userIds, itemIds, { tenant, nUsers: opts.users, nItems: opts.items, interactions: 0, params: config.als.params, weights: {}, trainSeconds: 0, scalerVersion: null });
+const als = await models.publish(
+  tenant,
+  { factors: f, nUsers: opts.users, nItems: opts.items, itemFactors, userFactors },
+  userIds,
+  itemIds,
+  {
+    tenant,
+    nUsers: opts.users,
+    nItems: opts.items,
+    interactions: 0,
+    params: config.als.params,
+    weights: {},
+    trainSeconds: 0,
+    scalerVersion: null,
+  },
+);
 const buildStart = performance.now();
-const index = await buildSnapshotInChild(artifactsDir, { partition: tenant, itemIds, vectors: itemFactors, dim: f, params: DEFAULT_INDEX_PARAMS, sources: { als: als.version }, transform: 'mips' });
+const index = await buildSnapshotInChild(artifactsDir, {
+  partition: tenant,
+  itemIds,
+  vectors: itemFactors,
+  dim: f,
+  params: DEFAULT_INDEX_PARAMS,
+  sources: { als: als.version },
+  transform: 'mips',
+});
 const buildSeconds = (performance.now() - buildStart) / 1000;
 progress(`catalogue of ${opts.items} items`);
 let batch = [];
@@ -102,8 +125,26 @@ let seq = 0;
 for (let u = 0; u < opts.users; u++) {
   for (let j = 0; j < 20; j++) {
     const item = `i${Math.floor(random() ** 3 * opts.items)}`;
-    const e: InteractionEvent = { type: 'click', eventId: `f${seq}`, tenant, userId: userIds[u]!, itemId: item, timestamp: t0 + seq * 100, context: {}, recommendationId: null };
-    records.push({ value: e, topic: 'bench', partition: 0, offset: String(seq++), timestamp: '0', key: null, raw: null, schemaId: null });
+    const e: InteractionEvent = {
+      type: 'click',
+      eventId: `f${seq}`,
+      tenant,
+      userId: userIds[u]!,
+      itemId: item,
+      timestamp: t0 + seq * 100,
+      context: {},
+      recommendationId: null,
+    };
+    records.push({
+      value: e,
+      topic: 'bench',
+      partition: 0,
+      offset: String(seq++),
+      timestamp: '0',
+      key: null,
+      raw: null,
+      schemaId: null,
+    });
   }
   if (records.length >= 5000) {
     await features.process(records);
@@ -119,27 +160,57 @@ const sources = ['ann', 'popular', 'trending', 'fresh'];
 const examples: RankerExample[] = [];
 for (let i = 0; i < 20_000; i++) {
   const shows = Math.floor(random() * 200);
-  const ctx: RankingContext = { source: sources[i % 4]!, poolRank: Math.floor(random() * 500), itemId: `i${Math.floor(random() * opts.items)}`, category: `c${i % 64}`, ageHours: random() * 1000, alsScore: random() - 0.5, sessionEvents: Math.floor(random() * 20), itemShows: shows, itemClicks: Math.floor(shows * random() * 0.1) };
+  const ctx: RankingContext = {
+    source: sources[i % 4]!,
+    poolRank: Math.floor(random() * 500),
+    itemId: `i${Math.floor(random() * opts.items)}`,
+    category: `c${i % 64}`,
+    ageHours: random() * 1000,
+    alsScore: random() - 0.5,
+    sessionEvents: Math.floor(random() * 20),
+    itemShows: shows,
+    itemClicks: Math.floor(shows * random() * 0.1),
+  };
   const position = i % 20;
   const clicked = random() < 0.05 + (ctx.source === 'ann' ? 0.05 : 0);
   ranker.update(withPosition(rankingFeatures(ctx), position), clicked ? 1 : 0);
-  examples.push({ recommendationId: `r${Math.floor(i / 20)}`, itemId: ctx.itemId, impressionMs: t0 + i, position, context: ctx, clicked, converted: false });
+  examples.push({
+    recommendationId: `r${Math.floor(i / 20)}`,
+    itemId: ctx.itemId,
+    impressionMs: t0 + i,
+    position,
+    context: ctx,
+    clicked,
+    converted: false,
+  });
 }
 const rankers = new RankerStore(redis, artifacts);
 const rankerVersion = await rankers.publish(tenant, ranker);
 const tree = trainTreeRanker(examples, config.ranker.lambdamart, { holdoutShare: 0.2, minQueries: 10 });
-const treeVersion = await rankers.publishTree(tenant, tree.model, { ...tree.report, trainSeconds: 0, features: DENSE_FEATURES });
+const treeVersion = await rankers.publishTree(tenant, tree.model, {
+  ...tree.report,
+  trainSeconds: 0,
+  features: DENSE_FEATURES,
+});
 
 // 4. the reader, loaded; then clients
-await ensureTopics(createKafka(config, logger), [config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds], 1);
+await ensureTopics(
+  createKafka(config, logger),
+  [config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds],
+  1,
+);
 const reader = await startReader(config, logger, createMetrics(false), { groupId: `bench-funnel-${run}`, port: 0 });
 const key = await createApiKey(redis, tenant);
 await announceIndex(redis, { partition: tenant, version: index.version });
 while (reader.indexes.get(tenant)?.manifest.version !== index.version) await new Promise((r) => setTimeout(r, 200));
-const probe = (await (await fetch(`${reader.url}/v1/feeds/u1?k=${K}&explain=true`, { headers: { authorization: `Bearer ${key}` } })).json()) as { rankerVersion: string; indexVersion: string; items: { propensity: number; explanation?: unknown }[] };
+const probe = (await (
+  await fetch(`${reader.url}/v1/feeds/u1?k=${K}&explain=true`, { headers: { authorization: `Bearer ${key}` } })
+).json()) as { rankerVersion: string; indexVersion: string; items: { propensity: number; explanation?: unknown }[] };
 progress(`probe: ranker ${probe.rankerVersion}, index ${probe.indexVersion}, ${probe.items.length} items`);
 
-async function measure(label: string): Promise<{ requests: number; failed: number; p50Ms: number; p99Ms: number; rps: number }> {
+async function measure(
+  label: string,
+): Promise<{ requests: number; failed: number; p50Ms: number; p99Ms: number; rps: number }> {
   const samples: { ms: number; status: number }[] = [];
   let stop = false;
   async function client(seed: number): Promise<void> {
@@ -147,7 +218,9 @@ async function measure(label: string): Promise<{ requests: number; failed: numbe
     while (!stop) {
       s = (s * 1664525 + 1013904223) >>> 0;
       const t = performance.now();
-      const res = await fetch(`${reader.url}/v1/feeds/${userIds[s % userIds.length]}?k=${K}`, { headers: { authorization: `Bearer ${key}` } });
+      const res = await fetch(`${reader.url}/v1/feeds/${userIds[s % userIds.length]}?k=${K}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
       await res.arrayBuffer();
       samples.push({ ms: performance.now() - t, status: res.status });
     }
@@ -162,12 +235,20 @@ async function measure(label: string): Promise<{ requests: number; failed: numbe
   await Promise.all(warm);
   const seconds = (performance.now() - started) / 1000;
   const ms = samples.map((x) => x.ms);
-  return { requests: samples.length, failed: samples.filter((x) => x.status !== 200).length, p50Ms: +quantile(ms, 0.5).toFixed(2), p99Ms: +quantile(ms, 0.99).toFixed(2), rps: Math.round(samples.length / seconds) };
+  return {
+    requests: samples.length,
+    failed: samples.filter((x) => x.status !== 200).length,
+    p50Ms: +quantile(ms, 0.5).toFixed(2),
+    p99Ms: +quantile(ms, 0.99).toFixed(2),
+    rps: Math.round(samples.length / seconds),
+  };
 }
 const feeds: Record<string, Awaited<ReturnType<typeof measure>>> = { ftrl: await measure('FTRL ranker') };
 await rankers.setServing(tenant, 'lambdamart');
 await new Promise((r) => setTimeout(r, 5_500)); // readers re-read the pointers within 5 s
-const treeProbe = (await (await fetch(`${reader.url}/v1/feeds/u1?k=${K}`, { headers: { authorization: `Bearer ${key}` } })).json()) as { rankerVersion: string };
+const treeProbe = (await (
+  await fetch(`${reader.url}/v1/feeds/u1?k=${K}`, { headers: { authorization: `Bearer ${key}` } })
+).json()) as { rankerVersion: string };
 feeds.lambdamart = await measure('LambdaMART ranker');
 const rss = process.memoryUsage().rss;
 await reader.stop();
@@ -181,9 +262,27 @@ console.log(
     {
       benchmark: 'funnel',
       machine: machine(),
-      data: { items: opts.items, users: opts.users, factors: f, k: K, candidates: K * POOL_FACTOR, clients: opts.clients, indexBuildSeconds: +buildSeconds.toFixed(1) },
-      stages: { rails: ['ann', 'popular', 'trending', 'fresh'], rankers: { ftrl: rankerVersion, lambdamart: treeVersion }, rerank: { mmrLambda: 0.9, exploration: 'epsilon-greedy 0.1, 1 slot' } },
-      probe: { rankerUsed: probe.rankerVersion === rankerVersion, treeRankerUsed: treeProbe.rankerVersion === treeVersion, indexUsed: probe.indexVersion === index.version, items: probe.items.length, explained: probe.items.every((i) => i.explanation !== undefined) },
+      data: {
+        items: opts.items,
+        users: opts.users,
+        factors: f,
+        k: K,
+        candidates: K * POOL_FACTOR,
+        clients: opts.clients,
+        indexBuildSeconds: +buildSeconds.toFixed(1),
+      },
+      stages: {
+        rails: ['ann', 'popular', 'trending', 'fresh'],
+        rankers: { ftrl: rankerVersion, lambdamart: treeVersion },
+        rerank: { mmrLambda: 0.9, exploration: 'epsilon-greedy 0.1, 1 slot' },
+      },
+      probe: {
+        rankerUsed: probe.rankerVersion === rankerVersion,
+        treeRankerUsed: treeProbe.rankerVersion === treeVersion,
+        indexUsed: probe.indexVersion === index.version,
+        items: probe.items.length,
+        explained: probe.items.every((i) => i.explanation !== undefined),
+      },
       feeds,
       readerProcessRssMiB: Math.round(rss / 2 ** 20),
     },

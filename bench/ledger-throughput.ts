@@ -106,7 +106,12 @@ console.log(
       data: { log: opts.log, repeat: opts.repeat, events: total, partitions: config.topics.partitions },
       produce: { seconds: +produceS.toFixed(2), eventsPerSec: Math.round(total / produceS) },
       rawKafkajsConsumer: { seconds: +rawS.toFixed(2), eventsPerSec: Math.round(total / rawS), counted: rawCount },
-      ledgerProcessor: { seconds: +ledgerS.toFixed(2), eventsPerSec: Math.round(total / ledgerS), ledgerRows: rows, ledgerRowsMatch: rows === total },
+      ledgerProcessor: {
+        seconds: +ledgerS.toFixed(2),
+        eventsPerSec: Math.round(total / ledgerS),
+        ledgerRows: rows,
+        ledgerRowsMatch: rows === total,
+      },
       ledgerVsRaw: +(rawS / ledgerS).toFixed(3),
     },
     null,

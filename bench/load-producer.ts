@@ -29,11 +29,19 @@ export interface ProducerCounters {
   sends: number;
 }
 
-export type ProducerCommand = { type: 'rate'; eventsPerS: number } | { type: 'snapshot'; id: number } | { type: 'stop' };
-export type ProducerMessage = { type: 'ready' } | { type: 'snapshot'; id: number; counters: ProducerCounters } | { type: 'error'; message: string };
+export type ProducerCommand =
+  { type: 'rate'; eventsPerS: number } | { type: 'snapshot'; id: number } | { type: 'stop' };
+export type ProducerMessage =
+  { type: 'ready' } | { type: 'snapshot'; id: number; counters: ProducerCounters } | { type: 'error'; message: string };
 
 /** The synthetic interaction stream: a feed loop's mix of impressions, clicks, engagements and conversions. */
-export function eventStream(tenant: string, users: number, items: number, run: string, seed = 11): (now: number) => InteractionEvent {
+export function eventStream(
+  tenant: string,
+  users: number,
+  items: number,
+  run: string,
+  seed = 11,
+): (now: number) => InteractionEvent {
   const random = seededRandom(seed);
   let seq = 0;
   return (now) => {
@@ -41,11 +49,23 @@ export function eventStream(tenant: string, users: number, items: number, run: s
     // popularity skewed toward low ids for both users and items (a few heavy users, a head of popular items)
     const userId = `u${Math.floor(random() ** 2 * users)}`;
     const itemId = `i${Math.floor(random() ** 3 * items)}`;
-    const base = { eventId: `${run}-${n}`, tenant, userId, itemId, timestamp: now, context: { surface: n % 2 === 0 ? 'home' : 'pdp' } };
+    const base = {
+      eventId: `${run}-${n}`,
+      tenant,
+      userId,
+      itemId,
+      timestamp: now,
+      context: { surface: n % 2 === 0 ? 'home' : 'pdp' },
+    };
     const rec = `${run}-r${Math.floor(n / 10)}`;
     const r = random();
     if (r < 0.5) return { ...base, type: 'impression', recommendationId: rec, position: n % 10, feedId: rec };
-    if (r < 0.85) return { ...base, type: 'click', recommendationId: r < 0.6 ? `${run}-r${Math.max(0, Math.floor(n / 10) - 1)}` : null };
+    if (r < 0.85)
+      return {
+        ...base,
+        type: 'click',
+        recommendationId: r < 0.6 ? `${run}-r${Math.max(0, Math.floor(n / 10) - 1)}` : null,
+      };
     if (r < 0.95) return { ...base, type: 'engagement', action: r < 0.9 ? 'cart' : 'fav', recommendationId: null };
     return { ...base, type: 'conversion', value: Math.round(random() * 10_000) / 100, recommendationId: null };
   };
@@ -56,8 +76,17 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'load-producer');
   const env = process.env;
-  const next = eventStream(env.LOAD_TENANT ?? 'bench-load', Number(env.LOAD_USERS ?? 20_000), Number(env.LOAD_ITEMS ?? 5_000), env.LOAD_RUN ?? 'load');
-  const producer = await EventProducer.connect(createKafka(config, logger, 'bench-load-producer'), new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
+  const next = eventStream(
+    env.LOAD_TENANT ?? 'bench-load',
+    Number(env.LOAD_USERS ?? 20_000),
+    Number(env.LOAD_ITEMS ?? 5_000),
+    env.LOAD_RUN ?? 'load',
+  );
+  const producer = await EventProducer.connect(
+    createKafka(config, logger, 'bench-load-producer'),
+    new SchemaRegistryClient(config.schemaRegistryUrl),
+    config.topics.events,
+  );
   const counters: ProducerCounters = { offered: 0, acked: 0, dropped: 0, failed: 0, sends: 0 };
   let rate = 0;
   let backlog = 0;
@@ -128,7 +157,10 @@ async function main(): Promise<void> {
 // only as the entry point of a forked child (tests import eventStream; vitest's own workers have an IPC channel too)
 if (process.send && process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((err: unknown) => {
-    process.send?.({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies ProducerMessage);
+    process.send?.({
+      type: 'error',
+      message: err instanceof Error ? err.message : String(err),
+    } satisfies ProducerMessage);
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 100);
   });

@@ -29,7 +29,21 @@ import { createKafka } from '../streams/kafka.ts';
 import { partitionLags } from '../streams/offsets.ts';
 import { startLatencyProxy, type LatencyProxy } from '../test/support/latency-proxy.ts';
 import type { ProducerCommand, ProducerCounters, ProducerMessage } from './load-producer.ts';
-import { forkService, lagKeepsGrowing, metricBy, metricSum, mib, procSample, saturationPoint, scrape, slope, startService, waitReady, type PromSample, type Service } from '../test/support/processes.ts';
+import {
+  forkService,
+  lagKeepsGrowing,
+  metricBy,
+  metricSum,
+  mib,
+  procSample,
+  saturationPoint,
+  scrape,
+  slope,
+  startService,
+  waitReady,
+  type PromSample,
+  type Service,
+} from '../test/support/processes.ts';
 import { machine, quantile } from '../test/support/bench-report.ts';
 import { syntheticCatalogue } from '../test/support/synthetic-catalogue.ts';
 import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
@@ -44,7 +58,9 @@ const num = (v: string) => {
   return n;
 };
 const opts = new Command('bench:load')
-  .description('Sustained load on producer + processors + reader (child processes), stepped up in stages; then backpressure with a slow Redis/ClickHouse. Prints JSON.')
+  .description(
+    'Sustained load on producer + processors + reader (child processes), stepped up in stages; then backpressure with a slow Redis/ClickHouse. Prints JSON.',
+  )
   .option('--stages <rates>', 'offered event rates, events/s, comma-separated', '2000,5000,10000,20000,40000')
   .option('--stage-seconds <n>', 'seconds per stage', num, 15)
   .option('--warmup-seconds <n>', 'seconds at the first rate before measuring', num, 5)
@@ -54,25 +70,65 @@ const opts = new Command('bench:load')
   .option('--users <n>', 'users in the event stream', num, 20_000)
   .option('--items <n>', 'items (catalogue and event stream)', num, 5_000)
   .option('--partitions <n>', 'partitions of the events topic', num, 4)
-  .option('--processes <groups>', `processors per child process, ';'-separated lists of ${PROCESSOR_NAMES.join(', ')}`, 'ledger-writer;features,scaler,als-fold-in,ranker-trainer,catalog')
+  .option(
+    '--processes <groups>',
+    `processors per child process, ';'-separated lists of ${PROCESSOR_NAMES.join(', ')}`,
+    'ledger-writer;features,scaler,als-fold-in,ranker-trainer,catalog',
+  )
   .option('--no-backpressure', 'skip the backpressure phases')
   .option('--slow-ms <n>', 'backpressure: delay the proxy adds to every chunk, each direction', num, 200)
-  .option('--slow-bytes-per-s <n>', 'backpressure: throughput cap per proxied connection and direction (0: latency only)', num, 256 * 1024)
-  .option('--bp-baseline-seconds <n>', 'backpressure: seconds of events into the processors before slowing their Redis and ClickHouse', num, 15)
+  .option(
+    '--slow-bytes-per-s <n>',
+    'backpressure: throughput cap per proxied connection and direction (0: latency only)',
+    num,
+    256 * 1024,
+  )
+  .option(
+    '--bp-baseline-seconds <n>',
+    'backpressure: seconds of events into the processors before slowing their Redis and ClickHouse',
+    num,
+    15,
+  )
   .option('--bp-seconds <n>', 'backpressure: seconds of events into the slowed processors', num, 45)
   .option('--bp-rate <n>', 'backpressure: events/s offered meanwhile', num, 10_000)
   .option('--bp-rps <n>', 'backpressure: feed requests/s offered to the slowed reader (open loop)', num, 300)
   .option('--bp-reader-seconds <n>', 'backpressure: seconds of requests per reader mode', num, 10)
-  .option('--max-in-flight <n>', 'backpressure: the reader\'s HTTP_MAX_IN_FLIGHT in the limited mode (default: the configured default)', num)
-  .option('--keep-logs', 'keep the child processes\' logs (their directory is printed)')
+  .option(
+    '--max-in-flight <n>',
+    "backpressure: the reader's HTTP_MAX_IN_FLIGHT in the limited mode (default: the configured default)",
+    num,
+  )
+  .option('--keep-logs', "keep the child processes' logs (their directory is printed)")
   .parse()
-  .opts<{ stages: string; stageSeconds: number; warmupSeconds: number; clients: number; k: number; p99BoundMs: number; users: number; items: number; partitions: number; processes: string; backpressure: boolean; slowMs: number; slowBytesPerS: number; bpBaselineSeconds: number; bpSeconds: number; bpRate: number; bpRps: number; bpReaderSeconds: number; maxInFlight?: number; keepLogs?: boolean }>();
+  .opts<{
+    stages: string;
+    stageSeconds: number;
+    warmupSeconds: number;
+    clients: number;
+    k: number;
+    p99BoundMs: number;
+    users: number;
+    items: number;
+    partitions: number;
+    processes: string;
+    backpressure: boolean;
+    slowMs: number;
+    slowBytesPerS: number;
+    bpBaselineSeconds: number;
+    bpSeconds: number;
+    bpRate: number;
+    bpRps: number;
+    bpReaderSeconds: number;
+    maxInFlight?: number;
+    keepLogs?: boolean;
+  }>();
 
 const rates = opts.stages.split(',').map((s) => num(s.trim()));
 const layout: ProcessorName[][] = opts.processes.split(';').map((g) =>
   g.split(',').map((n) => {
     const name = n.trim();
-    if (!(PROCESSOR_NAMES as readonly string[]).includes(name)) throw new Error(`--processes: unknown processor ${JSON.stringify(name)}`);
+    if (!(PROCESSOR_NAMES as readonly string[]).includes(name))
+      throw new Error(`--processes: unknown processor ${JSON.stringify(name)}`);
     return name as ProcessorName;
   }),
 );
@@ -161,25 +217,45 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 // ------------------------------------------------------------------------------------------------ helpers
 
 /** Lag of every event-processor group on the events topic (one topic-offsets call, one group-offsets call per group). */
-async function eventLags(a: Admin = admin, names: readonly string[] = eventProcessors): Promise<Record<string, number>> {
+async function eventLags(
+  a: Admin = admin,
+  names: readonly string[] = eventProcessors,
+): Promise<Record<string, number>> {
   const ends = await a.fetchTopicOffsets(config.topics.events);
   const out: Record<string, number> = {};
   await Promise.all(
     names.map(async (p) => {
       const committed = await a.fetchOffsets({ groupId: groupId(p), topics: [config.topics.events] });
-      out[p] = Number(partitionLags(ends, committed.find((t) => t.topic === config.topics.events)?.partitions ?? []).reduce((s, x) => s + x.lag, 0n));
+      out[p] = Number(
+        partitionLags(ends, committed.find((t) => t.topic === config.topics.events)?.partitions ?? []).reduce(
+          (s, x) => s + x.lag,
+          0n,
+        ),
+      );
     }),
   );
   return out;
 }
 
 async function groupLag(group: string, topic: string): Promise<number> {
-  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
-  return Number(partitionLags(ends, committed.find((t) => t.topic === topic)?.partitions ?? []).reduce((s, x) => s + x.lag, 0n));
+  const [ends, committed] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchOffsets({ groupId: group, topics: [topic] }),
+  ]);
+  return Number(
+    partitionLags(ends, committed.find((t) => t.topic === topic)?.partitions ?? []).reduce((s, x) => s + x.lag, 0n),
+  );
 }
 
 function processorsService(names: ProcessorName[], tag: string, env: NodeJS.ProcessEnv): Service {
-  const s = startService(`processors${tag}:${names.join('+')}`, 'cli/process.ts', ['--only', names.join(',')], env, logDir, 'health and metrics listening');
+  const s = startService(
+    `processors${tag}:${names.join('+')}`,
+    'cli/process.ts',
+    ['--only', names.join(',')],
+    env,
+    logDir,
+    'health and metrics listening',
+  );
   services.push(s);
   return s;
 }
@@ -198,20 +274,37 @@ async function stopServices(list: Service[]): Promise<Record<string, string>> {
 }
 
 /** Scrapes every service's /metrics at once. */
-async function scrapeAll(list: readonly Service[], urls: ReadonlyMap<Service, string>): Promise<Map<Service, PromSample[] | null>> {
+async function scrapeAll(
+  list: readonly Service[],
+  urls: ReadonlyMap<Service, string>,
+): Promise<Map<Service, PromSample[] | null>> {
   return new Map(await Promise.all(list.map(async (s) => [s, await scrape(urls.get(s)!)] as const)));
 }
 
 /** Records consumed per processor, summed over the processors' processes. */
 function consumedBy(scrapes: Map<Service, PromSample[] | null>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const samples of scrapes.values()) for (const [p, v] of Object.entries(metricBy(samples ?? [], 'rankstream_records_consumed_total', 'processor'))) out[p] = (out[p] ?? 0) + v;
+  for (const samples of scrapes.values())
+    for (const [p, v] of Object.entries(metricBy(samples ?? [], 'rankstream_records_consumed_total', 'processor')))
+      out[p] = (out[p] ?? 0) + v;
   return out;
 }
 
 // ------------------------------------------------------------------------------------------------ the producer child
 
-const producerService = forkService('producer', 'bench/load-producer.ts', { ...childEnv, RANKSTREAM_LOG_LEVEL: 'warn', LOAD_TENANT: tenant, LOAD_USERS: String(opts.users), LOAD_ITEMS: String(opts.items), LOAD_RUN: run }, logDir);
+const producerService = forkService(
+  'producer',
+  'bench/load-producer.ts',
+  {
+    ...childEnv,
+    RANKSTREAM_LOG_LEVEL: 'warn',
+    LOAD_TENANT: tenant,
+    LOAD_USERS: String(opts.users),
+    LOAD_ITEMS: String(opts.items),
+    LOAD_RUN: run,
+  },
+  logDir,
+);
 services.push(producerService);
 let snapshotSeq = 0;
 const snapshotWaiters = new Map<number, (c: ProducerCounters) => void>();
@@ -224,7 +317,9 @@ const producerReady = new Promise<void>((resolve, reject) => {
       snapshotWaiters.delete(m.id);
     }
   });
-  void producerService.exited.then((code) => reject(new Error(`producer exited (code ${code}); see ${producerService.logPath}`)));
+  void producerService.exited.then((code) =>
+    reject(new Error(`producer exited (code ${code}); see ${producerService.logPath}`)),
+  );
 });
 producerReady.catch(() => {}); // awaited below; an early exit must not be an unhandled rejection meanwhile
 const command = (c: ProducerCommand) => producerService.child.send(c);
@@ -274,7 +369,9 @@ function rssStats(samples: readonly Sample[], name: string): { start: number; en
 let output: Record<string, unknown> = {};
 let failure: unknown = null;
 try {
-  progress(`isolated run ${run}: topics bench-load.${run}.*, tables *_bench_load_${run}, groups ${prefix}-*, tenant ${tenant}; logs in ${logDir}`);
+  progress(
+    `isolated run ${run}: topics bench-load.${run}.*, tables *_bench_load_${run}, groups ${prefix}-*, tenant ${tenant}; logs in ${logDir}`,
+  );
   await provision(config, logger);
   apiKey = await createApiKey(redis, tenant);
   const processorServices = layout.map((names) => processorsService(names, '', childEnv));
@@ -289,7 +386,11 @@ try {
   progress(`ready after ${startupS} s`);
 
   // the catalogue, so feeds have items to look up and the fresh rail has candidates
-  const itemProducer = await ItemProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.items);
+  const itemProducer = await ItemProducer.connect(
+    kafka,
+    new SchemaRegistryClient(config.schemaRegistryUrl),
+    config.topics.items,
+  );
   let batch = [];
   for (const item of syntheticCatalogue(tenant, opts.items, 32, Date.now() - 60_000)) {
     batch.push(item);
@@ -321,7 +422,10 @@ try {
       const t = performance.now();
       let status = 0;
       try {
-        const res = await fetch(`${readerUrl}/v1/feeds/${user}?k=${opts.k}`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(30_000) });
+        const res = await fetch(`${readerUrl}/v1/feeds/${user}?k=${opts.k}`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+          signal: AbortSignal.timeout(30_000),
+        });
         await res.arrayBuffer();
         status = res.status;
       } catch {
@@ -400,15 +504,31 @@ try {
       stage: i + 1,
       offeredEventsPerS: rate,
       seconds: round(seconds),
-      produce: { offered: p1.offered - p0.offered, acked, dropped: p1.dropped - p0.dropped, failed: p1.failed - p0.failed, achievedEventsPerS: Math.round(acked / seconds), producerLimited: acked < 0.9 * (p1.offered - p0.offered) },
+      produce: {
+        offered: p1.offered - p0.offered,
+        acked,
+        dropped: p1.dropped - p0.dropped,
+        failed: p1.failed - p0.failed,
+        achievedEventsPerS: Math.round(acked / seconds),
+        producerLimited: acked < 0.9 * (p1.offered - p0.offered),
+      },
       processedEventsPerS: processed,
       lag,
-      feeds: { requests: feeds.length, ok: ms.length, failed: feeds.length - ms.length, p50Ms: round(quantile(ms, 0.5), 1), p99Ms: feedP99Ms, rps: Math.round(feeds.length / seconds) },
+      feeds: {
+        requests: feeds.length,
+        ok: ms.length,
+        failed: feeds.length - ms.length,
+        p50Ms: round(quantile(ms, 0.5), 1),
+        p99Ms: feedP99Ms,
+        rps: Math.round(feeds.length / seconds),
+      },
       rssMiB,
       cpuPercent,
       loadavg1m: round(loadavg()[0] ?? 0, 2),
     });
-    progress(`  achieved ${Math.round(acked / seconds)} ev/s; ledger ${processed['ledger-writer'] ?? '-'} ev/s; lag ${JSON.stringify(lag1)}; feeds p50 ${round(quantile(ms, 0.5))} p99 ${feedP99Ms} ms, ${Math.round(feeds.length / seconds)} req/s`);
+    progress(
+      `  achieved ${Math.round(acked / seconds)} ev/s; ledger ${processed['ledger-writer'] ?? '-'} ev/s; lag ${JSON.stringify(lag1)}; feeds p50 ${round(quantile(ms, 0.5))} p99 ${feedP99Ms} ms, ${Math.round(feeds.length / seconds)} req/s`,
+    );
   }
   setRate(0);
   clientsStop = true;
@@ -426,29 +546,59 @@ try {
     const stops = await stopServices([...processorServices, reader]);
     const redisTarget = new URL(config.redisUrl);
     const chTarget = new URL(config.clickhouse.url);
-    const redisProxy = await startLatencyProxy({ targetHost: redisTarget.hostname, targetPort: Number(redisTarget.port || 6379), delayMs: 0 });
-    const chProxy = await startLatencyProxy({ targetHost: chTarget.hostname, targetPort: Number(chTarget.port || 8123), delayMs: 0 });
-    const readerRedisProxy = await startLatencyProxy({ targetHost: redisTarget.hostname, targetPort: Number(redisTarget.port || 6379), delayMs: 0 });
+    const redisProxy = await startLatencyProxy({
+      targetHost: redisTarget.hostname,
+      targetPort: Number(redisTarget.port || 6379),
+      delayMs: 0,
+    });
+    const chProxy = await startLatencyProxy({
+      targetHost: chTarget.hostname,
+      targetPort: Number(chTarget.port || 8123),
+      delayMs: 0,
+    });
+    const readerRedisProxy = await startLatencyProxy({
+      targetHost: redisTarget.hostname,
+      targetPort: Number(redisTarget.port || 6379),
+      delayMs: 0,
+    });
     proxies.push(redisProxy, chProxy, readerRedisProxy);
 
     // 3a. processors behind the proxies, same consumer groups (they continue where the stages stopped): first at full
     // speed (baseline), then with every Redis and ClickHouse chunk delayed, the same events/s offered throughout
-    const slowEnv = { ...childEnv, REDIS_URL: redisProxy.via(config.redisUrl), CLICKHOUSE_URL: chProxy.via(config.clickhouse.url) };
+    const slowEnv = {
+      ...childEnv,
+      REDIS_URL: redisProxy.via(config.redisUrl),
+      CLICKHOUSE_URL: chProxy.via(config.clickhouse.url),
+    };
     const bpProcs = layout.map((names) => processorsService(names, '-proxied', slowEnv));
     // the readers of 3b start meanwhile (their Redis is not slowed until they are ready): one without a limit, one with
     const limit = opts.maxInFlight ?? config.http.maxInFlight;
-    const readerEnv = (maxInFlight: number) => ({ ...childEnv, REDIS_URL: readerRedisProxy.via(config.redisUrl), HTTP_MAX_IN_FLIGHT: String(maxInFlight) });
+    const readerEnv = (maxInFlight: number) => ({
+      ...childEnv,
+      REDIS_URL: readerRedisProxy.via(config.redisUrl),
+      HTTP_MAX_IN_FLIGHT: String(maxInFlight),
+    });
     const readerUnlimited = readerService('-unlimited', readerEnv(0));
     const readerLimited = readerService(`-limit-${limit}`, readerEnv(limit));
     const bpUrls = new Map<Service, string>();
-    await Promise.all([...bpProcs, readerUnlimited, readerLimited].map(async (s) => bpUrls.set(s, await waitReady(s, 240_000))));
+    await Promise.all(
+      [...bpProcs, readerUnlimited, readerLimited].map(async (s) => bpUrls.set(s, await waitReady(s, 240_000))),
+    );
 
     interface Window {
       seconds: number;
       achievedEventsPerS: number;
       processedEventsPerS: Record<string, number>;
       lag: Record<string, { start: number; end: number; growthPerS: number }>;
-      memory: Record<string, { rssMiB: { start: number; end: number; max: number } | null; rssSlopeMiBPerMin: number; rssLastThirdMinusFirstThirdMiB: number; heapUsedMiB: { start: number; end: number; max: number } | null }>;
+      memory: Record<
+        string,
+        {
+          rssMiB: { start: number; end: number; max: number } | null;
+          rssSlopeMiBPerMin: number;
+          rssLastThirdMinusFirstThirdMiB: number;
+          heapUsedMiB: { start: number; end: number; max: number } | null;
+        }
+      >;
       maxBatchesInFlight: Record<string, number> | 'not exported';
       samples: Sample[];
     }
@@ -466,8 +616,12 @@ try {
         samples.push(s);
         for (const [svc, m] of scrapes) {
           if (!m) continue;
-          heap.set(svc.name, [...(heap.get(svc.name) ?? []), mib(metricSum(m, 'rankstream_nodejs_heap_size_used_bytes'))]);
-          for (const [p, v] of Object.entries(metricBy(m, 'rankstream_batches_in_flight', 'processor'))) inFlightMax[p] = Math.max(inFlightMax[p] ?? 0, v);
+          heap.set(svc.name, [
+            ...(heap.get(svc.name) ?? []),
+            mib(metricSum(m, 'rankstream_nodejs_heap_size_used_bytes')),
+          ]);
+          for (const [p, v] of Object.entries(metricBy(m, 'rankstream_batches_in_flight', 'processor')))
+            inFlightMax[p] = Math.max(inFlightMax[p] ?? 0, v);
         }
       }
       const elapsed = (performance.now() - t0) / 1000;
@@ -476,18 +630,32 @@ try {
       const c1 = consumedBy(m1);
       const memory: Window['memory'] = {};
       for (const svc of bpProcs) {
-        const pts = samples.filter((x) => x.rssMiB[svc.name] !== undefined).map((x) => ({ x: x.t / 60, y: x.rssMiB[svc.name]! }));
+        const pts = samples
+          .filter((x) => x.rssMiB[svc.name] !== undefined)
+          .map((x) => ({ x: x.t / 60, y: x.rssMiB[svc.name]! }));
         const h = heap.get(svc.name) ?? [];
         const third = Math.max(1, Math.floor(pts.length / 3));
         const mean = (xs: { y: number }[]) => xs.reduce((a, b) => a + b.y, 0) / Math.max(1, xs.length);
-        memory[svc.name] = { rssMiB: rssStats(samples, svc.name), rssSlopeMiBPerMin: round(slope(pts), 1), rssLastThirdMinusFirstThirdMiB: Math.round(mean(pts.slice(-third)) - mean(pts.slice(0, third))), heapUsedMiB: h.length > 0 ? { start: h[0]!, end: h[h.length - 1]!, max: Math.max(...h) } : null };
+        memory[svc.name] = {
+          rssMiB: rssStats(samples, svc.name),
+          rssSlopeMiBPerMin: round(slope(pts), 1),
+          rssLastThirdMinusFirstThirdMiB: Math.round(mean(pts.slice(-third)) - mean(pts.slice(0, third))),
+          heapUsedMiB: h.length > 0 ? { start: h[0]!, end: h[h.length - 1]!, max: Math.max(...h) } : null,
+        };
       }
       const lag: Window['lag'] = {};
-      for (const p of eventProcessors) lag[p] = { start: lag0[p] ?? 0, end: lag1[p] ?? 0, growthPerS: Math.round(((lag1[p] ?? 0) - (lag0[p] ?? 0)) / elapsed) };
+      for (const p of eventProcessors)
+        lag[p] = {
+          start: lag0[p] ?? 0,
+          end: lag1[p] ?? 0,
+          growthPerS: Math.round(((lag1[p] ?? 0) - (lag0[p] ?? 0)) / elapsed),
+        };
       return {
         seconds: round(elapsed),
         achievedEventsPerS: Math.round((p1.acked - p0.acked) / elapsed),
-        processedEventsPerS: Object.fromEntries(eventProcessors.map((p) => [p, Math.round(((c1[p] ?? 0) - (c0[p] ?? 0)) / elapsed)])),
+        processedEventsPerS: Object.fromEntries(
+          eventProcessors.map((p) => [p, Math.round(((c1[p] ?? 0) - (c0[p] ?? 0)) / elapsed)]),
+        ),
         lag,
         memory,
         maxBatchesInFlight: Object.keys(inFlightMax).length > 0 ? inFlightMax : 'not exported',
@@ -495,18 +663,31 @@ try {
       };
     }
     setRate(opts.bpRate);
-    progress(`backpressure: processors behind pass-through proxies (baseline), ${opts.bpRate} events/s for ${opts.bpBaselineSeconds} s`);
+    progress(
+      `backpressure: processors behind pass-through proxies (baseline), ${opts.bpRate} events/s for ${opts.bpBaselineSeconds} s`,
+    );
     const baseline = await window('backpressure: baseline', opts.bpBaselineSeconds);
     for (const p of [redisProxy, chProxy]) {
       p.setDelay(opts.slowMs);
       p.setBandwidth(opts.slowBytesPerS);
     }
-    progress(`backpressure: every Redis and ClickHouse chunk delayed ${opts.slowMs} ms each way${opts.slowBytesPerS > 0 ? `, ${opts.slowBytesPerS} bytes/s per connection and direction` : ''}; ${opts.bpRate} events/s for ${opts.bpSeconds} s`);
+    progress(
+      `backpressure: every Redis and ClickHouse chunk delayed ${opts.slowMs} ms each way${opts.slowBytesPerS > 0 ? `, ${opts.slowBytesPerS} bytes/s per connection and direction` : ''}; ${opts.bpRate} events/s for ${opts.bpSeconds} s`,
+    );
     const slowed = await window('backpressure: slowed', opts.bpSeconds);
     setRate(0);
     const retries: Record<string, number> = {};
-    for (const m of (await scrapeAll(bpProcs, bpUrls)).values()) for (const [p, v] of Object.entries(metricBy(m ?? [], 'rankstream_batch_retries_total', 'processor'))) retries[p] = v;
-    const summary = (w: Window) => ({ seconds: w.seconds, achievedEventsPerS: w.achievedEventsPerS, processedEventsPerS: w.processedEventsPerS, lag: w.lag, memory: w.memory, maxBatchesInFlight: w.maxBatchesInFlight });
+    for (const m of (await scrapeAll(bpProcs, bpUrls)).values())
+      for (const [p, v] of Object.entries(metricBy(m ?? [], 'rankstream_batch_retries_total', 'processor')))
+        retries[p] = v;
+    const summary = (w: Window) => ({
+      seconds: w.seconds,
+      achievedEventsPerS: w.achievedEventsPerS,
+      processedEventsPerS: w.processedEventsPerS,
+      lag: w.lag,
+      memory: w.memory,
+      maxBatchesInFlight: w.maxBatchesInFlight,
+    });
     const processorsBp = {
       slowMsPerChunkEachWay: opts.slowMs,
       slowBytesPerSPerConnection: opts.slowBytesPerS,
@@ -516,11 +697,18 @@ try {
       peakRssMiB: Object.fromEntries(bpProcs.map((svc) => [svc.name, mib(procSample(svc.pid)?.peakRssBytes ?? 0)])),
       sideEffectRetries: retries,
       proxies: { redis: redisProxy.stats(), clickhouse: chProxy.stats() },
-      timeline: [...baseline.samples, ...slowed.samples].filter((_, i, all) => i % 3 === 0 || i === all.length - 1).map((x) => ({ t: x.t, phase: x.phase, rssMiB: x.rssMiB, lag: x.lag })),
+      timeline: [...baseline.samples, ...slowed.samples]
+        .filter((_, i, all) => i % 3 === 0 || i === all.length - 1)
+        .map((x) => ({ t: x.t, phase: x.phase, rssMiB: x.rssMiB, lag: x.lag })),
     };
-    const maxRss = (w: Window) => Object.fromEntries(Object.entries(w.memory).map(([k, v]) => [k, v.rssMiB?.max ?? null]));
-    progress(`  baseline: processed ${JSON.stringify(baseline.processedEventsPerS)} ev/s, rss max ${JSON.stringify(maxRss(baseline))} MiB`);
-    progress(`  slowed: processed ${JSON.stringify(slowed.processedEventsPerS)} ev/s, lag ${JSON.stringify(Object.fromEntries(Object.entries(slowed.lag).map(([k, v]) => [k, `${v.start}->${v.end}`])))}, rss max ${JSON.stringify(maxRss(slowed))} MiB`);
+    const maxRss = (w: Window) =>
+      Object.fromEntries(Object.entries(w.memory).map(([k, v]) => [k, v.rssMiB?.max ?? null]));
+    progress(
+      `  baseline: processed ${JSON.stringify(baseline.processedEventsPerS)} ev/s, rss max ${JSON.stringify(maxRss(baseline))} MiB`,
+    );
+    progress(
+      `  slowed: processed ${JSON.stringify(slowed.processedEventsPerS)} ev/s, lag ${JSON.stringify(Object.fromEntries(Object.entries(slowed.lag).map(([k, v]) => [k, `${v.start}->${v.end}`])))}, rss max ${JSON.stringify(maxRss(slowed))} MiB`,
+    );
     const bpStops = await stopServices(bpProcs);
 
     // 3b. the reader with Redis slowed, open-loop HTTP load: without and with the in-flight limit
@@ -542,7 +730,10 @@ try {
         maxOutstanding = Math.max(maxOutstanding, outstanding);
         const t = performance.now();
         try {
-          const res = await fetch(`${base}/v1/feeds/u${Math.floor(random() ** 2 * opts.users)}?k=${opts.k}`, { headers: { authorization: `Bearer ${apiKey}` }, signal: controller.signal });
+          const res = await fetch(`${base}/v1/feeds/u${Math.floor(random() ** 2 * opts.users)}?k=${opts.k}`, {
+            headers: { authorization: `Bearer ${apiKey}` },
+            signal: controller.signal,
+          });
           await res.arrayBuffer();
           results.push({ ms: performance.now() - t, status: res.status });
         } catch {
@@ -567,7 +758,10 @@ try {
         if (now >= nextSample) {
           nextSample = now + 1000;
           samples.push(sampleProcs('backpressure: reader', [svc]));
-          void scrape(base, 3000).then((m) => void (readerInFlightMax = Math.max(readerInFlightMax, metricSum(m ?? [], 'rankstream_http_in_flight'))));
+          void scrape(base, 3000).then(
+            (m) =>
+              void (readerInFlightMax = Math.max(readerInFlightMax, metricSum(m ?? [], 'rankstream_http_in_flight'))),
+          );
         }
         await sleep(10);
       }
@@ -594,8 +788,34 @@ try {
         shed503: shed.length,
         otherErrors: results.length - ok.length - shed.length - unfinished,
         unfinishedAfter20s: unfinished,
-        okLatencyMs: { p50: round(quantile(ok.map((r) => r.ms), 0.5)), p99: round(quantile(ok.map((r) => r.ms), 0.99)) },
-        shedLatencyMs: { p50: round(quantile(shed.map((r) => r.ms), 0.5)), p99: round(quantile(shed.map((r) => r.ms), 0.99)) },
+        okLatencyMs: {
+          p50: round(
+            quantile(
+              ok.map((r) => r.ms),
+              0.5,
+            ),
+          ),
+          p99: round(
+            quantile(
+              ok.map((r) => r.ms),
+              0.99,
+            ),
+          ),
+        },
+        shedLatencyMs: {
+          p50: round(
+            quantile(
+              shed.map((r) => r.ms),
+              0.5,
+            ),
+          ),
+          p99: round(
+            quantile(
+              shed.map((r) => r.ms),
+              0.99,
+            ),
+          ),
+        },
         maxOutstandingAtClient: maxOutstanding,
         readerInFlightMax: Math.max(readerInFlightMax, metricSum(finalMetrics ?? [], 'rankstream_http_in_flight')),
         shedCounter: metricSum(finalMetrics ?? [], 'rankstream_http_shed_total'),
@@ -603,7 +823,9 @@ try {
         peakRssMiB: mib(procSample(svc.pid)?.peakRssBytes ?? 0),
       };
     }
-    progress(`backpressure: reader with Redis chunks delayed ${opts.slowMs} ms each way, ${opts.bpRps} req/s offered for ${opts.bpReaderSeconds} s, HTTP_MAX_IN_FLIGHT=0`);
+    progress(
+      `backpressure: reader with Redis chunks delayed ${opts.slowMs} ms each way, ${opts.bpRps} req/s offered for ${opts.bpReaderSeconds} s, HTTP_MAX_IN_FLIGHT=0`,
+    );
     const unlimited = await openLoop(readerUnlimited);
     progress(`  ${JSON.stringify(unlimited)}`);
     const unlimitedStop = await stopServices([readerUnlimited]);
@@ -624,7 +846,11 @@ try {
     machine: { ...machine(), loadavg: loadavg().map((x) => round(x, 2)) },
     setup: {
       run,
-      processes: Object.fromEntries([...processorServices.map((s) => [s.name, 'cli/process.ts']), [reader.name, 'cli/serve.ts'], [producerService.name, 'bench/load-producer.ts']]),
+      processes: Object.fromEntries([
+        ...processorServices.map((s) => [s.name, 'cli/process.ts']),
+        [reader.name, 'cli/serve.ts'],
+        [producerService.name, 'bench/load-producer.ts'],
+      ]),
       partitions: opts.partitions,
       users: opts.users,
       items: opts.items,
@@ -636,7 +862,10 @@ try {
       eventMix: { impression: 0.5, click: 0.35, engagement: 0.1, conversion: 0.05 },
     },
     stages: stageResults,
-    saturation: saturation ?? { stage: null, note: `no stage saturated: lag never kept growing and feed p99 stayed under ${opts.p99BoundMs} ms` },
+    saturation: saturation ?? {
+      stage: null,
+      note: `no stage saturated: lag never kept growing and feed p99 stayed under ${opts.p99BoundMs} ms`,
+    },
     p99BoundMs: opts.p99BoundMs,
     deadLetters: dlqEnd,
     timeline: stagesTimeline,
@@ -654,7 +883,9 @@ try {
 }
 const cleanupReport = await cleanup();
 if (failure) {
-  process.stderr.write(`bench:load failed: ${failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)}\n`);
+  process.stderr.write(
+    `bench:load failed: ${failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)}\n`,
+  );
   if (opts.keepLogs) process.stderr.write(`logs: ${logDir}\n`);
   process.stderr.write(`cleanup: ${JSON.stringify(cleanupReport)}\n`);
   process.exit(1);

@@ -13,7 +13,10 @@ import { leaveLastNSplit, temporalSplit } from '../core/eval/splits.ts';
 import { loadMovieLens } from '../datasets/movielens.ts';
 import { machine } from '../test/support/bench-report.ts';
 
-const opts = new Command('bench:ltr').option('--data <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small').parse().opts<{ data: string }>();
+const opts = new Command('bench:ltr')
+  .option('--data <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
+  .parse()
+  .opts<{ data: string }>();
 const progress = (m: string) => process.stderr.write(`bench:ltr: ${m}\n`);
 const dataset = loadMovieLens(opts.data);
 const config: ProtocolConfig = {
@@ -44,7 +47,11 @@ const splits = [temporalSplit(dataset.log), leaveLastNSplit(dataset.log, 10)].ma
     ndcgAt10: { als: als.metrics[0]!.ndcg, ease: row('ease').metrics[0]!.ndcg, funnelLtr: ltr.metrics[0]!.ndcg },
     funnelMinusAls: paired(als),
     funnelMinusEase: paired(row('ease')),
-    coverage: { als: als.metrics[0]!.coverage, ease: row('ease').metrics[0]!.coverage, funnelLtr: ltr.metrics[0]!.coverage },
+    coverage: {
+      als: als.metrics[0]!.coverage,
+      ease: row('ease').metrics[0]!.coverage,
+      funnelLtr: ltr.metrics[0]!.coverage,
+    },
     funnelTrainSeconds: +ltr.trainSeconds.toFixed(1),
     funnelRecommendSeconds: +ltr.recommendSeconds.toFixed(1),
   };
@@ -54,7 +61,13 @@ console.log(
     {
       benchmark: 'ltr',
       machine: machine(),
-      ranker: { params: LTR_PARAMS, candidatesPerSource: LTR_POOL, innerRounds: LTR_INNER_ROUNDS, features: LTR_FEATURES, note: 'funnelTrainSeconds covers fitting the three sources once per inner round and once on the full history, the candidates, and the ranker' },
+      ranker: {
+        params: LTR_PARAMS,
+        candidatesPerSource: LTR_POOL,
+        innerRounds: LTR_INNER_ROUNDS,
+        features: LTR_FEATURES,
+        note: 'funnelTrainSeconds covers fitting the three sources once per inner round and once on the full history, the candidates, and the ranker',
+      },
       splits,
     },
     null,

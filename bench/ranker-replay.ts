@@ -70,8 +70,15 @@ const kafka = createKafka(config, logger);
 const admin = kafka.admin();
 await admin.connect();
 const processors = await startProcessors(config, logger, createMetrics(false));
-const reader = await startReader(config, logger, createMetrics(false), { groupId: `bench-ranker-${run}-reader`, port: 0 });
-const producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
+const reader = await startReader(config, logger, createMetrics(false), {
+  groupId: `bench-ranker-${run}-reader`,
+  port: 0,
+});
+const producer = await EventProducer.connect(
+  kafka,
+  new SchemaRegistryClient(config.schemaRegistryUrl),
+  config.topics.events,
+);
 const redis = createRedis(config);
 const clickhouse = createClickHouse(config);
 const rankers = new RankerStore(redis, new ArtifactStore(artifactsDir));
@@ -88,12 +95,15 @@ for (let r = 0; r < userIdx.length; r++) {
 const uid = (u: number) => `u${dataset.userIds[u]}`;
 const iid = (i: number) => `m${dataset.movieIds[i]}`;
 let seq = 0;
-const ev = (e: Record<string, unknown>): InteractionEvent => ({ eventId: `${run}-${seq++}`, tenant, context: {}, ...e }) as InteractionEvent;
+const ev = (e: Record<string, unknown>): InteractionEvent =>
+  ({ eventId: `${run}-${seq++}`, tenant, context: {}, ...e }) as InteractionEvent;
 // MovieLens spans 22 years; replayed as is, every consumer batch writes a part into each of hundreds of monthly
 // partitions, and FINAL reads over them are slow (they go by partition groups, finalReadScopes, since one FINAL over
 // them all exceeded ClickHouse 18.16's per-query memory). Only the order of events matters here, so ratings are
 // replayed one minute apart, in time order, ending at a fixed date.
-const order = Int32Array.from({ length: userIdx.length }, (_, r) => r).sort((a, b) => timestamps[a]! - timestamps[b]! || a - b);
+const order = Int32Array.from({ length: userIdx.length }, (_, r) => r).sort(
+  (a, b) => timestamps[a]! - timestamps[b]! || a - b,
+);
 const replayedAt = new Float64Array(userIdx.length);
 const T0 = Date.UTC(2026, 0, 1) - order.length * 60_000;
 order.forEach((r, k) => (replayedAt[r] = T0 + k * 60_000));
@@ -103,24 +113,62 @@ let lastTs = 0;
 for (const [u, rows] of byUser) {
   rows.sort((a, b) => replayedAt[a]! - replayedAt[b]!);
   const cut = Math.floor(rows.length * 0.7);
-  for (const r of rows.slice(0, cut)) history.push(ev({ type: 'click', userId: uid(u), itemId: iid(itemIdx[r]!), timestamp: replayedAt[r]!, recommendationId: null }));
-  const future = new Map(rows.slice(cut).filter((r) => ratings[r]! >= 4).map((r) => [iid(itemIdx[r]!), ratings[r]!] as const));
+  for (const r of rows.slice(0, cut))
+    history.push(
+      ev({
+        type: 'click',
+        userId: uid(u),
+        itemId: iid(itemIdx[r]!),
+        timestamp: replayedAt[r]!,
+        recommendationId: null,
+      }),
+    );
+  const future = new Map(
+    rows
+      .slice(cut)
+      .filter((r) => ratings[r]! >= 4)
+      .map((r) => [iid(itemIdx[r]!), ratings[r]!] as const),
+  );
   if (future.size > 0) likes.set(uid(u), future);
   for (const r of rows) lastTs = Math.max(lastTs, replayedAt[r]!);
 }
 history.sort((a, b) => a.timestamp - b.timestamp);
 // the catalogue: genres (the first as the category) and the first rating as the time the movie entered
 const firstSeen = new Map<number, number>();
-for (let r = 0; r < itemIdx.length; r++) firstSeen.set(itemIdx[r]!, Math.min(firstSeen.get(itemIdx[r]!) ?? Infinity, replayedAt[r]!));
-const catalogue = [...firstSeen].map(([i, at]) => ({ tenant, itemId: iid(i), attributes: { category: [dataset.genres[i]![0] ?? 'none'], genre: dataset.genres[i]!, title: [dataset.titles[i]!] }, numeric: {}, createdAt: at, updatedAt: at, deleted: false }));
-const itemProducer = await ItemProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.items);
+for (let r = 0; r < itemIdx.length; r++)
+  firstSeen.set(itemIdx[r]!, Math.min(firstSeen.get(itemIdx[r]!) ?? Infinity, replayedAt[r]!));
+const catalogue = [...firstSeen].map(([i, at]) => ({
+  tenant,
+  itemId: iid(i),
+  attributes: { category: [dataset.genres[i]![0] ?? 'none'], genre: dataset.genres[i]!, title: [dataset.titles[i]!] },
+  numeric: {},
+  createdAt: at,
+  updatedAt: at,
+  deleted: false,
+}));
+const itemProducer = await ItemProducer.connect(
+  kafka,
+  new SchemaRegistryClient(config.schemaRegistryUrl),
+  config.topics.items,
+);
 for (let i = 0; i < catalogue.length; i += 2000) await itemProducer.send(catalogue.slice(i, i + 2000));
 await itemProducer.disconnect();
 progress(`replaying ${history.length} history clicks of ${byUser.size} users; ${likes.size} users have future likes`);
 for (let i = 0; i < history.length; i += 5000) await producer.send(history.slice(i, i + 5000));
 await waitForCaughtUp(admin, groups(['ledger-writer', 'features', 'als-fold-in']), config.topics.events, 300_000);
 await waitForCaughtUp(admin, groups(['catalog']), config.topics.items, 300_000);
-const als = (await trainTenantAls({ config, clickhouse, models: new AlsModelStore(redis, new ArtifactStore(artifactsDir)), scalerVersion: async () => null, logger }, { tenant })).result;
+const als = (
+  await trainTenantAls(
+    {
+      config,
+      clickhouse,
+      models: new AlsModelStore(redis, new ArtifactStore(artifactsDir)),
+      scalerVersion: async () => null,
+      logger,
+    },
+    { tenant },
+  )
+).result;
 progress(`ALS ${als.nUsers} users x ${als.nItems} items in ${als.trainSeconds.toFixed(1)} s`);
 
 // 2. rounds of feeds: users see them and click what they really liked later
@@ -146,15 +194,42 @@ async function round(label: string): Promise<{ impressions: number; clicks: numb
       clicked.set(user, done);
       feed.items.forEach((item, position) => {
         impressions++;
-        events.push(ev({ type: 'impression', userId: user, itemId: item.itemId, recommendationId: feed.recommendationId, position, feedId: 'home', timestamp: shownAt + position }));
+        events.push(
+          ev({
+            type: 'impression',
+            userId: user,
+            itemId: item.itemId,
+            recommendationId: feed.recommendationId,
+            position,
+            feedId: 'home',
+            timestamp: shownAt + position,
+          }),
+        );
         const rating = likes.get(user)!.get(item.itemId);
         if (rating === undefined || done.has(item.itemId)) return;
         done.add(item.itemId);
         clicks++;
-        events.push(ev({ type: 'click', userId: user, itemId: item.itemId, recommendationId: feed.recommendationId, timestamp: shownAt + 30_000 + position }));
+        events.push(
+          ev({
+            type: 'click',
+            userId: user,
+            itemId: item.itemId,
+            recommendationId: feed.recommendationId,
+            timestamp: shownAt + 30_000 + position,
+          }),
+        );
         if (rating >= 5) {
           totals.conversions++;
-          events.push(ev({ type: 'conversion', userId: user, itemId: item.itemId, recommendationId: feed.recommendationId, value: 1, timestamp: shownAt + 60_000 + position }));
+          events.push(
+            ev({
+              type: 'conversion',
+              userId: user,
+              itemId: item.itemId,
+              recommendationId: feed.recommendationId,
+              value: 1,
+              timestamp: shownAt + 60_000 + position,
+            }),
+          );
         }
       });
     }
@@ -165,8 +240,15 @@ async function round(label: string): Promise<{ impressions: number; clicks: numb
   totals.impressions += impressions;
   totals.clicks += clicks;
   clock += 2 * WINDOW_S * 1000; // the next round's events close this round's attribution windows
-  await waitForCaughtUp(admin, groups(['ledger-writer', 'features', 'als-fold-in', 'ranker-trainer']), config.topics.events, 300_000);
-  progress(`${label}: ${impressions} impressions, ${clicks} clicks (CTR ${((100 * clicks) / impressions).toFixed(2)} %)`);
+  await waitForCaughtUp(
+    admin,
+    groups(['ledger-writer', 'features', 'als-fold-in', 'ranker-trainer']),
+    config.topics.events,
+    300_000,
+  );
+  progress(
+    `${label}: ${impressions} impressions, ${clicks} clicks (CTR ${((100 * clicks) / impressions).toFixed(2)} %)`,
+  );
   return { impressions, clicks };
 }
 
@@ -180,7 +262,10 @@ for (let r = 0; r < opts.rounds; r++) {
 await producer.send([ev({ type: 'click', userId: 'tick', itemId: 'tick', timestamp: clock, recommendationId: null })]);
 await waitForCaughtUp(admin, groups(['ranker-trainer']), config.topics.events, 300_000);
 const examples = new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable);
-const tree = await trainTreeRankerJob({ config, examples, rankers, logger }, { tenant, days: 3650, activate: false, minQueries: 50, holdoutShare: 0.2 });
+const tree = await trainTreeRankerJob(
+  { config, examples, rankers, logger },
+  { tenant, days: 3650, activate: false, minQueries: 50, holdoutShare: 0.2 },
+);
 progress(`tree ranker: ${JSON.stringify(tree.holdoutNdcg)} in ${tree.trainSeconds.toFixed(1)} s`);
 
 // 3. A/B: no learned ranker / FTRL / trees, by user hash; outcomes from the ledger through the experiment report
@@ -197,11 +282,24 @@ await saveExperiment(redis, tenant, experiment);
 await new Promise((res) => setTimeout(res, 5_500)); // readers pick experiments up within 5 s
 const abStart = clock;
 for (let r = 0; r < opts.abRounds; r++) await round(`A/B round ${r + 1}`);
-const outcomes = await readUserOutcomes(clickhouse, config.clickhouse.database, config.ledger.table, { tenant, sinceMs: abStart });
+const outcomes = await readUserOutcomes(clickhouse, config.clickhouse.database, config.ledger.table, {
+  tenant,
+  sinceMs: abStart,
+});
 const report = experimentReport(experiment, outcomes);
-const againstFtrl = new Map(experimentReport({ ...experiment, control: 'ftrl' }, outcomes).map((v) => [v.variant, v.vsControl]));
+const againstFtrl = new Map(
+  experimentReport({ ...experiment, control: 'ftrl' }, outcomes).map((v) => [v.variant, v.vsControl]),
+);
 const pct = (x: number) => +(100 * x).toFixed(3);
-const compared = (c: (typeof report)[number]['vsControl']) => (c ? { ctrDiffPct: pct(c.ctr.difference), relativeLift: +c.ctr.relativeLift.toFixed(3), pValue: +c.ctr.pValue.toFixed(4), significant: c.ctr.significant } : null);
+const compared = (c: (typeof report)[number]['vsControl']) =>
+  c
+    ? {
+        ctrDiffPct: pct(c.ctr.difference),
+        relativeLift: +c.ctr.relativeLift.toFixed(3),
+        pValue: +c.ctr.pValue.toFixed(4),
+        significant: c.ctr.significant,
+      }
+    : null;
 
 console.log(
   JSON.stringify(
@@ -212,7 +310,13 @@ console.log(
       protocol: `history: first 70 % of each user's ratings as clicks; feeds of ${opts.k}; a shown item is clicked when the user rated it >= 4 later (conversion for 5), once; attribution window ${WINDOW_S} s`,
       users: likes.size,
       als: { users: als.nUsers, items: als.nItems, trainSeconds: +als.trainSeconds.toFixed(1) },
-      collection: phaseA.map((p, i) => ({ round: i + 1, ranker: p.ranker, impressions: p.impressions, clicks: p.clicks, ctrPct: pct(p.clicks / p.impressions) })),
+      collection: phaseA.map((p, i) => ({
+        round: i + 1,
+        ranker: p.ranker,
+        impressions: p.impressions,
+        clicks: p.clicks,
+        ctrPct: pct(p.clicks / p.impressions),
+      })),
       treeRanker: {
         version: tree.version,
         labelledImpressions: tree.examples,

@@ -40,7 +40,16 @@ await ensureServices({ log: (l: string) => console.error(`infra: ${l}`) });
 const redis = createRedis(config);
 const run = Date.now().toString(36);
 
-const record = (value: InteractionEvent, offset: number): ConsumedRecord<InteractionEvent> => ({ value, topic: 'bench', partition: 0, offset: String(offset), timestamp: '0', key: null, raw: null, schemaId: null });
+const record = (value: InteractionEvent, offset: number): ConsumedRecord<InteractionEvent> => ({
+  value,
+  topic: 'bench',
+  partition: 0,
+  offset: String(offset),
+  timestamp: '0',
+  key: null,
+  raw: null,
+  schemaId: null,
+});
 const usedMemory = async (r: Redis) => Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
 
 async function deleteTenant(tenant: string): Promise<void> {
@@ -66,14 +75,29 @@ const mlTenant = `bench-ml-${run}`;
 const models = new AlsModelStore(redis, new ArtifactStore(mkdtempSync(join(tmpdir(), 'rankstream-bench-'))));
 const userIds = Array.from(ml.userIds, String);
 const itemIds = Array.from(ml.movieIds, String);
-await models.publish(mlTenant, model, userIds, itemIds, { tenant: mlTenant, nUsers: ml.log.nUsers, nItems: ml.log.nItems, interactions: R.indices.length, params: DEFAULT_ALS_PARAMS, weights: {}, trainSeconds, scalerVersion: null });
+await models.publish(mlTenant, model, userIds, itemIds, {
+  tenant: mlTenant,
+  nUsers: ml.log.nUsers,
+  nItems: ml.log.nItems,
+  interactions: R.indices.length,
+  params: DEFAULT_ALS_PARAMS,
+  weights: {},
+  trainSeconds,
+  scalerVersion: null,
+});
 // every user's real rating history, as the fold-in processor would have accumulated it
 for (let u = 0; u < ml.log.nUsers; u++) {
   const args: string[] = [];
-  for (let k = R.indptr[u]!; k < R.indptr[u + 1]!; k++) if (R.values[k] !== 0) args.push(itemIds[R.indices[k]!]!, String(R.values[k]));
+  for (let k = R.indptr[u]!; k < R.indptr[u + 1]!; k++)
+    if (R.values[k] !== 0) args.push(itemIds[R.indices[k]!]!, String(R.values[k]));
   if (args.length > 0) await redis.hset(alsHistoryKey(mlTenant, userIds[u]!), ...args);
 }
-const foldIn = new AlsFoldInProcessor(redis, models, { weights: { impression: 0, click: 1, engagement: 3, conversion: 5 }, historyMaxItems: config.als.historyMaxItems, historyTtlS: 3600, dedupeTtlS: 3600 });
+const foldIn = new AlsFoldInProcessor(redis, models, {
+  weights: { impression: 0, click: 1, engagement: 3, conversion: 5 },
+  historyMaxItems: config.als.historyMaxItems,
+  historyTtlS: 3600,
+  dedupeTtlS: 3600,
+});
 const rand = seededRandom(7);
 const latencies: number[] = [];
 const historySizes: number[] = [];
@@ -81,7 +105,16 @@ for (let i = 0; i < opts.foldInEvents; i++) {
   const u = Math.floor(rand() * ml.log.nUsers);
   const item = itemIds[Math.floor(rand() * itemIds.length)]!;
   historySizes.push(R.indptr[u + 1]! - R.indptr[u]!);
-  const e: InteractionEvent = { type: 'click', eventId: `fold-${run}-${i}`, tenant: mlTenant, userId: userIds[u]!, itemId: item, timestamp: Date.now(), context: {}, recommendationId: null };
+  const e: InteractionEvent = {
+    type: 'click',
+    eventId: `fold-${run}-${i}`,
+    tenant: mlTenant,
+    userId: userIds[u]!,
+    itemId: item,
+    timestamp: Date.now(),
+    context: {},
+    recommendationId: null,
+  };
   const t = performance.now();
   await foldIn.process([record(e, i)]);
   latencies.push(performance.now() - t);
@@ -93,7 +126,12 @@ await deleteTenant(mlTenant);
 const memTenant = `bench-mem-${run}`;
 const f = config.features;
 const features = new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f);
-const historyOnly = new AlsFoldInProcessor(redis, models, { weights: { impression: 0, click: 1, engagement: 3, conversion: 5 }, historyMaxItems: config.als.historyMaxItems, historyTtlS: 3600, dedupeTtlS: f.dedupeTtlS });
+const historyOnly = new AlsFoldInProcessor(redis, models, {
+  weights: { impression: 0, click: 1, engagement: 3, conversion: 5 },
+  historyMaxItems: config.als.historyMaxItems,
+  historyTtlS: 3600,
+  dedupeTtlS: f.dedupeTtlS,
+});
 const before = await usedMemory(redis);
 const total = opts.users * opts.eventsPerUser;
 const t0 = Date.UTC(2026, 0, 1);
@@ -104,8 +142,20 @@ for (let n = 0; n < total; n++) {
   const user = `u${n % opts.users}`;
   const item = `i${Math.floor(mrand() ** 3 * opts.items)}`; // power law: a few items take most events
   const r = mrand();
-  const base = { eventId: `m-${n}`, tenant: memTenant, userId: user, itemId: item, timestamp: t0 + Math.floor((n / total) * 86_400_000), context: { category: `c${Math.floor(mrand() * 50)}` } };
-  const e: InteractionEvent = r < 0.7 ? { ...base, type: 'impression', recommendationId: 'r', position: n % 10, feedId: 'home' } : r < 0.95 ? { ...base, type: 'click', recommendationId: null } : { ...base, type: 'conversion', value: 1, recommendationId: null };
+  const base = {
+    eventId: `m-${n}`,
+    tenant: memTenant,
+    userId: user,
+    itemId: item,
+    timestamp: t0 + Math.floor((n / total) * 86_400_000),
+    context: { category: `c${Math.floor(mrand() * 50)}` },
+  };
+  const e: InteractionEvent =
+    r < 0.7
+      ? { ...base, type: 'impression', recommendationId: 'r', position: n % 10, feedId: 'home' }
+      : r < 0.95
+        ? { ...base, type: 'click', recommendationId: null }
+        : { ...base, type: 'conversion', value: 1, recommendationId: null };
   batch.push(record(e, n));
   if (batch.length === 5000) {
     await features.process(batch);
@@ -122,12 +172,23 @@ const applySeconds = (performance.now() - memStart) / 1000;
 const after = await usedMemory(redis);
 const sampleUsers = Array.from({ length: 500 }, (_, i) => Math.floor((i * opts.users) / 500));
 const p = `rs:{${memTenant}}:`;
-const perUserKeys = await sampledUsage((i) => [`${p}seen:u${i}`, `${p}recent:u${i}`, `${p}sess:u${i}`, `${p}sessitems:u${i}`, `${p}cnt:u:u${i}`, `${p}als:hist:u${i}`], sampleUsers);
+const perUserKeys = await sampledUsage(
+  (i) => [
+    `${p}seen:u${i}`,
+    `${p}recent:u${i}`,
+    `${p}sess:u${i}`,
+    `${p}sessitems:u${i}`,
+    `${p}cnt:u:u${i}`,
+    `${p}als:hist:u${i}`,
+  ],
+  sampleUsers,
+);
 const sampleItems = Array.from({ length: 500 }, (_, i) => Math.floor((i * opts.items) / 500));
 const perItemCounters = await sampledUsage((i) => [`${p}cnt:i:i${i}`], sampleItems);
 const perItemHistory = await sampledUsage((i) => [`${p}als:ihist:i${i}`], sampleItems);
 const markerBytes = await sampledUsage((i) => [`${p}ev:features:m-${i}`, `${p}ev:als:m-${i}`], sampleUsers);
-const sortedSets = Number((await redis.memory('USAGE', `${p}pop`)) ?? 0) + Number((await redis.memory('USAGE', `${p}trend`)) ?? 0);
+const sortedSets =
+  Number((await redis.memory('USAGE', `${p}pop`)) ?? 0) + Number((await redis.memory('USAGE', `${p}trend`)) ?? 0);
 const distinctItems = await redis.zcard(`${p}pop`);
 await deleteTenant(memTenant);
 
@@ -137,10 +198,20 @@ console.log(
       benchmark: 'realtime',
       machine: machine(),
       foldIn: {
-        model: { data: 'ml-latest-small', users: ml.log.nUsers, items: ml.log.nItems, factors: DEFAULT_ALS_PARAMS.factors, trainSeconds: +trainSeconds.toFixed(2) },
+        model: {
+          data: 'ml-latest-small',
+          users: ml.log.nUsers,
+          items: ml.log.nItems,
+          factors: DEFAULT_ALS_PARAMS.factors,
+          trainSeconds: +trainSeconds.toFixed(2),
+        },
         events: opts.foldInEvents,
         historySize: { p50: quantile(historySizes, 0.5), p99: quantile(historySizes, 0.99) },
-        perEventMs: { p50: +quantile(latencies, 0.5).toFixed(3), p99: +quantile(latencies, 0.99).toFixed(3), mean: +(latencies.reduce((a, b) => a + b, 0) / latencies.length).toFixed(3) },
+        perEventMs: {
+          p50: +quantile(latencies, 0.5).toFixed(3),
+          p99: +quantile(latencies, 0.99).toFixed(3),
+          mean: +(latencies.reduce((a, b) => a + b, 0) / latencies.length).toFixed(3),
+        },
         passesPerEventUs: { p50: +quantile(computeUs, 0.5).toFixed(1), p99: +quantile(computeUs, 0.99).toFixed(1) },
       },
       memory: {
@@ -151,9 +222,13 @@ console.log(
         applySeconds: +applySeconds.toFixed(1),
         eventsPerSec: Math.round(total / applySeconds),
         usedMemoryDeltaMiB: +((after - before) / 2 ** 20).toFixed(1),
-        usedMemoryDeltaPer100kUsersMiB: +(((after - before) / opts.users) * 100_000 / 2 ** 20).toFixed(1),
+        usedMemoryDeltaPer100kUsersMiB: +((((after - before) / opts.users) * 100_000) / 2 ** 20).toFixed(1),
         perUserBytes: { userKeys: Math.round(perUserKeys), dedupeMarkersPerEvent: Math.round(markerBytes / 2) },
-        perItemBytes: { counters: Math.round(perItemCounters), alsHistory: Math.round(perItemHistory), popularityAndTrendingEntries: Math.round(sortedSets / Math.max(1, distinctItems)) },
+        perItemBytes: {
+          counters: Math.round(perItemCounters),
+          alsHistory: Math.round(perItemHistory),
+          popularityAndTrendingEntries: Math.round(sortedSets / Math.max(1, distinctItems)),
+        },
         note: 'used_memory delta includes per-event de-duplication markers (TTL DEDUPE_TTL_S) and all item keys; perUserBytes.userKeys is the steady-state cost of a user once markers expire',
       },
     },

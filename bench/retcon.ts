@@ -40,12 +40,24 @@ const opts = new Command('bench:retcon')
   .option('--interactions <n>', 'generated interactions', (v) => Number(v), 500_000)
   .option('--skip-generated', 'only ml-latest-small', false)
   .parse()
-  .opts<{ movielens: string; items: number; warm: number; users: number; interactions: number; skipGenerated: boolean }>();
+  .opts<{
+    movielens: string;
+    items: number;
+    warm: number;
+    users: number;
+    interactions: number;
+    skipGenerated: boolean;
+  }>();
 const progress = (m: string) => process.stderr.write(`bench:retcon: ${m}\n`);
 
 const run = Date.now().toString(36);
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rs-bench-retcon-'));
-const config = loadConfig({ ...process.env, RANKSTREAM_LOG_LEVEL: 'warn', ARTIFACTS_DIR: artifactsDir, LEDGER_TABLE: `ledger_bench_${run}` });
+const config = loadConfig({
+  ...process.env,
+  RANKSTREAM_LOG_LEVEL: 'warn',
+  ARTIFACTS_DIR: artifactsDir,
+  LEDGER_TABLE: `ledger_bench_${run}`,
+});
 const logger = createLogger('warn', 'bench');
 await ensureServices({ log: (l: string) => progress(`infra: ${l}`) });
 await ensureDatabase(config);
@@ -62,11 +74,29 @@ async function writeLedger(events: Iterable<InteractionEvent>): Promise<number> 
   let n = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    await clickhouse.insert({ table: `${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}`, values: batch, format: 'JSONEachRow' });
+    await clickhouse.insert({
+      table: `${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}`,
+      values: batch,
+      format: 'JSONEachRow',
+    });
     batch = [];
   };
   for (const e of events) {
-    batch.push(toLedgerRow({ value: e, topic: 'bench', partition: 0, offset: String(n++), timestamp: '0', key: null, raw: null, schemaId: null }, Date.now()));
+    batch.push(
+      toLedgerRow(
+        {
+          value: e,
+          topic: 'bench',
+          partition: 0,
+          offset: String(n++),
+          timestamp: '0',
+          key: null,
+          raw: null,
+          schemaId: null,
+        },
+        Date.now(),
+      ),
+    );
     if (batch.length === 50_000) await flush();
   }
   await flush();
@@ -90,11 +120,19 @@ async function writeCatalog(items: Iterable<CatalogItem>): Promise<number> {
 
 async function retconCase(tenant: string) {
   progress(`${tenant}: training ALS from the ledger`);
-  const trained = await trainTenantAls({ config, clickhouse, models, scalerVersion: async () => null, logger }, { tenant });
+  const trained = await trainTenantAls(
+    { config, clickhouse, models, scalerVersion: async () => null, logger },
+    { tenant },
+  );
   progress(`${tenant}: retcon`);
   const rssBefore = process.memoryUsage().rss;
   const { manifest, result } = await retconTenant(deps, { tenant });
-  return { manifest, result, alsTrainSeconds: trained.result.trainSeconds, rssMiB: Math.round(Math.max(rssBefore, process.memoryUsage().rss) / 2 ** 20) };
+  return {
+    manifest,
+    result,
+    alsTrainSeconds: trained.result.trainSeconds,
+    rssMiB: Math.round(Math.max(rssBefore, process.memoryUsage().rss) / 2 ** 20),
+  };
 }
 
 // 1. ml-latest-small
@@ -105,7 +143,16 @@ const mlUsers = Array.from(ml.userIds, String);
 const mlItems = Array.from(ml.movieIds, String);
 function* mlEvents(): Generator<InteractionEvent> {
   for (let r = 0; r < ml.log.user.length; r++) {
-    yield { type: 'click', eventId: `m${r}`, tenant: mlTenant, userId: mlUsers[ml.log.user[r]!]!, itemId: mlItems[ml.log.item[r]!]!, timestamp: ml.log.time[r]! * 1000, context: {}, recommendationId: null };
+    yield {
+      type: 'click',
+      eventId: `m${r}`,
+      tenant: mlTenant,
+      userId: mlUsers[ml.log.user[r]!]!,
+      itemId: mlItems[ml.log.item[r]!]!,
+      timestamp: ml.log.time[r]! * 1000,
+      context: {},
+      recommendationId: null,
+    };
   }
 }
 const mlEventCount = await writeLedger(mlEvents());
@@ -118,11 +165,29 @@ if (!opts.skipGenerated) {
   const tenant = `bench-retcon-gen-${run}`;
   const topics = 64;
   progress(`generated: ${opts.interactions} interactions over ${opts.warm} warm items`);
-  const log = syntheticLog({ users: opts.users, items: opts.warm, interactions: opts.interactions, topics, zipf: 1, focus: 0.8, negativeShare: 0, seed: 11 });
+  const log = syntheticLog({
+    users: opts.users,
+    items: opts.warm,
+    interactions: opts.interactions,
+    topics,
+    zipf: 1,
+    focus: 0.8,
+    negativeShare: 0,
+    seed: 11,
+  });
   const t0 = Date.UTC(2026, 0, 1);
   function* genEvents(): Generator<InteractionEvent> {
     for (let k = 0; k < log.users.length; k++) {
-      yield { type: 'click', eventId: `g${k}`, tenant, userId: `u${log.users[k]}`, itemId: `i${log.items[k]}`, timestamp: t0 + k * 1000, context: {}, recommendationId: null };
+      yield {
+        type: 'click',
+        eventId: `g${k}`,
+        tenant,
+        userId: `u${log.users[k]}`,
+        itemId: `i${log.items[k]}`,
+        timestamp: t0 + k * 1000,
+        context: {},
+        recommendationId: null,
+      };
     }
   }
   const events = await writeLedger(genEvents());
@@ -134,7 +199,11 @@ if (!opts.skipGenerated) {
   progress('generated: ANN query latency on the built index');
   const index = await LoadedIndex.load(artifactsDir, tenant, c.manifest.version);
   const model = (await models.current(tenant, 0))!;
-  const userVectors = await models.userVectors(tenant, model.version, Array.from({ length: 1000 }, (_, u) => `u${u * Math.floor(opts.users / 1000)}`));
+  const userVectors = await models.userVectors(
+    tenant,
+    model.version,
+    Array.from({ length: 1000 }, (_, u) => `u${u * Math.floor(opts.users / 1000)}`),
+  );
   const latencies: number[] = [];
   for (const v of userVectors.values()) {
     const start = performance.now();
@@ -147,13 +216,24 @@ if (!opts.skipGenerated) {
     alsTrainSeconds: +c.alsTrainSeconds.toFixed(1),
     retcon: c.result,
     retconRssMiB: c.rssMiB,
-    index: { count: c.manifest.count, dim: c.manifest.dim, bytes: c.manifest.files.index.bytes, buildSeconds: +c.manifest.buildSeconds.toFixed(1) },
-    annQuery500: { queries: latencies.length, p50Ms: +quantile(latencies, 0.5).toFixed(3), p99Ms: +quantile(latencies, 0.99).toFixed(3) },
+    index: {
+      count: c.manifest.count,
+      dim: c.manifest.dim,
+      bytes: c.manifest.files.index.bytes,
+      buildSeconds: +c.manifest.buildSeconds.toFixed(1),
+    },
+    annQuery500: {
+      queries: latencies.length,
+      p50Ms: +quantile(latencies, 0.5).toFixed(3),
+      p99Ms: +quantile(latencies, 0.99).toFixed(3),
+    },
   };
 }
 
 progress('cleaning up');
-await clickhouse.command({ query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}` });
+await clickhouse.command({
+  query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}`,
+});
 for (const tenant of [mlTenant, `bench-retcon-gen-${run}`]) {
   await deleteTenantKeys(redis, tenant);
 }
@@ -166,7 +246,13 @@ console.log(
     {
       benchmark: 'retcon',
       machine: machine(),
-      mlLatestSmall: { ledgerEvents: mlEventCount, catalogue: mlCatalogCount, alsTrainSeconds: +mlCase.alsTrainSeconds.toFixed(1), retcon: mlCase.result, retconRssMiB: mlCase.rssMiB },
+      mlLatestSmall: {
+        ledgerEvents: mlEventCount,
+        catalogue: mlCatalogCount,
+        alsTrainSeconds: +mlCase.alsTrainSeconds.toFixed(1),
+        retcon: mlCase.result,
+        retconRssMiB: mlCase.rssMiB,
+      },
       generated,
     },
     null,

@@ -64,8 +64,26 @@ const userIds = Array.from(ml.userIds, String);
 const itemIds = Array.from(ml.movieIds, String);
 let batch: ConsumedRecord<InteractionEvent>[] = [];
 for (let r = 0; r < ml.log.user.length; r++) {
-  const e: InteractionEvent = { type: 'click', eventId: `m${r}`, tenant, userId: userIds[ml.log.user[r]!]!, itemId: itemIds[ml.log.item[r]!]!, timestamp: ml.log.time[r]! * 1000, context: {}, recommendationId: null };
-  batch.push({ value: e, topic: 'bench', partition: 0, offset: String(r), timestamp: '0', key: null, raw: null, schemaId: null });
+  const e: InteractionEvent = {
+    type: 'click',
+    eventId: `m${r}`,
+    tenant,
+    userId: userIds[ml.log.user[r]!]!,
+    itemId: itemIds[ml.log.item[r]!]!,
+    timestamp: ml.log.time[r]! * 1000,
+    context: {},
+    recommendationId: null,
+  };
+  batch.push({
+    value: e,
+    topic: 'bench',
+    partition: 0,
+    offset: String(r),
+    timestamp: '0',
+    key: null,
+    raw: null,
+    schemaId: null,
+  });
   if (batch.length === 5000) {
     await features.process(batch);
     batch = [];
@@ -73,21 +91,54 @@ for (let r = 0; r < ml.log.user.length; r++) {
 }
 await features.process(batch);
 progress('training ALS');
-const R = csrFromTriples(ml.log.nUsers, ml.log.nItems, ml.log.user, ml.log.item, Float64Array.from(ml.log.rating, (x) => ratingValue(x, DEFAULT_RATING_VALUES)));
+const R = csrFromTriples(
+  ml.log.nUsers,
+  ml.log.nItems,
+  ml.log.user,
+  ml.log.item,
+  Float64Array.from(ml.log.rating, (x) => ratingValue(x, DEFAULT_RATING_VALUES)),
+);
 const model = trainAls(R, DEFAULT_ALS_PARAMS);
 const models = new AlsModelStore(redis, new ArtifactStore(artifactsDir));
-const published = await models.publish(tenant, model, userIds, itemIds, { tenant, nUsers: model.nUsers, nItems: model.nItems, interactions: R.indices.length, params: DEFAULT_ALS_PARAMS, weights: {}, trainSeconds: 0, scalerVersion: null });
-const indexInput = (seed: number) => ({ partition: tenant, itemIds, vectors: model.itemFactors, dim: model.factors, params: { ...DEFAULT_INDEX_PARAMS, seed }, sources: { als: published.version }, transform: 'mips' as const });
+const published = await models.publish(tenant, model, userIds, itemIds, {
+  tenant,
+  nUsers: model.nUsers,
+  nItems: model.nItems,
+  interactions: R.indices.length,
+  params: DEFAULT_ALS_PARAMS,
+  weights: {},
+  trainSeconds: 0,
+  scalerVersion: null,
+});
+const indexInput = (seed: number) => ({
+  partition: tenant,
+  itemIds,
+  vectors: model.itemFactors,
+  dim: model.factors,
+  params: { ...DEFAULT_INDEX_PARAMS, seed },
+  sources: { als: published.version },
+  transform: 'mips' as const,
+});
 const v1 = await buildSnapshotInChild(artifactsDir, indexInput(1));
 
-await ensureTopics(createKafka(config, logger), [config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds], 1);
+await ensureTopics(
+  createKafka(config, logger),
+  [config.topics.feedRequests, config.topics.feedRequestsDlq, config.topics.feeds],
+  1,
+);
 const reader = await startReader(config, logger, createMetrics(false), { groupId: `bench-swap-${run}`, port: 0 });
 const key = await createApiKey(redis, tenant);
 await announceIndex(redis, { partition: tenant, version: v1.version });
-for (let i = 0; i < 100 && reader.indexes.get(tenant)?.manifest.version !== v1.version; i++) await new Promise((r) => setTimeout(r, 100));
+for (let i = 0; i < 100 && reader.indexes.get(tenant)?.manifest.version !== v1.version; i++)
+  await new Promise((r) => setTimeout(r, 100));
 
 // 2. load: clients loop over random users, recording latency, status and the index version served
-interface Sample { ms: number; status: number; version: string; at: number }
+interface Sample {
+  ms: number;
+  status: number;
+  version: string;
+  at: number;
+}
 const samples: Sample[] = [];
 let stop = false;
 async function client(seed: number): Promise<void> {
@@ -98,7 +149,12 @@ async function client(seed: number): Promise<void> {
     const t = performance.now();
     const res = await fetch(`${reader.url}/v1/feeds/${user}?k=20`, { headers: { authorization: `Bearer ${key}` } });
     const body = (await res.json()) as { indexVersion?: string };
-    samples.push({ ms: performance.now() - t, status: res.status, version: body.indexVersion ?? '', at: performance.now() });
+    samples.push({
+      ms: performance.now() - t,
+      status: res.status,
+      version: body.indexVersion ?? '',
+      at: performance.now(),
+    });
   }
 }
 const clients = Array.from({ length: opts.clients }, (_, i) => client(i + 1));
@@ -118,7 +174,19 @@ await reader.stop();
 await deprovision(config, logger);
 
 const window = (from: number, to: number) => samples.filter((x) => x.at >= from && x.at < to);
-const stats = (xs: Sample[]) => ({ requests: xs.length, failed: xs.filter((x) => x.status !== 200).length, p50Ms: +quantile(xs.map((x) => x.ms), 0.5).toFixed(2), p99Ms: +quantile(xs.map((x) => x.ms), 0.99).toFixed(2), rps: Math.round(xs.length / (((xs.at(-1)?.at ?? 0) - (xs[0]?.at ?? 0)) / 1000 || 1)) });
+const stats = (xs: Sample[]) => ({
+  requests: xs.length,
+  failed: xs.filter((x) => x.status !== 200).length,
+  p50Ms: +quantile(
+    xs.map((x) => x.ms),
+    0.5,
+  ).toFixed(2),
+  p99Ms: +quantile(
+    xs.map((x) => x.ms),
+    0.99,
+  ).toFixed(2),
+  rps: Math.round(xs.length / (((xs.at(-1)?.at ?? 0) - (xs[0]?.at ?? 0)) / 1000 || 1)),
+});
 const during = window(steadyEnd, swappedAt + 2000);
 await deleteTenantKeys(redis, tenant);
 redis.disconnect();
@@ -130,7 +198,11 @@ console.log(
       machine: machine(),
       data: { users: ml.log.nUsers, items: ml.log.nItems, factors: model.factors, k: 20, clients: opts.clients },
       steady: stats(window(steadyStart, steadyEnd)),
-      duringBuildAndSwap: { ...stats(during), seconds: +((swappedAt + 2000 - steadyEnd) / 1000).toFixed(1), versionsServed: [...new Set(during.map((x) => x.version))] },
+      duringBuildAndSwap: {
+        ...stats(during),
+        seconds: +((swappedAt + 2000 - steadyEnd) / 1000).toFixed(1),
+        versionsServed: [...new Set(during.map((x) => x.version))],
+      },
       versions: { before: v1.version, after: v2.version },
       allFailed: samples.filter((x) => x.status !== 200).length,
     },

@@ -5,7 +5,13 @@ import { loadConfig, type Config } from '../config/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import { scalerCurrentKey } from '../processors/scaler.ts';
-import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls, type AlsTrainingDeps } from '../jobs/als-training.ts';
+import {
+  alsQueue,
+  enqueueAlsTraining,
+  startAlsWorker,
+  trainTenantAls,
+  type AlsTrainingDeps,
+} from '../jobs/als-training.ts';
 import { enqueueRetcon, retconQueue } from '../jobs/retcon.ts';
 import { startWorkerOps } from '../apps/worker-ops.ts';
 import { openJobDeps } from '../apps/job-deps.ts';
@@ -17,10 +23,20 @@ const logger = createLogger(config.logLevel, 'als');
 
 function trainingDeps(cfg: Config): { d: AlsTrainingDeps; redis: Redis; close: () => Promise<void> } {
   const deps = openJobDeps(cfg, logger);
-  return { d: { ...deps, scalerVersion: (t) => deps.redis.get(scalerCurrentKey(t)) }, redis: deps.redis, close: deps.close };
+  return {
+    d: { ...deps, scalerVersion: (t) => deps.redis.get(scalerCurrentKey(t)) },
+    redis: deps.redis,
+    close: deps.close,
+  };
 }
 
-interface TrainOpts { tenant: string; since?: number; until?: number; wait: boolean; inline: boolean }
+interface TrainOpts {
+  tenant: string;
+  since?: number;
+  until?: number;
+  wait: boolean;
+  inline: boolean;
+}
 
 const program = new Command('als').description('ALS batch training');
 program
@@ -43,7 +59,9 @@ program
     }
     const queue = alsQueue(config);
     const job = await enqueueAlsTraining(queue, req);
-    console.log(`queued ALS training for ${o.tenant} as job ${job.id} (a job already waiting or running for the tenant is reused)`);
+    console.log(
+      `queued ALS training for ${o.tenant} as job ${job.id} (a job already waiting or running for the tenant is reused)`,
+    );
     if (o.wait) {
       const events = new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: config.queuePrefix });
       console.log(JSON.stringify(await job.waitUntilFinished(events), null, 2));
@@ -62,17 +80,28 @@ program
       await enqueueRetcon(retcon, { tenant });
     });
     const queue = alsQueue(config);
-    const ops = await startWorkerOps({ host: config.ops.processorHttp.host, port: config.ops.alsWorkerHttpPort, worker, queue, redis, logger });
+    const ops = await startWorkerOps({
+      host: config.ops.processorHttp.host,
+      port: config.ops.alsWorkerHttpPort,
+      worker,
+      queue,
+      redis,
+      logger,
+    });
     logger.info('ALS worker running');
-    onShutdown(logger, async () => {
-      ops.readiness.drain();
-      await worker.close(); // the job in flight finishes (or is picked up again as stalled after the timeout)
-      await queue.close();
-      await ops.server.close();
-      await events.close();
-      await retcon.close();
-      await close();
-    }, config.ops.shutdownTimeoutS * 1000);
+    onShutdown(
+      logger,
+      async () => {
+        ops.readiness.drain();
+        await worker.close(); // the job in flight finishes (or is picked up again as stalled after the timeout)
+        await queue.close();
+        await ops.server.close();
+        await events.close();
+        await retcon.close();
+        await close();
+      },
+      config.ops.shutdownTimeoutS * 1000,
+    );
   });
 
 try {

@@ -29,7 +29,11 @@ const positiveInt = (name: string) => (v: string) => {
 async function withProducer<T>(fn: (producer: ItemProducer) => Promise<T>): Promise<T> {
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, [config.topics.items, config.topics.itemsDlq], config.topics.partitions);
-  const producer = await ItemProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.items);
+  const producer = await ItemProducer.connect(
+    kafka,
+    new SchemaRegistryClient(config.schemaRegistryUrl),
+    config.topics.items,
+  );
   try {
     return await fn(producer);
   } finally {
@@ -60,7 +64,7 @@ interface LoadOpts {
 const program = new Command('catalog').description('The item catalogue: load, delete, show');
 program
   .command('load')
-  .description('produce a data set\'s items to the items topic')
+  .description("produce a data set's items to the items topic")
   .option('--movielens [dir]', `MovieLens directory (movies.csv, ratings.csv; default ${DEFAULT_MOVIELENS_DIR})`)
   .option('--taobao [csv]', `Taobao UserBehavior.csv (default ${config.demo.logPath})`)
   .requiredOption('--tenant <id>', 'tenant the items belong to', tenantOption)
@@ -68,7 +72,8 @@ program
   .option('--batch <n>', 'items per produce call', positiveInt('--batch'), 2000)
   .option('--wait', 'wait until the catalogue processor applied them and print the Redis catalogue size', false)
   .action(async (o: LoadOpts) => {
-    if ((o.movielens === undefined) === (o.taobao === undefined)) throw new InvalidArgumentError('give exactly one of --movielens [dir] and --taobao [csv]');
+    if ((o.movielens === undefined) === (o.taobao === undefined))
+      throw new InvalidArgumentError('give exactly one of --movielens [dir] and --taobao [csv]');
     const now = Date.now();
     let source: { kind: string; path: string };
     let items: CatalogItem[];
@@ -85,7 +90,14 @@ program
     await withProducer(async (producer) => {
       for (let i = 0; i < items.length; i += o.batch) await producer.send(items.slice(i, i + o.batch));
     });
-    const summary: Record<string, unknown> = { source: source.kind, path: source.path, tenant: o.tenant, topic: config.topics.items, produced: items.length, rejected: rejected.length };
+    const summary: Record<string, unknown> = {
+      source: source.kind,
+      path: source.path,
+      tenant: o.tenant,
+      topic: config.topics.items,
+      produced: items.length,
+      rejected: rejected.length,
+    };
     if (rejected.length > 0) summary.rejectedSample = rejected.slice(0, 5);
     if (o.wait) {
       await waitForCatalogue(300_000);
@@ -118,8 +130,17 @@ program
       ? { ...known, updatedAt: Math.max(now, known.updatedAt + 1), deleted: true }
       : { tenant, itemId: item, attributes: {}, numeric: {}, createdAt: now, updatedAt: now, deleted: true };
     await withProducer((producer) => producer.send([deletion]));
-    if (!known) console.error(`note: ${item} is not in ${tenant}'s Redis catalogue (yet); the deletion was sent anyway`);
-    console.log(JSON.stringify({ tenant, itemId: item, deleted: true, updatedAt: deletion.updatedAt, topic: config.topics.items }));
+    if (!known)
+      console.error(`note: ${item} is not in ${tenant}'s Redis catalogue (yet); the deletion was sent anyway`);
+    console.log(
+      JSON.stringify({
+        tenant,
+        itemId: item,
+        deleted: true,
+        updatedAt: deletion.updatedAt,
+        topic: config.topics.items,
+      }),
+    );
   });
 
 program
@@ -133,7 +154,18 @@ program
       const record = (await readCatalogItems(redis, tenant, [item])).get(item) ?? null;
       if (!record) throw new Error(`no item ${item} in ${tenant}'s catalogue`);
       const freshScore = await redis.zscore(freshKey(tenant), item);
-      console.log(JSON.stringify({ ...record, createdAtIso: new Date(record.createdAt).toISOString(), updatedAtIso: new Date(record.updatedAt).toISOString(), inFreshRail: freshScore !== null }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            ...record,
+            createdAtIso: new Date(record.createdAt).toISOString(),
+            updatedAtIso: new Date(record.updatedAt).toISOString(),
+            inFreshRail: freshScore !== null,
+          },
+          null,
+          2,
+        ),
+      );
     } finally {
       redis.disconnect();
     }

@@ -7,7 +7,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { DEFAULT_FTRL, FtrlModel, auc, logLoss, logit, type Features } from '../core/models/ftrl.ts';
-import { DEFAULT_OPEN_BANDIT_DIR, OPEN_BANDIT_CAMPAIGNS, loadOpenBanditImpressions, type OpenBanditImpression } from '../datasets/open-bandit.ts';
+import {
+  DEFAULT_OPEN_BANDIT_DIR,
+  OPEN_BANDIT_CAMPAIGNS,
+  loadOpenBanditImpressions,
+  type OpenBanditImpression,
+} from '../datasets/open-bandit.ts';
 import { DatasetError } from '../datasets/movielens.ts';
 
 const opts = new Command('eval:ctr')
@@ -21,7 +26,11 @@ const PARAMS = { ...DEFAULT_FTRL, baseLogit: logit(0.005) };
 
 /** The model's features for an impression: what a live ranker would know at request time. */
 export function impressionFeatures(r: OpenBanditImpression): Features {
-  const f: [string, number][] = [[`item=${r.item}`, 1], [`pos=${r.position}`, 1], [`item=${r.item}×pos=${r.position}`, 1]];
+  const f: [string, number][] = [
+    [`item=${r.item}`, 1],
+    [`pos=${r.position}`, 1],
+    [`item=${r.item}×pos=${r.position}`, 1],
+  ];
   r.userFeatures.forEach((v, i) => {
     f.push([`u${i}=${v}`, 1]);
     f.push([`u${i}=${v}×item=${r.item}`, 1]);
@@ -56,26 +65,48 @@ function progressive(rows: OpenBanditImpression[]) {
     return p;
   });
   const score = (p: number[]) => ({ logLoss: +logLoss(p, labels).toFixed(5), auc: +auc(p, labels).toFixed(4) });
-  return { rows: rows.length, clicks: labels.reduce((s: number, x) => s + x, 0), globalRate: score(pGlobal), itemSlotRate: score(pCell), ftrl: score(pFtrl) };
+  return {
+    rows: rows.length,
+    clicks: labels.reduce((s: number, x) => s + x, 0),
+    globalRate: score(pGlobal),
+    itemSlotRate: score(pCell),
+    ftrl: score(pFtrl),
+  };
 }
 
 try {
   const started = performance.now();
   const report = OPEN_BANDIT_CAMPAIGNS.map((campaign) => {
-    const rows = [...loadOpenBanditImpressions(opts.data, 'random', campaign), ...loadOpenBanditImpressions(opts.data, 'bts', campaign)].sort((a, b) => a.timestampMs - b.timestampMs);
+    const rows = [
+      ...loadOpenBanditImpressions(opts.data, 'random', campaign),
+      ...loadOpenBanditImpressions(opts.data, 'bts', campaign),
+    ].sort((a, b) => a.timestampMs - b.timestampMs);
     return { campaign, ...progressive(rows) };
   });
-  console.log('Progressive validation on Open Bandit impressions (random + BTS, time order): log loss (lower is better), AUC\n');
+  console.log(
+    'Progressive validation on Open Bandit impressions (random + BTS, time order): log loss (lower is better), AUC\n',
+  );
   console.log('campaign | rows   | clicks | global rate        | (item, slot) rate  | FTRL');
   for (const r of report) {
     const s = (x: { logLoss: number; auc: number }) => `${x.logLoss.toFixed(5)} / ${x.auc.toFixed(4)}`.padEnd(18);
-    console.log(`${r.campaign.padEnd(8)} | ${String(r.rows).padEnd(6)} | ${String(r.clicks).padEnd(6)} | ${s(r.globalRate)} | ${s(r.itemSlotRate)} | ${s(r.ftrl)}`);
+    console.log(
+      `${r.campaign.padEnd(8)} | ${String(r.rows).padEnd(6)} | ${String(r.clicks).padEnd(6)} | ${s(r.globalRate)} | ${s(r.itemSlotRate)} | ${s(r.ftrl)}`,
+    );
   }
   const out = resolve(opts.out);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ dataset: opts.data, params: PARAMS, seconds: (performance.now() - started) / 1000, report }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { dataset: opts.data, params: PARAMS, seconds: (performance.now() - started) / 1000, report },
+      null,
+      2,
+    ),
+  );
   console.log(`\nJSON: ${out}`);
 } catch (err) {
-  console.error(`eval:ctr: ${err instanceof DatasetError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  console.error(
+    `eval:ctr: ${err instanceof DatasetError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
   process.exitCode = 1;
 }

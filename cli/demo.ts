@@ -70,7 +70,11 @@ async function main(): Promise<void> {
   const started = Date.now();
 
   const infra = await ensureServices({ log: (line: string) => console.log(`infra: ${line}`) });
-  console.log(infra.startedByUs.length > 0 ? `started local services: ${infra.startedByUs.join(', ')}` : 'services already reachable');
+  console.log(
+    infra.startedByUs.length > 0
+      ? `started local services: ${infra.startedByUs.join(', ')}`
+      : 'services already reachable',
+  );
   await provision(config, logger);
   await resetTenantState(config, opts.tenant);
 
@@ -89,9 +93,12 @@ async function main(): Promise<void> {
   const catalogStart = Date.now();
   const catalog = await readTaobaoCatalog(opts.log, opts.tenant, Date.now(), opts.limit);
   const itemProducer = await ItemProducer.connect(kafka, registry, config.topics.items);
-  for (let i = 0; i < catalog.items.length; i += opts.batch) await itemProducer.send(catalog.items.slice(i, i + opts.batch));
+  for (let i = 0; i < catalog.items.length; i += opts.batch)
+    await itemProducer.send(catalog.items.slice(i, i + opts.batch));
   await itemProducer.disconnect();
-  console.log(`produced ${catalog.items.length} catalogue items in ${((Date.now() - catalogStart) / 1000).toFixed(1)} s`);
+  console.log(
+    `produced ${catalog.items.length} catalogue items in ${((Date.now() - catalogStart) / 1000).toFixed(1)} s`,
+  );
 
   // 2. replay the log
   const replayStart = Date.now();
@@ -121,10 +128,17 @@ async function main(): Promise<void> {
   accepted += pending.length;
   if (opts.poison > 0) await sendPoison(kafka, config.topics.events, opts.poison);
   const replayMs = Date.now() - replayStart;
-  console.log(`replayed ${accepted} events in ${(replayMs / 1000).toFixed(1)} s (${Math.round(accepted / (replayMs / 1000))}/s produced)`);
+  console.log(
+    `replayed ${accepted} events in ${(replayMs / 1000).toFixed(1)} s (${Math.round(accepted / (replayMs / 1000))}/s produced)`,
+  );
 
   // 3. wait for the processors, the ledger and the catalogue
-  await waitForCaughtUp(admin, ['ledger-writer', 'features', 'scaler', 'als-fold-in'].map((p) => `${config.runner.groupPrefix}-${p}`), config.topics.events, 300_000);
+  await waitForCaughtUp(
+    admin,
+    ['ledger-writer', 'features', 'scaler', 'als-fold-in'].map((p) => `${config.runner.groupPrefix}-${p}`),
+    config.topics.events,
+    300_000,
+  );
   await waitForCaughtUp(admin, [`${config.runner.groupPrefix}-catalog`], config.topics.items, 300_000);
   const clickhouse = createClickHouse(config);
   const ledgerRows = await countReplayedRows(clickhouse, config, opts.tenant, basename(opts.log), lastLine);
@@ -133,7 +147,9 @@ async function main(): Promise<void> {
   const dlqCount = Number((await topicEndOffsetTotal(admin, config.topics.eventsDlq)) - dlqBefore);
   const itemsDlqCount = Number((await topicEndOffsetTotal(admin, config.topics.itemsDlq)) - itemsDlqBefore);
   const catalogRedis = createRedis(config);
-  const catalogRedisItems = await catalogRedis.hlen(catalogItemsKey(opts.tenant)).finally(() => catalogRedis.disconnect());
+  const catalogRedisItems = await catalogRedis
+    .hlen(catalogItemsKey(opts.tenant))
+    .finally(() => catalogRedis.disconnect());
 
   // 4. train ALS from the ledger: feeds become personal, and fold-in keeps user vectors current from here on
   // then retcon: every catalogue item re-embedded into a fresh HNSW index the reader hot-swaps to
@@ -145,13 +161,26 @@ async function main(): Promise<void> {
     try {
       const artifacts = new ArtifactStore(config.artifactsDir);
       const models = new AlsModelStore(redis, artifacts);
-      const deps = { config, clickhouse: ch, models, scalerVersion: (t: string) => redis.get(scalerCurrentKey(t)), logger };
+      const deps = {
+        config,
+        clickhouse: ch,
+        models,
+        scalerVersion: (t: string) => redis.get(scalerCurrentKey(t)),
+        logger,
+      };
       als = (await trainTenantAls(deps, { tenant: opts.tenant })).result;
-      console.log(`trained ALS ${als.version}: ${als.nUsers} users x ${als.nItems} items in ${als.trainSeconds.toFixed(1)} s`);
-      retcon = (await retconTenant({ config, clickhouse: ch, redis, models, artifacts, logger }, { tenant: opts.tenant })).result;
-      console.log(`retcon built ${retcon.version}: ${retcon.indexedItems} items (${JSON.stringify(retcon.embeddings)}) in ${retcon.seconds.toFixed(1)} s`);
+      console.log(
+        `trained ALS ${als.version}: ${als.nUsers} users x ${als.nItems} items in ${als.trainSeconds.toFixed(1)} s`,
+      );
+      retcon = (
+        await retconTenant({ config, clickhouse: ch, redis, models, artifacts, logger }, { tenant: opts.tenant })
+      ).result;
+      console.log(
+        `retcon built ${retcon.version}: ${retcon.indexedItems} items (${JSON.stringify(retcon.embeddings)}) in ${retcon.seconds.toFixed(1)} s`,
+      );
       const deadline = Date.now() + 60_000;
-      while (reader.indexes.get(opts.tenant)?.manifest.version !== retcon.version && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (reader.indexes.get(opts.tenant)?.manifest.version !== retcon.version && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
     } finally {
       await ch.close();
       redis.disconnect();
@@ -159,15 +188,26 @@ async function main(): Promise<void> {
   }
 
   // 5. feeds for the most active users, over Kafka and HTTP
-  const users = [...activity.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, opts.users).map(([u]) => u);
+  const users = [...activity.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, opts.users)
+    .map(([u]) => u);
   const feeds = await requestFeedsOverKafka(config, logger, registry, opts.tenant, users, opts.k);
   for (const f of feeds) {
-    console.log(`\nfeed for user ${f.userId} (${activity.get(f.userId)} events; recommendation ${f.recommendationId}; ${f.modelVersion}/${f.indexVersion}):`);
+    console.log(
+      `\nfeed for user ${f.userId} (${activity.get(f.userId)} events; recommendation ${f.recommendationId}; ${f.modelVersion}/${f.indexVersion}):`,
+    );
     if (f.status !== 'ok') console.log(`  ${f.status}: ${f.error}`);
-    f.items.forEach((it, i) => console.log(`  ${String(i + 1).padStart(2)}. item ${it.itemId.padEnd(10)} ${it.source.padEnd(8)} score ${it.score.toPrecision(3)}`));
+    f.items.forEach((it, i) =>
+      console.log(
+        `  ${String(i + 1).padStart(2)}. item ${it.itemId.padEnd(10)} ${it.source.padEnd(8)} score ${it.score.toPrecision(3)}`,
+      ),
+    );
   }
   const httpUser = users[0];
-  const httpStatus = httpUser ? (await fetch(`${reader.url}/v1/feeds/${encodeURIComponent(httpUser)}?tenant=${opts.tenant}&k=${opts.k}`)).status : 0;
+  const httpStatus = httpUser
+    ? (await fetch(`${reader.url}/v1/feeds/${encodeURIComponent(httpUser)}?tenant=${opts.tenant}&k=${opts.k}`)).status
+    : 0;
 
   const summary = {
     log: opts.log,
@@ -187,15 +227,34 @@ async function main(): Promise<void> {
     httpFeedStatus: httpStatus,
     replaySeconds: +(replayMs / 1000).toFixed(2),
     processedSeconds: +(processedMs / 1000).toFixed(2),
-    alsModel: als ? { version: als.version, users: als.nUsers, items: als.nItems, trainSeconds: +als.trainSeconds.toFixed(2) } : null,
-    retcon: retcon ? { index: retcon.version, items: retcon.indexedItems, embeddings: retcon.embeddings, contentMap: retcon.contentMap, contentMapRejected: retcon.contentMapRejected, seconds: +retcon.seconds.toFixed(2) } : null,
+    alsModel: als
+      ? { version: als.version, users: als.nUsers, items: als.nItems, trainSeconds: +als.trainSeconds.toFixed(2) }
+      : null,
+    retcon: retcon
+      ? {
+          index: retcon.version,
+          items: retcon.indexedItems,
+          embeddings: retcon.embeddings,
+          contentMap: retcon.contentMap,
+          contentMapRejected: retcon.contentMapRejected,
+          seconds: +retcon.seconds.toFixed(2),
+        }
+      : null,
     feedIndexVersions: [...new Set(feeds.map((f) => f.indexVersion))],
     elapsedSeconds: +((Date.now() - started) / 1000).toFixed(2),
   };
-  if (rejected.length > 0) console.log(`\nrejected at source (not sent): ${rejected.slice(0, 5).map((r) => `line ${r.line}: ${r.reason}`).join('; ')}`);
+  if (rejected.length > 0)
+    console.log(
+      `\nrejected at source (not sent): ${rejected
+        .slice(0, 5)
+        .map((r) => `line ${r.line}: ${r.reason}`)
+        .join('; ')}`,
+    );
   console.log('\nsummary:');
   console.log(JSON.stringify(summary, null, 2));
-  console.log(`\nthe reader at ${reader.url} stops with the demo (npm run serve runs one); the services keep running (npm run infra -- down stops them).`);
+  console.log(
+    `\nthe reader at ${reader.url} stops with the demo (npm run serve runs one); the services keep running (npm run infra -- down stops them).`,
+  );
 
   await producer.disconnect();
   await reader.stop();
@@ -208,7 +267,13 @@ async function main(): Promise<void> {
  * Ledger rows (FINAL: one per event id) of this replay: event ids are <file>:<line>, so earlier replays of other
  * line ranges, or of other files, do not count.
  */
-async function countReplayedRows(clickhouse: ClickHouseClient, config: Config, tenant: string, source: string, lastLine: number): Promise<number> {
+async function countReplayedRows(
+  clickhouse: ClickHouseClient,
+  config: Config,
+  tenant: string,
+  source: string,
+  lastLine: number,
+): Promise<number> {
   const like = sqlString(`${source.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`);
   let n = 0;
   const rows = finalReadRows<{ n: string }>(
@@ -239,11 +304,21 @@ async function sendPoison(kafka: ReturnType<typeof createKafka>, topic: string, 
   const producer = createProducer(kafka);
   await producer.connect();
   const junk = [Buffer.from('not avro at all'), Buffer.from([0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3])];
-  await producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: `poison-${i}`, value: junk[i % junk.length]! })) });
+  await producer.send({
+    topic,
+    messages: Array.from({ length: n }, (_, i) => ({ key: `poison-${i}`, value: junk[i % junk.length]! })),
+  });
   await producer.disconnect();
 }
 
-async function requestFeedsOverKafka(config: Config, logger: Logger, registry: SchemaRegistryClient, tenant: string, users: string[], k: number): Promise<FeedRecord[]> {
+async function requestFeedsOverKafka(
+  config: Config,
+  logger: Logger,
+  registry: SchemaRegistryClient,
+  tenant: string,
+  users: string[],
+  k: number,
+): Promise<FeedRecord[]> {
   const kafka = createKafka(config, logger, 'rankstream-demo-feeds');
   const ids = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
   const wanted = new Map<string, string>(users.map((u) => [randomUUID(), u]));
@@ -264,10 +339,15 @@ async function requestFeedsOverKafka(config: Config, logger: Logger, registry: S
   await producer.connect();
   const messages = [];
   for (const [requestId, userId] of wanted) {
-    messages.push({ key: `${tenant}/${userId}`, value: await registry.encode(ids.request, { requestId, tenant, userId, k, exclude: [], timestamp: Date.now() }) });
+    messages.push({
+      key: `${tenant}/${userId}`,
+      value: await registry.encode(ids.request, { requestId, tenant, userId, k, exclude: [], timestamp: Date.now() }),
+    });
   }
   await producer.send({ topic: config.topics.feedRequests, acks: -1, messages });
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no feed answers within 60 s')), 60_000).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error('no feed answers within 60 s')), 60_000).unref(),
+  );
   try {
     await Promise.race([allIn, timeout]);
   } finally {

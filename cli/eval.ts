@@ -8,7 +8,13 @@ import { DEFAULT_ALS_PARAMS } from '../core/models/als.ts';
 import { DEFAULT_EASE_PARAMS } from '../core/models/ease.ts';
 import { DEFAULT_ITEM_KNN_PARAMS } from '../core/models/item-knn.ts';
 import { genreJaccardDistance } from '../core/eval/genre-distance.ts';
-import { MODEL_NAMES, runProtocol, type ModelName, type ProtocolConfig, type SplitReport } from '../core/eval/protocol.ts';
+import {
+  MODEL_NAMES,
+  runProtocol,
+  type ModelName,
+  type ProtocolConfig,
+  type SplitReport,
+} from '../core/eval/protocol.ts';
 import { DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit, type Split } from '../core/eval/splits.ts';
 import { DatasetError, DEFAULT_MOVIELENS_DIR, loadMovieLens, type MovieLensDataset } from '../datasets/movielens.ts';
@@ -44,7 +50,9 @@ const kList = (v: string) => {
 };
 const modelList = (v: string) => {
   const names = v.split(',');
-  for (const n of names) if (!(MODEL_NAMES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown model ${n} (one of ${MODEL_NAMES.join(', ')})`);
+  for (const n of names)
+    if (!(MODEL_NAMES as readonly string[]).includes(n))
+      throw new InvalidArgumentError(`unknown model ${n} (one of ${MODEL_NAMES.join(', ')})`);
   return names as ModelName[];
 };
 
@@ -61,7 +69,12 @@ const opts = new Command('eval')
   .option('--alpha <x>', 'ALS confidence slope', positiveNumber('--alpha'), DEFAULT_ALS_PARAMS.alpha)
   .option('--iterations <n>', 'ALS sweeps', positiveInt('--iterations'), DEFAULT_ALS_PARAMS.iterations)
   .option('--ease-l2 <x>', 'EASE λ', positiveNumber('--ease-l2'), DEFAULT_EASE_PARAMS.l2)
-  .option('--knn-neighbours <n>', 'item-kNN neighbours per item', positiveInt('--knn-neighbours'), DEFAULT_ITEM_KNN_PARAMS.neighbours)
+  .option(
+    '--knn-neighbours <n>',
+    'item-kNN neighbours per item',
+    positiveInt('--knn-neighbours'),
+    DEFAULT_ITEM_KNN_PARAMS.neighbours,
+  )
   .parse()
   .opts<Options>();
 
@@ -83,7 +96,13 @@ const config: ProtocolConfig = {
   ks: opts.k,
   relevantFrom: 4,
   ratingValues: DEFAULT_RATING_VALUES,
-  als: { ...DEFAULT_ALS_PARAMS, factors: opts.factors, regularization: opts.regularization, alpha: opts.alpha, iterations: opts.iterations },
+  als: {
+    ...DEFAULT_ALS_PARAMS,
+    factors: opts.factors,
+    regularization: opts.regularization,
+    alpha: opts.alpha,
+    iterations: opts.iterations,
+  },
   ease: { ...DEFAULT_EASE_PARAMS, l2: opts.easeL2 },
   itemKnn: { ...DEFAULT_ITEM_KNN_PARAMS, neighbours: opts.knnNeighbours },
   models: opts.models,
@@ -97,8 +116,12 @@ for (const t of log.time) {
 }
 const ratedItems = new Set(log.item).size;
 const day = (s: number) => new Date(s * 1000).toISOString().slice(0, 10);
-console.log(`dataset ${dataset.dir}: ${log.user.length.toLocaleString('en')} ratings, ${log.nUsers} users, ${ratedItems.toLocaleString('en')} rated of ${log.nItems.toLocaleString('en')} movies, ${day(minTime)} .. ${day(maxTime)}`);
-console.log(`relevant = test-late rating >= ${config.relevantFrom} not in history; values: rating >= ${config.ratingValues.positiveFrom} or <= ${config.ratingValues.negativeUpTo} -> rating - ${config.ratingValues.neutral}, else 0`);
+console.log(
+  `dataset ${dataset.dir}: ${log.user.length.toLocaleString('en')} ratings, ${log.nUsers} users, ${ratedItems.toLocaleString('en')} rated of ${log.nItems.toLocaleString('en')} movies, ${day(minTime)} .. ${day(maxTime)}`,
+);
+console.log(
+  `relevant = test-late rating >= ${config.relevantFrom} not in history; values: rating >= ${config.ratingValues.positiveFrom} or <= ${config.ratingValues.negativeUpTo} -> rating - ${config.ratingValues.neutral}, else 0`,
+);
 
 const splits: Split[] = [];
 if (opts.split !== 'leave-last-n') splits.push(temporalSplit(log));
@@ -119,7 +142,15 @@ writeFileSync(
   out,
   JSON.stringify(
     {
-      dataset: { dir: dataset.dir, ratings: log.user.length, users: log.nUsers, movies: log.nItems, ratedMovies: ratedItems, from: day(minTime), to: day(maxTime) },
+      dataset: {
+        dir: dataset.dir,
+        ratings: log.user.length,
+        users: log.nUsers,
+        movies: log.nItems,
+        ratedMovies: ratedItems,
+        from: day(minTime),
+        to: day(maxTime),
+      },
       config,
       splits: reports,
       node: process.version,
@@ -152,11 +183,16 @@ function printReport(r: SplitReport): void {
     const header = ['model', `P@${k}`, `R@${k}`, `NDCG@${k}`, '±se', `MAP@${k}`, `MRR@${k}`, 'cov', 'ILD', 'train s'];
     const rows = r.models.map((m) => {
       const x = m.metrics[idx]!;
-      const trainS = m.foldIn ? `${m.trainSeconds.toFixed(1)}+${m.foldIn.seconds.toFixed(1)}` : m.trainSeconds.toFixed(1);
-      return [m.label, x.precision, x.recall, x.ndcg, x.ndcgStdErr, x.map, x.mrr, x.coverage, x.ild].map((v) => (typeof v === 'number' ? v.toFixed(4) : v)).concat(trainS);
+      const trainS = m.foldIn
+        ? `${m.trainSeconds.toFixed(1)}+${m.foldIn.seconds.toFixed(1)}`
+        : m.trainSeconds.toFixed(1);
+      return [m.label, x.precision, x.recall, x.ndcg, x.ndcgStdErr, x.map, x.mrr, x.coverage, x.ild]
+        .map((v) => (typeof v === 'number' ? v.toFixed(4) : v))
+        .concat(trainS);
     });
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-    const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+    const line = (cells: string[]) =>
+      cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
     console.log('');
     console.log(line(header));
     for (const row of rows) console.log(line(row));
@@ -165,14 +201,18 @@ function printReport(r: SplitReport): void {
   const fullRow = r.models.find((m) => m.model === 'als-batch-full');
   if (foldInRow?.foldIn) {
     const f = foldInRow.foldIn;
-    console.log(`\nfold-in: ${f.events} test-early events streamed in ${f.seconds.toFixed(2)} s (${f.meanMicros.toFixed(0)} µs each), ${f.usersCreated} users created`);
+    console.log(
+      `\nfold-in: ${f.events} test-early events streamed in ${f.seconds.toFixed(2)} s (${f.meanMicros.toFixed(0)} µs each), ${f.usersCreated} users created`,
+    );
   }
   if (foldInRow && fullRow) {
     for (const [idx, k] of opts.k.entries()) {
       const a = foldInRow.metrics[idx]!;
       const b = fullRow.metrics[idx]!;
       const d = pairedDifference(a.ndcgByUser, b.ndcgByUser);
-      console.log(`fold-in / full retrain NDCG@${k}: ${(a.ndcg / b.ndcg).toFixed(3)} (paired difference ${d.mean.toFixed(4)} ± ${d.stdErr.toFixed(4)} se over ${a.ndcgByUser.length} users)`);
+      console.log(
+        `fold-in / full retrain NDCG@${k}: ${(a.ndcg / b.ndcg).toFixed(3)} (paired difference ${d.mean.toFixed(4)} ± ${d.stdErr.toFixed(4)} se over ${a.ndcgByUser.length} users)`,
+      );
     }
   }
 }

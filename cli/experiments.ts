@@ -17,11 +17,15 @@ import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 
 const config = loadConfig();
 const redis = createRedis(config);
-const program = new Command('experiments').description('A/B experiments: deterministic user -> variant assignment, reports from the ledger');
+const program = new Command('experiments').description(
+  'A/B experiments: deterministic user -> variant assignment, reports from the ledger',
+);
 
 program
   .command('create')
-  .description('create or replace an experiment (JSON: {id, salt, variants:[{name, weight, overrides}], control?, active?})')
+  .description(
+    'create or replace an experiment (JSON: {id, salt, variants:[{name, weight, overrides}], control?, active?})',
+  )
   .requiredOption('--tenant <id>', 'tenant', tenantOption)
   .requiredOption('--file <path>', 'experiment JSON')
   .action(async ({ tenant, file }: { tenant: string; file: string }) => {
@@ -34,13 +38,17 @@ program
     const parsed = experimentSchema.safeParse(raw);
     if (!parsed.success) throw new InvalidArgumentError(`${file}: ${formatIssues(parsed.error.issues)}`);
     await saveExperiment(redis, tenant, parsed.data);
-    console.log(`experiment ${parsed.data.id} saved for ${tenant} (${parsed.data.variants.map((v) => `${v.name}:${v.weight}`).join(', ')}); readers pick it up within 5 s`);
+    console.log(
+      `experiment ${parsed.data.id} saved for ${tenant} (${parsed.data.variants.map((v) => `${v.name}:${v.weight}`).join(', ')}); readers pick it up within 5 s`,
+    );
   });
 
 program
   .command('list')
   .requiredOption('--tenant <id>', 'tenant', tenantOption)
-  .action(async ({ tenant }: { tenant: string }) => console.log(JSON.stringify(await listExperiments(redis, tenant), null, 2)));
+  .action(async ({ tenant }: { tenant: string }) =>
+    console.log(JSON.stringify(await listExperiments(redis, tenant), null, 2)),
+  );
 
 program
   .command('stop')
@@ -53,7 +61,8 @@ program
     console.log(`experiment ${id} stopped: every user gets the base settings within 5 s`);
   });
 
-const pct = (m: MetricEstimate) => `${(m.value * 100).toFixed(3)}% [${(m.ci95[0] * 100).toFixed(3)}, ${(m.ci95[1] * 100).toFixed(3)}]`;
+const pct = (m: MetricEstimate) =>
+  `${(m.value * 100).toFixed(3)}% [${(m.ci95[0] * 100).toFixed(3)}, ${(m.ci95[1] * 100).toFixed(3)}]`;
 const money = (m: MetricEstimate) => `${m.value.toFixed(3)} [${m.ci95[0].toFixed(3)}, ${m.ci95[1].toFixed(3)}]`;
 let control = '';
 const vs = (v: VariantReport, key: 'ctr' | 'conversionRate' | 'revenuePerUser') => {
@@ -74,14 +83,25 @@ program
     if (!e) throw new InvalidArgumentError(`no experiment ${o.id} for ${o.tenant}`);
     const clickhouse = createClickHouse(config);
     try {
-      const outcomes = await readUserOutcomes(clickhouse, config.clickhouse.database, config.ledger.table, ledgerSliceOptions(o));
+      const outcomes = await readUserOutcomes(
+        clickhouse,
+        config.clickhouse.database,
+        config.ledger.table,
+        ledgerSliceOptions(o),
+      );
       const report = experimentReport(e, outcomes);
       control = controlOf(e);
       if (o.json) return console.log(JSON.stringify({ experiment: e.id, tenant: o.tenant, variants: report }, null, 2));
-      console.log(`experiment ${e.id} (${o.tenant}): users with an impression, 95% intervals, * = p < 0.05 against the control\n`);
-      console.log('variant      | users  | impressions | CTR                       | vs control         | conversion rate           | vs control         | revenue/user              | vs control');
+      console.log(
+        `experiment ${e.id} (${o.tenant}): users with an impression, 95% intervals, * = p < 0.05 against the control\n`,
+      );
+      console.log(
+        'variant      | users  | impressions | CTR                       | vs control         | conversion rate           | vs control         | revenue/user              | vs control',
+      );
       for (const v of report) {
-        console.log(`${v.variant.padEnd(12)} | ${String(v.users).padStart(6)} | ${String(v.impressions).padStart(11)} | ${pct(v.ctr).padEnd(25)} | ${vs(v, 'ctr').padEnd(18)} | ${pct(v.conversionRate).padEnd(25)} | ${vs(v, 'conversionRate').padEnd(18)} | ${money(v.revenuePerUser).padEnd(25)} | ${vs(v, 'revenuePerUser')}`);
+        console.log(
+          `${v.variant.padEnd(12)} | ${String(v.users).padStart(6)} | ${String(v.impressions).padStart(11)} | ${pct(v.ctr).padEnd(25)} | ${vs(v, 'ctr').padEnd(18)} | ${pct(v.conversionRate).padEnd(25)} | ${vs(v, 'conversionRate').padEnd(18)} | ${money(v.revenuePerUser).padEnd(25)} | ${vs(v, 'revenuePerUser')}`,
+        );
       }
     } finally {
       await clickhouse.close();

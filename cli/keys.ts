@@ -13,14 +13,17 @@ program
   .action(async ({ tenant }: { tenant: string }) => {
     const key = await createApiKey(redis, tenant);
     console.log(key);
-    console.error(`created API key ${apiKeyId(hashApiKey(key))} for ${tenant}; store it now, it cannot be shown again (rotating? revoke the old one once clients moved: keys list, keys revoke)`);
+    console.error(
+      `created API key ${apiKeyId(hashApiKey(key))} for ${tenant}; store it now, it cannot be shown again (rotating? revoke the old one once clients moved: keys list, keys revoke)`,
+    );
   });
 program
   .command('list')
   .description("a tenant's valid keys: id (public, from the hash) and creation time, oldest first")
   .requiredOption('--tenant <id>', 'tenant', tenantOption)
   .action(async ({ tenant }: { tenant: string }) => {
-    for (const k of await listApiKeys(redis, tenant)) console.log(`${k.id}\t${k.createdAt === null ? '-' : new Date(k.createdAt).toISOString()}`);
+    for (const k of await listApiKeys(redis, tenant))
+      console.log(`${k.id}\t${k.createdAt === null ? '-' : new Date(k.createdAt).toISOString()}`);
   });
 program
   .command('revoke [key]')
@@ -30,7 +33,8 @@ program
   .action(async (key: string | undefined, opts: { tenant?: string; id?: string }) => {
     if (opts.id !== undefined) {
       if (!opts.tenant) throw new Error('--id needs --tenant');
-      if (!(await revokeApiKeyById(redis, opts.tenant, opts.id))) throw new Error(`no key ${opts.id} for ${opts.tenant}`);
+      if (!(await revokeApiKeyById(redis, opts.tenant, opts.id)))
+        throw new Error(`no key ${opts.id} for ${opts.tenant}`);
     } else {
       if (!key) throw new Error('give the key, or --tenant and --id');
       if (!(await revokeApiKey(redis, key))) throw new Error('no such key (already revoked?)');

@@ -17,5 +17,9 @@ export function isoTimeOption(value: string): number {
 
 /** The ledger slice named by --tenant/--since/--until. */
 export function ledgerSliceOptions(o: { tenant: string; since?: number; until?: number }): LedgerSlice {
-  return { tenant: o.tenant, ...(o.since !== undefined ? { sinceMs: o.since } : {}), ...(o.until !== undefined ? { untilMs: o.until } : {}) };
+  return {
+    tenant: o.tenant,
+    ...(o.since !== undefined ? { sinceMs: o.since } : {}),
+    ...(o.until !== undefined ? { untilMs: o.until } : {}),
+  };
 }

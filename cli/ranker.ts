@@ -31,30 +31,64 @@ const share = (v: string) => {
   return n;
 };
 
-const program = new Command('ranker').description('learned rankers: batch tree ranker training, which ranker serves, versions');
+const program = new Command('ranker').description(
+  'learned rankers: batch tree ranker training, which ranker serves, versions',
+);
 
 program
   .command('train')
-  .description('train a LambdaMART ranker from the tenant\'s labelled impressions and publish it (prints a JSON report)')
+  .description("train a LambdaMART ranker from the tenant's labelled impressions and publish it (prints a JSON report)")
   .requiredOption('--tenant <id>', 'tenant', tenantOption)
-  .addOption(new Option('--days <n>', 'days of impressions to train from').argParser(positiveInt('--days')).default(config.ranker.trainDays))
-  .option('--until <iso>', 'end of the training window (default: just after the newest labelled impression)', isoTimeOption)
-  .addOption(new Option('--min-queries <n>', 'recommendations with a click needed to train').argParser(positiveInt('--min-queries')).default(50))
-  .addOption(new Option('--holdout <share>', 'newest share of recommendations held out to check the model').argParser(share).default(0.2))
+  .addOption(
+    new Option('--days <n>', 'days of impressions to train from')
+      .argParser(positiveInt('--days'))
+      .default(config.ranker.trainDays),
+  )
+  .option(
+    '--until <iso>',
+    'end of the training window (default: just after the newest labelled impression)',
+    isoTimeOption,
+  )
+  .addOption(
+    new Option('--min-queries <n>', 'recommendations with a click needed to train')
+      .argParser(positiveInt('--min-queries'))
+      .default(50),
+  )
+  .addOption(
+    new Option('--holdout <share>', 'newest share of recommendations held out to check the model')
+      .argParser(share)
+      .default(0.2),
+  )
   .option('--activate', 'make it the ranker that orders feeds', false)
-  .action(async (o: { tenant: string; days: number; until?: number; minQueries: number; holdout: number; activate: boolean }) => {
-    const examples = new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable);
-    await examples.ensureTable(); // a fresh database: say there is nothing to train from, not that a table is missing
-    const result = await trainTreeRankerJob(
-      { config, examples, rankers, logger },
-      { tenant: o.tenant, days: o.days, ...(o.until !== undefined ? { untilMs: o.until } : {}), activate: o.activate, minQueries: o.minQueries, holdoutShare: o.holdout },
-    );
-    console.log(JSON.stringify({ ...result, params: config.ranker.lambdamart }, null, 2));
-  });
+  .action(
+    async (o: {
+      tenant: string;
+      days: number;
+      until?: number;
+      minQueries: number;
+      holdout: number;
+      activate: boolean;
+    }) => {
+      const examples = new RankerExampleLog(clickhouse, config.clickhouse.database, config.ranker.examplesTable);
+      await examples.ensureTable(); // a fresh database: say there is nothing to train from, not that a table is missing
+      const result = await trainTreeRankerJob(
+        { config, examples, rankers, logger },
+        {
+          tenant: o.tenant,
+          days: o.days,
+          ...(o.until !== undefined ? { untilMs: o.until } : {}),
+          activate: o.activate,
+          minQueries: o.minQueries,
+          holdoutShare: o.holdout,
+        },
+      );
+      console.log(JSON.stringify({ ...result, params: config.ranker.lambdamart }, null, 2));
+    },
+  );
 
 program
   .command('serve')
-  .description('choose the ranker that orders the tenant\'s feeds (readers switch within 5 s)')
+  .description("choose the ranker that orders the tenant's feeds (readers switch within 5 s)")
   .requiredOption('--tenant <id>', 'tenant', tenantOption)
   .requiredOption('--model <kind>', 'ftrl | lambdamart | none', (v: string): RankerChoice => {
     if (!isRankerChoice(v)) throw new InvalidArgumentError('must be ftrl, lambdamart or none');
@@ -62,12 +96,14 @@ program
   })
   .action(async ({ tenant, model }: { tenant: string; model: RankerChoice }) => {
     await rankers.setServing(tenant, model);
-    console.log(`${tenant}: feeds are ordered by ${model === 'none' ? 'the merged rails (no learned ranker)' : `the ${model} ranker`} within 5 s`);
+    console.log(
+      `${tenant}: feeds are ordered by ${model === 'none' ? 'the merged rails (no learned ranker)' : `the ${model} ranker`} within 5 s`,
+    );
   });
 
 program
   .command('status')
-  .description('the tenant\'s ranker versions and which one serves')
+  .description("the tenant's ranker versions and which one serves")
   .requiredOption('--tenant <id>', 'tenant', tenantOption)
   .action(async ({ tenant }: { tenant: string }) => {
     console.log(JSON.stringify({ tenant, ...(await rankers.status(tenant)) }, null, 2));

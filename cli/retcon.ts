@@ -5,7 +5,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { bullConnection } from '../platform/queue-connection.ts';
-import { RETCON_QUEUE, enqueueRetcon, retconPartitions, retconQueue, retconTenant, scheduleRetcon, startRetconWorker } from '../jobs/retcon.ts';
+import {
+  RETCON_QUEUE,
+  enqueueRetcon,
+  retconPartitions,
+  retconQueue,
+  retconTenant,
+  scheduleRetcon,
+  startRetconWorker,
+} from '../jobs/retcon.ts';
 import { startWorkerOps } from '../apps/worker-ops.ts';
 import { openJobDeps } from '../apps/job-deps.ts';
 import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
@@ -14,13 +22,26 @@ import { onShutdown } from '../apps/shutdown.ts';
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'retcon');
 
-interface RunOpts { tenant?: string; all: boolean; since?: number; until?: number; wait: boolean; inline: boolean }
+interface RunOpts {
+  tenant?: string;
+  all: boolean;
+  since?: number;
+  until?: number;
+  wait: boolean;
+  inline: boolean;
+}
 
-const program = new Command('retcon').description('Re-embed history with the current models into a new, hot-swapped index');
+const program = new Command('retcon').description(
+  'Re-embed history with the current models into a new, hot-swapped index',
+);
 program
   .command('run')
   .option('--tenant <id>', 'the partition to rebuild: a tenant, or the community partition', tenantOption)
-  .option('--all', 'every tenant with data and the community partition (those without an ALS model yet are skipped)', false)
+  .option(
+    '--all',
+    'every tenant with data and the community partition (those without an ALS model yet are skipped)',
+    false,
+  )
   .option('--since <iso>', 'only items with events at or after this time', isoTimeOption)
   .option('--until <iso>', 'only items with events before this time', isoTimeOption)
   .option('--wait', 'wait for the jobs and print their results', false)
@@ -29,7 +50,10 @@ program
     if ((o.tenant === undefined) === !o.all) throw new InvalidArgumentError('give either --tenant <id> or --all');
     const deps = openJobDeps(config, logger);
     const queue = retconQueue(config);
-    const events = o.wait && !o.inline ? new QueueEvents(RETCON_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix }) : null;
+    const events =
+      o.wait && !o.inline
+        ? new QueueEvents(RETCON_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix })
+        : null;
     try {
       const partitions = o.all ? await retconPartitions(deps.redis, config.communityPartition) : [o.tenant!];
       for (const partition of partitions) {
@@ -43,7 +67,9 @@ program
           continue;
         }
         const job = await enqueueRetcon(queue, req);
-        console.log(`queued retcon for ${partition} as job ${job.id} (a job already waiting or running for it is reused)`);
+        console.log(
+          `queued retcon for ${partition} as job ${job.id} (a job already waiting or running for it is reused)`,
+        );
         if (events) console.log(JSON.stringify(await job.waitUntilFinished(events), null, 2));
       }
     } finally {
@@ -54,7 +80,7 @@ program
   });
 program
   .command('schedule')
-  .description('rebuild the tenant\'s index periodically (replaces its previous schedule)')
+  .description("rebuild the tenant's index periodically (replaces its previous schedule)")
   .requiredOption('--tenant <id>', 'tenant (its partition)', tenantOption)
   .requiredOption('--every <minutes>', 'interval in minutes', (v) => {
     const n = Number(v);
@@ -74,15 +100,26 @@ program
     const deps = openJobDeps(config, logger);
     const worker = startRetconWorker(config, deps);
     const queue = retconQueue(config);
-    const ops = await startWorkerOps({ host: config.ops.processorHttp.host, port: config.ops.retconWorkerHttpPort, worker, queue, redis: deps.redis, logger });
+    const ops = await startWorkerOps({
+      host: config.ops.processorHttp.host,
+      port: config.ops.retconWorkerHttpPort,
+      worker,
+      queue,
+      redis: deps.redis,
+      logger,
+    });
     logger.info('retcon worker running');
-    onShutdown(logger, async () => {
-      ops.readiness.drain();
-      await worker.close();
-      await queue.close();
-      await ops.server.close();
-      await deps.close();
-    }, config.ops.shutdownTimeoutS * 1000);
+    onShutdown(
+      logger,
+      async () => {
+        ops.readiness.drain();
+        await worker.close();
+        await queue.close();
+        await ops.server.close();
+        await deps.close();
+      },
+      config.ops.shutdownTimeoutS * 1000,
+    );
   });
 
 try {

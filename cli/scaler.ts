@@ -13,8 +13,8 @@ const redis = createRedis(config);
 const store = new ArtifactStore(config.artifactsDir);
 const publisher = new ScalerPublisher(redis, store, config.scaler);
 
-
-const print = (value: unknown) => console.log(JSON.stringify(value, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2));
+const print = (value: unknown) =>
+  console.log(JSON.stringify(value, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 2));
 
 const program = new Command('scaler').description('Incremental feature scaler versions');
 program
@@ -23,7 +23,15 @@ program
   .action(async ({ tenant }: { tenant: string }) => {
     const current = await publisher.current(tenant);
     const candidate = await publisher.candidate(tenant);
-    print({ tenant, current: current?.version ?? null, generation: candidate.generation, candidate: candidate.snapshot, driftFromCurrent: current ? drift(current.snapshot, candidate.snapshot) : null, policy: config.scaler, recentDecisions: (await publisher.decisions(tenant)).slice(0, 5) });
+    print({
+      tenant,
+      current: current?.version ?? null,
+      generation: candidate.generation,
+      candidate: candidate.snapshot,
+      driftFromCurrent: current ? drift(current.snapshot, candidate.snapshot) : null,
+      policy: config.scaler,
+      recentDecisions: (await publisher.decisions(tenant)).slice(0, 5),
+    });
   });
 program
   .command('publish')
@@ -31,7 +39,14 @@ program
   .option('--force', 'promote even if the policy would hold the candidate (needs at least one sample)', false)
   .action(async ({ tenant, force }: { tenant: string; force: boolean }) => {
     const { decision, manifest } = await publisher.publish(tenant, force);
-    print({ tenant, promoted: decision.promote, reason: decision.reason, samples: decision.samples, version: manifest?.version ?? null, drift: decision.drift });
+    print({
+      tenant,
+      promoted: decision.promote,
+      reason: decision.reason,
+      samples: decision.samples,
+      version: manifest?.version ?? null,
+      drift: decision.drift,
+    });
   });
 program
   .command('show <version>')

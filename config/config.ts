@@ -6,9 +6,12 @@ import type { FtrlParams } from '../core/models/ftrl.ts';
 import { DEFAULT_LAMBDAMART, type LambdaMartParams } from '../core/models/lambdamart.ts';
 
 const positiveInt = z.coerce.number().int().positive();
-const list = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0),
+);
 
 const schema = z.object({
   RANKSTREAM_DATA_DIR: z.string().default('.rankstream'),
@@ -19,7 +22,10 @@ const schema = z.object({
   SCHEMA_REGISTRY_URL: z.string().url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
   REDIS_URL: z.string().default('redis://127.0.0.1:16379'),
   CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:18123'),
-  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('rankstream'),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .default('rankstream'),
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
 
@@ -32,12 +38,21 @@ const schema = z.object({
   TOPIC_ITEMS_DLQ: z.string().default('rankstream.items.dlq'),
   TOPIC_PARTITIONS: positiveInt.default(4),
 
-  CONSUMER_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('rankstream'),
+  CONSUMER_GROUP_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default('rankstream'),
   RUNNER_MAX_RETRIES: z.coerce.number().int().min(0).default(3),
   RUNNER_RETRY_BACKOFF_MS: positiveInt.default(200),
 
-  LEDGER_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('ledger'),
-  CATALOG_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('items'),
+  LEDGER_TABLE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .default('ledger'),
+  CATALOG_TABLE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .default('items'),
   CATALOG_TEXT_ATTRIBUTES: list.default(['title', 'description']),
   FRESH_MAX_AGE_S: positiveInt.default(7 * 24 * 3600),
 
@@ -66,7 +81,10 @@ const schema = z.object({
   RANKER_L1: z.coerce.number().min(0).default(1),
   RANKER_L2: z.coerce.number().min(0).default(1),
   RANKER_PRIOR_CTR: z.coerce.number().positive().max(0.5).default(0.02),
-  RANKER_EXAMPLES_TABLE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('ranker_examples'),
+  RANKER_EXAMPLES_TABLE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .default('ranker_examples'),
   RANKER_TRAIN_DAYS: positiveInt.default(30),
   RANKER_TREES: positiveInt.default(100),
   RANKER_TREE_DEPTH: positiveInt.max(8).default(4),
@@ -104,10 +122,19 @@ const schema = z.object({
   ALS_WEIGHT_ENGAGEMENT: z.coerce.number().default(3),
   ALS_WEIGHT_CONVERSION: z.coerce.number().default(5),
   ALS_HISTORY_MAX_ITEMS: positiveInt.default(1000),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('rankstream'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('rankstream'),
 
-  AUTH_REQUIRED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-  COMMUNITY_PARTITION: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).default('community'),
+  AUTH_REQUIRED: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  COMMUNITY_PARTITION: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
+    .default('community'),
   // bad input and security (docs/operations.md, "Bad input and security")
   RATE_LIMIT_PER_S: z.coerce.number().min(0).default(100), // requests per second per API key (token bucket in Redis); 0 = no limit
   RATE_LIMIT_BURST: positiveInt.default(200),
@@ -115,7 +142,10 @@ const schema = z.object({
   HTTP_BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
   // load shedding (docs/operations.md, "Load and backpressure"): API requests in flight per reader; past it, 503; 0 = no limit
   HTTP_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(256),
-  REQUIRE_REGISTERED_TENANTS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  REQUIRE_REGISTERED_TENANTS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
 
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(18080), // 0 = any free port
@@ -147,7 +177,16 @@ export interface Config {
   schemaRegistryUrl: string;
   redisUrl: string;
   clickhouse: { url: string; database: string; user: string; password: string };
-  topics: { events: string; eventsDlq: string; feedRequests: string; feedRequestsDlq: string; feeds: string; items: string; itemsDlq: string; partitions: number };
+  topics: {
+    events: string;
+    eventsDlq: string;
+    feedRequests: string;
+    feedRequestsDlq: string;
+    feeds: string;
+    items: string;
+    itemsDlq: string;
+    partitions: number;
+  };
   runner: { groupPrefix: string; maxRetries: number; retryBackoffMs: number };
   ledger: { table: string };
   catalog: {
@@ -196,7 +235,14 @@ export interface Config {
   artifactsDir: string;
   scaler: { minSamples: number; minDrift: number; maxDrift: number; publishIntervalS: number };
   als: {
-    params: { factors: number; regularization: number; alpha: number; iterations: number; cgSteps: number; seed: number };
+    params: {
+      factors: number;
+      regularization: number;
+      alpha: number;
+      iterations: number;
+      cgSteps: number;
+      seed: number;
+    };
     /** Interaction strength per event type; negative values are negative feedback. */
     weights: Record<'impression' | 'click' | 'engagement' | 'conversion', number>;
     historyMaxItems: number;
@@ -212,7 +258,13 @@ export interface Config {
    * Ops servers of the processes without an API (processors; ALS and retcon workers, on processorHttp.host), the
    * consumer-lag refresh interval, and how long a graceful shutdown may take.
    */
-  ops: { processorHttp: { host: string; port: number }; alsWorkerHttpPort: number; retconWorkerHttpPort: number; lagIntervalS: number; shutdownTimeoutS: number };
+  ops: {
+    processorHttp: { host: string; port: number };
+    alsWorkerHttpPort: number;
+    retconWorkerHttpPort: number;
+    lagIntervalS: number;
+    shutdownTimeoutS: number;
+  };
   /** Require an API key on every HTTP request (the tenant then always comes from the key). */
   authRequired: boolean;
   /** The read-only partition a registered tenant with no data of its own is served from. */
@@ -243,7 +295,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kafka: { brokers: c.KAFKA_BROKERS, clientId: c.KAFKA_CLIENT_ID },
     schemaRegistryUrl: c.SCHEMA_REGISTRY_URL,
     redisUrl: c.REDIS_URL,
-    clickhouse: { url: c.CLICKHOUSE_URL, database: c.CLICKHOUSE_DATABASE, user: c.CLICKHOUSE_USER, password: c.CLICKHOUSE_PASSWORD },
+    clickhouse: {
+      url: c.CLICKHOUSE_URL,
+      database: c.CLICKHOUSE_DATABASE,
+      user: c.CLICKHOUSE_USER,
+      password: c.CLICKHOUSE_PASSWORD,
+    },
     topics: {
       events: c.TOPIC_EVENTS,
       eventsDlq: c.TOPIC_EVENTS_DLQ,
@@ -254,11 +311,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       itemsDlq: c.TOPIC_ITEMS_DLQ,
       partitions: c.TOPIC_PARTITIONS,
     },
-    runner: { groupPrefix: c.CONSUMER_GROUP_PREFIX, maxRetries: c.RUNNER_MAX_RETRIES, retryBackoffMs: c.RUNNER_RETRY_BACKOFF_MS },
+    runner: {
+      groupPrefix: c.CONSUMER_GROUP_PREFIX,
+      maxRetries: c.RUNNER_MAX_RETRIES,
+      retryBackoffMs: c.RUNNER_RETRY_BACKOFF_MS,
+    },
     ledger: { table: c.LEDGER_TABLE },
     catalog: { table: c.CATALOG_TABLE, textAttributes: c.CATALOG_TEXT_ATTRIBUTES, freshMaxAgeS: c.FRESH_MAX_AGE_S },
     retrieval: {
-      shares: { ann: c.RETRIEVAL_SHARE_ANN, popular: c.RETRIEVAL_SHARE_POPULAR, trending: c.RETRIEVAL_SHARE_TRENDING, fresh: c.RETRIEVAL_SHARE_FRESH },
+      shares: {
+        ann: c.RETRIEVAL_SHARE_ANN,
+        popular: c.RETRIEVAL_SHARE_POPULAR,
+        trending: c.RETRIEVAL_SHARE_TRENDING,
+        fresh: c.RETRIEVAL_SHARE_FRESH,
+      },
       maxPool: c.RETRIEVAL_MAX_POOL,
     },
     rerank: {
@@ -273,19 +339,42 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           c.EXPLORATION === 'epsilon-greedy'
             ? { kind: 'epsilon-greedy', epsilon: c.EXPLORATION_EPSILON, slots: c.EXPLORATION_SLOTS }
             : c.EXPLORATION === 'thompson'
-              ? { kind: 'thompson', slots: c.EXPLORATION_SLOTS, priorClicks: c.THOMPSON_PRIOR_CLICKS, priorShows: Math.max(c.THOMPSON_PRIOR_SHOWS, c.THOMPSON_PRIOR_CLICKS + 1), draws: c.THOMPSON_DRAWS }
+              ? {
+                  kind: 'thompson',
+                  slots: c.EXPLORATION_SLOTS,
+                  priorClicks: c.THOMPSON_PRIOR_CLICKS,
+                  priorShows: Math.max(c.THOMPSON_PRIOR_SHOWS, c.THOMPSON_PRIOR_CLICKS + 1),
+                  draws: c.THOMPSON_DRAWS,
+                }
               : { kind: 'none' },
       },
     },
     ranker: {
       attributionWindowS: c.RANKER_ATTRIBUTION_WINDOW_S,
       publishIntervalS: c.RANKER_PUBLISH_INTERVAL_S,
-      params: { alpha: c.RANKER_ALPHA, beta: 1, l1: c.RANKER_L1, l2: c.RANKER_L2, bits: 20, baseLogit: Math.log(c.RANKER_PRIOR_CTR / (1 - c.RANKER_PRIOR_CTR)) },
+      params: {
+        alpha: c.RANKER_ALPHA,
+        beta: 1,
+        l1: c.RANKER_L1,
+        l2: c.RANKER_L2,
+        bits: 20,
+        baseLogit: Math.log(c.RANKER_PRIOR_CTR / (1 - c.RANKER_PRIOR_CTR)),
+      },
       examplesTable: c.RANKER_EXAMPLES_TABLE,
       trainDays: c.RANKER_TRAIN_DAYS,
-      lambdamart: { ...DEFAULT_LAMBDAMART, trees: c.RANKER_TREES, maxDepth: c.RANKER_TREE_DEPTH, learningRate: c.RANKER_TREE_LEARNING_RATE, minLeafDocs: c.RANKER_TREE_MIN_LEAF },
+      lambdamart: {
+        ...DEFAULT_LAMBDAMART,
+        trees: c.RANKER_TREES,
+        maxDepth: c.RANKER_TREE_DEPTH,
+        learningRate: c.RANKER_TREE_LEARNING_RATE,
+        minLeafDocs: c.RANKER_TREE_MIN_LEAF,
+      },
     },
-    retcon: { newItemsTrigger: c.RETCON_NEW_ITEMS_TRIGGER, contentMinInteractions: c.CONTENT_MIN_INTERACTIONS, contentMapRegularization: c.CONTENT_MAP_REGULARIZATION },
+    retcon: {
+      newItemsTrigger: c.RETCON_NEW_ITEMS_TRIGGER,
+      contentMinInteractions: c.CONTENT_MIN_INTERACTIONS,
+      contentMapRegularization: c.CONTENT_MAP_REGULARIZATION,
+    },
     features: {
       halfLifeS: c.POPULARITY_HALF_LIFE_S,
       trendingHalfLifeS: c.TRENDING_HALF_LIFE_S,
@@ -298,19 +387,46 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       priorStrength: c.FEATURE_PRIOR_STRENGTH,
     },
     artifactsDir: c.ARTIFACTS_DIR ?? `${c.RANKSTREAM_DATA_DIR}/artifacts`,
-    scaler: { minSamples: c.SCALER_MIN_SAMPLES, minDrift: c.SCALER_MIN_DRIFT, maxDrift: c.SCALER_MAX_DRIFT, publishIntervalS: c.SCALER_PUBLISH_INTERVAL_S },
+    scaler: {
+      minSamples: c.SCALER_MIN_SAMPLES,
+      minDrift: c.SCALER_MIN_DRIFT,
+      maxDrift: c.SCALER_MAX_DRIFT,
+      publishIntervalS: c.SCALER_PUBLISH_INTERVAL_S,
+    },
     als: {
-      params: { factors: c.ALS_FACTORS, regularization: c.ALS_REGULARIZATION, alpha: c.ALS_ALPHA, iterations: c.ALS_ITERATIONS, cgSteps: c.ALS_CG_STEPS, seed: 42 },
-      weights: { impression: c.ALS_WEIGHT_IMPRESSION, click: c.ALS_WEIGHT_CLICK, engagement: c.ALS_WEIGHT_ENGAGEMENT, conversion: c.ALS_WEIGHT_CONVERSION },
+      params: {
+        factors: c.ALS_FACTORS,
+        regularization: c.ALS_REGULARIZATION,
+        alpha: c.ALS_ALPHA,
+        iterations: c.ALS_ITERATIONS,
+        cgSteps: c.ALS_CG_STEPS,
+        seed: 42,
+      },
+      weights: {
+        impression: c.ALS_WEIGHT_IMPRESSION,
+        click: c.ALS_WEIGHT_CLICK,
+        engagement: c.ALS_WEIGHT_ENGAGEMENT,
+        conversion: c.ALS_WEIGHT_CONVERSION,
+      },
       historyMaxItems: c.ALS_HISTORY_MAX_ITEMS,
     },
     queuePrefix: c.QUEUE_PREFIX,
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, maxInFlight: c.HTTP_MAX_IN_FLIGHT },
-    ops: { processorHttp: { host: c.PROCESSOR_HTTP_HOST, port: c.PROCESSOR_HTTP_PORT }, alsWorkerHttpPort: c.ALS_WORKER_HTTP_PORT, retconWorkerHttpPort: c.RETCON_WORKER_HTTP_PORT, lagIntervalS: c.CONSUMER_LAG_INTERVAL_S, shutdownTimeoutS: c.SHUTDOWN_TIMEOUT_S },
+    ops: {
+      processorHttp: { host: c.PROCESSOR_HTTP_HOST, port: c.PROCESSOR_HTTP_PORT },
+      alsWorkerHttpPort: c.ALS_WORKER_HTTP_PORT,
+      retconWorkerHttpPort: c.RETCON_WORKER_HTTP_PORT,
+      lagIntervalS: c.CONSUMER_LAG_INTERVAL_S,
+      shutdownTimeoutS: c.SHUTDOWN_TIMEOUT_S,
+    },
     authRequired: c.AUTH_REQUIRED,
     communityPartition: c.COMMUNITY_PARTITION,
     rateLimit: { perS: c.RATE_LIMIT_PER_S, burst: c.RATE_LIMIT_BURST },
-    input: { maxRecordBytes: c.MAX_RECORD_BYTES, httpBodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES, requireRegisteredTenants: c.REQUIRE_REGISTERED_TENANTS },
+    input: {
+      maxRecordBytes: c.MAX_RECORD_BYTES,
+      httpBodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES,
+      requireRegisteredTenants: c.REQUIRE_REGISTERED_TENANTS,
+    },
     feed: { defaultK: c.FEED_DEFAULT_K, maxK: c.FEED_MAX_K, modelVersion: c.MODEL_VERSION },
     demo: { logPath: c.DEMO_LOG_PATH, tenant: c.DEMO_TENANT },
   };
@@ -322,7 +438,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  * services. One list here, so a new topic or table cannot be forgotten by one of the callers.
  */
 export function isolatedEnv(scope: string, run: string): Record<string, string> {
-  if (!/^[A-Za-z0-9-]+$/.test(scope) || !/^[A-Za-z0-9_]+$/.test(run)) throw new Error(`isolatedEnv: scope must match [A-Za-z0-9-]+ and run [A-Za-z0-9_]+ (got '${scope}', '${run}')`);
+  if (!/^[A-Za-z0-9-]+$/.test(scope) || !/^[A-Za-z0-9_]+$/.test(run))
+    throw new Error(`isolatedEnv: scope must match [A-Za-z0-9-]+ and run [A-Za-z0-9_]+ (got '${scope}', '${run}')`);
   const topic = (name: string) => `${scope}.${run}.${name}`;
   const table = (name: string) => `${name}_${scope.replaceAll('-', '_')}_${run}`;
   return {

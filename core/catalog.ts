@@ -1,7 +1,15 @@
 // The item catalogue: what a producer says about an item (attributes, numeric stats, when it appeared, whether it was
 // removed), the rules every accepted item record satisfies, and hard constraints a feed request puts on attributes.
 import { z } from 'zod';
-import { formatIssues, hasProtoKey, MAX_CLOCK_SKEW_MS, MIN_EVENT_TIME_MS, PROTO_KEY_ERROR, tenantId, type ValidationResult } from './events.ts';
+import {
+  formatIssues,
+  hasProtoKey,
+  MAX_CLOCK_SKEW_MS,
+  MIN_EVENT_TIME_MS,
+  PROTO_KEY_ERROR,
+  tenantId,
+  type ValidationResult,
+} from './events.ts';
 
 export interface CatalogItem {
   tenant: string;
@@ -19,7 +27,11 @@ export interface CatalogItem {
 }
 
 const id = z.string().min(1, 'must not be empty').max(256, 'longer than 256 characters');
-const name = z.string().min(1, 'must not be empty').max(64, 'longer than 64 characters').regex(/^[A-Za-z0-9_.-]+$/, 'must match [A-Za-z0-9_.-]+');
+const name = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(64, 'longer than 64 characters')
+  .regex(/^[A-Za-z0-9_.-]+$/, 'must match [A-Za-z0-9_.-]+');
 const time = z.number().int().min(MIN_EVENT_TIME_MS, 'before 1990-01-01');
 
 const itemSchema = z.object({
@@ -28,7 +40,9 @@ const itemSchema = z.object({
   attributes: z
     .record(name, z.array(z.string().max(1024, 'longer than 1024 characters')).max(64, 'more than 64 values'))
     .refine((m) => Object.keys(m).length <= 64, 'more than 64 attributes'),
-  numeric: z.record(name, z.number().finite('must be finite')).refine((m) => Object.keys(m).length <= 64, 'more than 64 entries'),
+  numeric: z
+    .record(name, z.number().finite('must be finite'))
+    .refine((m) => Object.keys(m).length <= 64, 'more than 64 entries'),
   createdAt: time,
   updatedAt: time,
   deleted: z.boolean(),
@@ -37,13 +51,15 @@ const itemSchema = z.object({
 export function validateCatalogItem(candidate: unknown, nowMs: number = Date.now()): ValidationResult<CatalogItem> {
   if (typeof candidate === 'object' && candidate !== null) {
     for (const field of ['attributes', 'numeric'] as const) {
-      if (hasProtoKey((candidate as Record<string, unknown>)[field])) return { ok: false, error: PROTO_KEY_ERROR(field) };
+      if (hasProtoKey((candidate as Record<string, unknown>)[field]))
+        return { ok: false, error: PROTO_KEY_ERROR(field) };
     }
   }
   const parsed = itemSchema.safeParse(candidate);
   if (!parsed.success) return { ok: false, error: formatIssues(parsed.error.issues) };
   for (const field of ['createdAt', 'updatedAt'] as const) {
-    if (parsed.data[field] > nowMs + MAX_CLOCK_SKEW_MS) return { ok: false, error: `${field}: more than 24 h in the future` };
+    if (parsed.data[field] > nowMs + MAX_CLOCK_SKEW_MS)
+      return { ok: false, error: `${field}: more than 24 h in the future` };
   }
   return { ok: true, value: parsed.data };
 }

@@ -67,21 +67,34 @@ const optionalRecommendation = id.nullable();
 
 // Built once: constructing zod schemas is far more expensive than running them, and this runs per event.
 const eventSchema = z.discriminatedUnion('type', [
-  z.object({ ...base, type: z.literal('impression'), recommendationId: id, position: z.number().int().min(0).max(10_000), feedId: id }),
+  z.object({
+    ...base,
+    type: z.literal('impression'),
+    recommendationId: id,
+    position: z.number().int().min(0).max(10_000),
+    feedId: id,
+  }),
   z.object({ ...base, type: z.literal('click'), recommendationId: optionalRecommendation }),
   z.object({ ...base, type: z.literal('engagement'), action: id, recommendationId: optionalRecommendation }),
-  z.object({ ...base, type: z.literal('conversion'), value: z.number().finite(), recommendationId: optionalRecommendation }),
+  z.object({
+    ...base,
+    type: z.literal('conversion'),
+    value: z.number().finite(),
+    recommendationId: optionalRecommendation,
+  }),
 ]);
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Checks an event against the domain invariants; the error names every offending field. */
 export function validateEvent(candidate: unknown, nowMs: number = Date.now()): ValidationResult<InteractionEvent> {
-  const context = typeof candidate === 'object' && candidate !== null ? (candidate as { context?: unknown }).context : undefined;
+  const context =
+    typeof candidate === 'object' && candidate !== null ? (candidate as { context?: unknown }).context : undefined;
   if (hasProtoKey(context)) return { ok: false, error: PROTO_KEY_ERROR('context') };
   const parsed = eventSchema.safeParse(candidate);
   if (!parsed.success) return { ok: false, error: formatIssues(parsed.error.issues) };
-  if (parsed.data.timestamp > nowMs + MAX_CLOCK_SKEW_MS) return { ok: false, error: 'timestamp: more than 24 h in the future' };
+  if (parsed.data.timestamp > nowMs + MAX_CLOCK_SKEW_MS)
+    return { ok: false, error: 'timestamp: more than 24 h in the future' };
   return { ok: true, value: parsed.data };
 }
 

@@ -37,7 +37,12 @@ export interface Rejected {
 }
 
 /** Catalogue records of the movies (first occurrence of a repeated movieId); invalid ones rejected with the reason. */
-export function movieLensItems(movies: readonly Movie[], ratings: RatingColumns, tenant: string, updatedAtMs: number): { items: CatalogItem[]; rejected: Rejected[] } {
+export function movieLensItems(
+  movies: readonly Movie[],
+  ratings: RatingColumns,
+  tenant: string,
+  updatedAtMs: number,
+): { items: CatalogItem[]; rejected: Rejected[] } {
   const { first, lastMs } = firstRatingTimes(ratings);
   const items: CatalogItem[] = [];
   const rejected: Rejected[] = [];
@@ -63,11 +68,18 @@ export function movieLensItems(movies: readonly Movie[], ratings: RatingColumns,
 }
 
 /** Reads movies.csv and ratings.csv of a MovieLens directory into catalogue records. */
-export function loadMovieLensCatalog(dir: string, tenant: string, updatedAtMs: number): { items: CatalogItem[]; rejected: Rejected[] } {
+export function loadMovieLensCatalog(
+  dir: string,
+  tenant: string,
+  updatedAtMs: number,
+): { items: CatalogItem[]; rejected: Rejected[] } {
   const root = resolve(dir);
   const paths = [join(root, 'movies.csv'), join(root, 'ratings.csv')] as const;
   const missing = paths.filter((p) => !existsSync(p));
-  if (missing.length > 0) throw new DatasetError(`MovieLens files not found: ${missing.join(', ')} (expected movies.csv and ratings.csv in ${root})`);
+  if (missing.length > 0)
+    throw new DatasetError(
+      `MovieLens files not found: ${missing.join(', ')} (expected movies.csv and ratings.csv in ${root})`,
+    );
   const movies = parseMoviesCsv(readFileSync(paths[0], 'utf8'), paths[0]);
   const ratings = parseRatingsCsv(readFileSync(paths[1], 'utf8'), paths[1]);
   return movieLensItems(movies, ratings, tenant, updatedAtMs);

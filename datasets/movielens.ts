@@ -43,18 +43,30 @@ function lines(text: string): string[] {
 }
 
 function expectHeader(actual: string | undefined, expected: string, file: string): void {
-  if (actual?.replace(/^\uFEFF/, '') !== expected) throw new DatasetError(`${file}: expected header "${expected}", got ${JSON.stringify(actual)}`);
+  if (actual?.replace(/^\uFEFF/, '') !== expected)
+    throw new DatasetError(`${file}: expected header "${expected}", got ${JSON.stringify(actual)}`);
 }
 
 export function parseRatingsCsv(text: string, file = 'ratings.csv'): RatingColumns {
   const rows = lines(text);
   expectHeader(rows[0], 'userId,movieId,rating,timestamp', file);
   const n = rows.length - 1;
-  const out: RatingColumns = { userId: new Int32Array(n), movieId: new Int32Array(n), rating: new Float64Array(n), time: new Float64Array(n) };
+  const out: RatingColumns = {
+    userId: new Int32Array(n),
+    movieId: new Int32Array(n),
+    rating: new Float64Array(n),
+    time: new Float64Array(n),
+  };
   for (let k = 0; k < n; k++) {
     const parts = rows[k + 1]!.split(',');
     const [user, movie, rating, ts] = parts.map(Number) as [number, number, number, number];
-    if (parts.length !== 4 || !Number.isInteger(user) || !Number.isInteger(movie) || !(rating >= 0 && rating <= 5) || !Number.isFinite(ts)) {
+    if (
+      parts.length !== 4 ||
+      !Number.isInteger(user) ||
+      !Number.isInteger(movie) ||
+      !(rating >= 0 && rating <= 5) ||
+      !Number.isFinite(ts)
+    ) {
       throw new DatasetError(`${file}:${k + 2}: malformed rating line ${JSON.stringify(rows[k + 1])}`);
     }
     out.userId[k] = user;
@@ -73,7 +85,8 @@ export function parseMoviesCsv(text: string, file = 'movies.csv'): Movie[] {
     const first = line.indexOf(',');
     const last = line.lastIndexOf(',');
     const movieId = Number(line.slice(0, first));
-    if (first < 0 || last <= first || !Number.isInteger(movieId)) throw new DatasetError(`${file}:${k + 2}: malformed movie line ${JSON.stringify(line)}`);
+    if (first < 0 || last <= first || !Number.isInteger(movieId))
+      throw new DatasetError(`${file}:${k + 2}: malformed movie line ${JSON.stringify(line)}`);
     let title = line.slice(first + 1, last);
     if (title.startsWith('"') && title.endsWith('"')) title = title.slice(1, -1).replaceAll('""', '"');
     const genreField = line.slice(last + 1);
@@ -88,7 +101,9 @@ export function loadMovieLens(dir: string = DEFAULT_MOVIELENS_DIR): MovieLensDat
   const moviesPath = join(root, 'movies.csv');
   const missing = [ratingsPath, moviesPath].filter((p) => !existsSync(p));
   if (missing.length > 0) {
-    throw new DatasetError(`MovieLens files not found: ${missing.join(', ')} (expected ml-latest-small's ratings.csv and movies.csv in ${root}; pass --data <dir>)`);
+    throw new DatasetError(
+      `MovieLens files not found: ${missing.join(', ')} (expected ml-latest-small's ratings.csv and movies.csv in ${root}; pass --data <dir>)`,
+    );
   }
   const ratings = parseRatingsCsv(readFileSync(ratingsPath, 'utf8'), ratingsPath);
   const movies = parseMoviesCsv(readFileSync(moviesPath, 'utf8'), moviesPath);

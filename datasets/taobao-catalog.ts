@@ -63,7 +63,12 @@ export interface TaobaoCatalogRead {
 }
 
 /** Derives the catalogue of a UserBehavior log, optionally from its first `limit` lines only. */
-export async function readTaobaoCatalog(path: string, tenant: string, updatedAtMs: number, limit?: number): Promise<TaobaoCatalogRead> {
+export async function readTaobaoCatalog(
+  path: string,
+  tenant: string,
+  updatedAtMs: number,
+  limit?: number,
+): Promise<TaobaoCatalogRead> {
   const catalog = new TaobaoCatalog();
   const rejectedLines: { line: number; reason: string }[] = [];
   let linesRead = 0;

@@ -6,15 +6,25 @@ import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { validateEvent, type InteractionEvent } from '../core/events.ts';
 
-export type ParsedLine = { ok: true; line: number; event: InteractionEvent } | { ok: false; line: number; reason: string };
+export type ParsedLine =
+  { ok: true; line: number; event: InteractionEvent } | { ok: false; line: number; reason: string };
 
 /** Parses one line; eventId is stable (<file>:<line>) so a replay of the same file is deduplicated by the ledger. */
 export function parseTaobaoLine(text: string, lineNo: number, source: string, tenant: string): ParsedLine {
   const parts = text.trim().split(',');
-  if (parts.length !== 5) return { ok: false, line: lineNo, reason: `expected 5 comma-separated fields, got ${parts.length}` };
+  if (parts.length !== 5)
+    return { ok: false, line: lineNo, reason: `expected 5 comma-separated fields, got ${parts.length}` };
   const [user, item, category, behavior, ts] = parts as [string, string, string, string, string];
-  if (!/^\d{9,11}$/.test(ts)) return { ok: false, line: lineNo, reason: `unix_ts ${JSON.stringify(ts)} is not a plausible epoch-seconds value` };
-  const base = { eventId: `${source}:${lineNo}`, tenant, userId: user, itemId: item, timestamp: Number(ts) * 1000, context: { category } };
+  if (!/^\d{9,11}$/.test(ts))
+    return { ok: false, line: lineNo, reason: `unix_ts ${JSON.stringify(ts)} is not a plausible epoch-seconds value` };
+  const base = {
+    eventId: `${source}:${lineNo}`,
+    tenant,
+    userId: user,
+    itemId: item,
+    timestamp: Number(ts) * 1000,
+    context: { category },
+  };
   let candidate: InteractionEvent;
   switch (behavior) {
     case 'pv':
@@ -31,7 +41,9 @@ export function parseTaobaoLine(text: string, lineNo: number, source: string, te
       return { ok: false, line: lineNo, reason: `unknown behavior ${JSON.stringify(behavior)}` };
   }
   const checked = validateEvent(candidate);
-  return checked.ok ? { ok: true, line: lineNo, event: checked.value } : { ok: false, line: lineNo, reason: checked.error };
+  return checked.ok
+    ? { ok: true, line: lineNo, event: checked.value }
+    : { ok: false, line: lineNo, reason: checked.error };
 }
 
 /** Streams the file line by line (1-based line numbers), skipping blank lines. */

@@ -9,10 +9,16 @@ interface Input {
 }
 
 /** Trains in a child process; `onIteration` receives each finished sweep's number. */
-export function trainAlsInChild(R: SparseMatrix, params: AlsParams, onIteration?: (iteration: number) => void): Promise<AlsModel> {
+export function trainAlsInChild(
+  R: SparseMatrix,
+  params: AlsParams,
+  onIteration?: (iteration: number) => void,
+): Promise<AlsModel> {
   return runInChild<Input, AlsModel>(import.meta.url, { R, params }, onIteration).catch((err: unknown) => {
     throw new Error(`ALS training failed: ${err instanceof Error ? err.message : String(err)}`);
   });
 }
 
-serveChildTask<Input, AlsModel>(import.meta.url, ({ R, params }, progress) => trainAls(R, params, (iteration) => progress(iteration)));
+serveChildTask<Input, AlsModel>(import.meta.url, ({ R, params }, progress) =>
+  trainAls(R, params, (iteration) => progress(iteration)),
+);

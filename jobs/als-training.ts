@@ -35,7 +35,11 @@ export interface AlsTrainingDeps {
 }
 
 /** Reads the aggregated interaction matrix of a tenant from the ledger. */
-export async function readInteractions(clickhouse: ClickHouseClient, config: Config, req: AlsTrainingRequest): Promise<{ users: string[]; items: string[]; rows: Int32Array; cols: Int32Array; values: Float64Array }> {
+export async function readInteractions(
+  clickhouse: ClickHouseClient,
+  config: Config,
+  req: AlsTrainingRequest,
+): Promise<{ users: string[]; items: string[]; rows: Int32Array; cols: Int32Array; values: Float64Array }> {
   const w = config.als.weights;
   const weight = `multiIf(event_type = 'impression', ${w.impression}, event_type = 'click', ${w.click}, event_type = 'engagement', ${w.engagement}, ${w.conversion})`;
   const userIndex = new Map<string, number>();
@@ -54,7 +58,11 @@ export async function readInteractions(clickhouse: ClickHouseClient, config: Con
     });
     for await (const chunk of rs.stream()) {
       for (const row of chunk) {
-        const { user_id: user, item_id: item, v } = row.json<{ user_id: string; item_id: string; v: string | number }>();
+        const {
+          user_id: user,
+          item_id: item,
+          v,
+        } = row.json<{ user_id: string; item_id: string; v: string | number }>();
         let u = userIndex.get(user);
         if (u === undefined) userIndex.set(user, (u = userIndex.size));
         let i = itemIndex.get(item);
@@ -74,16 +82,33 @@ export async function readInteractions(clickhouse: ClickHouseClient, config: Con
       }
     }
   }
-  return { users: [...userIndex.keys()], items: [...itemIndex.keys()], rows: Int32Array.from(rows), cols: Int32Array.from(cols), values: Float64Array.from(values) };
+  return {
+    users: [...userIndex.keys()],
+    items: [...itemIndex.keys()],
+    rows: Int32Array.from(rows),
+    cols: Int32Array.from(cols),
+    values: Float64Array.from(values),
+  };
 }
 
-export async function trainTenantAls(deps: AlsTrainingDeps, req: AlsTrainingRequest, onProgress?: (p: number) => Promise<void> | void): Promise<{ manifest: ArtifactManifest<AlsMeta>; result: AlsTrainingResult }> {
+export async function trainTenantAls(
+  deps: AlsTrainingDeps,
+  req: AlsTrainingRequest,
+  onProgress?: (p: number) => Promise<void> | void,
+): Promise<{ manifest: ArtifactManifest<AlsMeta>; result: AlsTrainingResult }> {
   const { config, logger } = deps;
   const data = await readInteractions(deps.clickhouse, config, req);
-  if (data.rows.length === 0) throw new Error(`no interactions for tenant ${req.tenant} in the ledger${req.sinceMs !== undefined || req.untilMs !== undefined ? ' in the requested range' : ''}`);
+  if (data.rows.length === 0)
+    throw new Error(
+      `no interactions for tenant ${req.tenant} in the ledger${req.sinceMs !== undefined || req.untilMs !== undefined ? ' in the requested range' : ''}`,
+    );
   const R = csrFromTriples(data.users.length, data.items.length, data.rows, data.cols, data.values);
   const started = performance.now();
-  const model = await trainAlsInChild(R, config.als.params, (iteration) => void onProgress?.(Math.round((100 * iteration) / config.als.params.iterations)));
+  const model = await trainAlsInChild(
+    R,
+    config.als.params,
+    (iteration) => void onProgress?.(Math.round((100 * iteration) / config.als.params.iterations)),
+  );
   const trainSeconds = (performance.now() - started) / 1000;
   const manifest = await deps.models.publish(req.tenant, model, data.users, data.items, {
     tenant: req.tenant,
@@ -95,27 +120,55 @@ export async function trainTenantAls(deps: AlsTrainingDeps, req: AlsTrainingRequ
     trainSeconds,
     scalerVersion: await deps.scalerVersion(req.tenant),
   });
-  logger.info({ tenant: req.tenant, version: manifest.version, users: data.users.length, items: data.items.length, trainSeconds }, 'ALS model published');
-  return { manifest, result: { version: manifest.version, nUsers: data.users.length, nItems: data.items.length, interactions: data.rows.length, trainSeconds } };
+  logger.info(
+    { tenant: req.tenant, version: manifest.version, users: data.users.length, items: data.items.length, trainSeconds },
+    'ALS model published',
+  );
+  return {
+    manifest,
+    result: {
+      version: manifest.version,
+      nUsers: data.users.length,
+      nItems: data.items.length,
+      interactions: data.rows.length,
+      trainSeconds,
+    },
+  };
 }
 
 export function alsQueue(config: Config): Queue<AlsTrainingRequest, AlsTrainingResult> {
-  return new Queue<AlsTrainingRequest, AlsTrainingResult>(ALS_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix });
+  return new Queue<AlsTrainingRequest, AlsTrainingResult>(ALS_QUEUE, {
+    connection: bullConnection(config),
+    prefix: config.queuePrefix,
+  });
 }
 
 /**
  * Enqueues training for a tenant. Deduplicated by tenant: while a job for the tenant is waiting or running, another
  * trigger returns that job instead of queueing a second one.
  */
-export async function enqueueAlsTraining(queue: Queue<AlsTrainingRequest, AlsTrainingResult>, req: AlsTrainingRequest): Promise<Job<AlsTrainingRequest, AlsTrainingResult>> {
-  return queue.add('train', req, { deduplication: { id: `als-${req.tenant}` }, removeOnComplete: 100, removeOnFail: 100, attempts: 2, backoff: { type: 'exponential', delay: 5000 } });
+export async function enqueueAlsTraining(
+  queue: Queue<AlsTrainingRequest, AlsTrainingResult>,
+  req: AlsTrainingRequest,
+): Promise<Job<AlsTrainingRequest, AlsTrainingResult>> {
+  return queue.add('train', req, {
+    deduplication: { id: `als-${req.tenant}` },
+    removeOnComplete: 100,
+    removeOnFail: 100,
+    attempts: 2,
+    backoff: { type: 'exponential', delay: 5000 },
+  });
 }
 
 /**
  * Runs queued training jobs. `onPublished` is called after each new version (the retcon trigger: a new model means
  * the tenant's index should be rebuilt with it).
  */
-export function startAlsWorker(config: Config, deps: AlsTrainingDeps, onPublished?: (result: AlsTrainingResult, tenant: string) => Promise<void>): { worker: Worker<AlsTrainingRequest, AlsTrainingResult>; events: QueueEvents } {
+export function startAlsWorker(
+  config: Config,
+  deps: AlsTrainingDeps,
+  onPublished?: (result: AlsTrainingResult, tenant: string) => Promise<void>,
+): { worker: Worker<AlsTrainingRequest, AlsTrainingResult>; events: QueueEvents } {
   const worker = new Worker<AlsTrainingRequest, AlsTrainingResult>(
     ALS_QUEUE,
     async (job) => {
@@ -126,5 +179,8 @@ export function startAlsWorker(config: Config, deps: AlsTrainingDeps, onPublishe
     { connection: bullConnection(config), prefix: config.queuePrefix, concurrency: 1 },
   );
   worker.on('failed', (job, err) => deps.logger.error({ err, tenant: job?.data.tenant }, 'ALS training failed'));
-  return { worker, events: new QueueEvents(ALS_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix }) };
+  return {
+    worker,
+    events: new QueueEvents(ALS_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix }),
+  };
 }

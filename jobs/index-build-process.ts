@@ -8,8 +8,14 @@ interface Input {
   index: IndexInput;
 }
 
-export function buildSnapshotInChild(root: string, index: IndexInput, onProgress?: (points: number) => void): Promise<IndexManifest> {
+export function buildSnapshotInChild(
+  root: string,
+  index: IndexInput,
+  onProgress?: (points: number) => void,
+): Promise<IndexManifest> {
   return runInChild<Input, IndexManifest>(import.meta.url, { root, index }, onProgress);
 }
 
-serveChildTask<Input, IndexManifest>(import.meta.url, ({ root, index }, progress) => buildSnapshot(root, index, progress));
+serveChildTask<Input, IndexManifest>(import.meta.url, ({ root, index }, progress) =>
+  buildSnapshot(root, index, progress),
+);

@@ -55,15 +55,29 @@ export interface RetconDeps {
 }
 
 /** Items of the ledger slice with their interaction counts (impressions are exposure, not interest). */
-async function ledgerInteractions(clickhouse: ClickHouseClient, config: Config, req: RetconRequest): Promise<Map<string, number>> {
+async function ledgerInteractions(
+  clickhouse: ClickHouseClient,
+  config: Config,
+  req: RetconRequest,
+): Promise<Map<string, number>> {
   const { database } = config.clickhouse;
   const items = new Map<string, number>();
-  const rows = finalReadRows<{ item_id: string; n: string | number }>(clickhouse, database, config.ledger.table, (scope) => `SELECT item_id, countIf(event_type != 'impression') AS n ${ledgerSliceFrom(database, config.ledger.table, req, scope)} GROUP BY item_id`);
+  const rows = finalReadRows<{ item_id: string; n: string | number }>(
+    clickhouse,
+    database,
+    config.ledger.table,
+    (scope) =>
+      `SELECT item_id, countIf(event_type != 'impression') AS n ${ledgerSliceFrom(database, config.ledger.table, req, scope)} GROUP BY item_id`,
+  );
   for await (const r of rows) items.set(r.item_id, (items.get(r.item_id) ?? 0) + Number(r.n));
   return items;
 }
 
-export async function retconTenant(deps: RetconDeps, req: RetconRequest, onProgress?: (percent: number) => void | Promise<void>): Promise<{ manifest: IndexManifest; result: RetconResult }> {
+export async function retconTenant(
+  deps: RetconDeps,
+  req: RetconRequest,
+  onProgress?: (percent: number) => void | Promise<void>,
+): Promise<{ manifest: IndexManifest; result: RetconResult }> {
   const started = performance.now();
   const lap = (() => {
     let t = started;
@@ -75,7 +89,10 @@ export async function retconTenant(deps: RetconDeps, req: RetconRequest, onProgr
     };
   })();
   const model = await deps.models.current(req.tenant, 0); // every fold-in update so far
-  if (!model) throw new Error(`partition ${req.tenant} has no ALS model yet: train one first (npm run als -- train --tenant ${req.tenant})`);
+  if (!model)
+    throw new Error(
+      `partition ${req.tenant} has no ALS model yet: train one first (npm run als -- train --tenant ${req.tenant})`,
+    );
   // items arriving from here on count toward the next build's trigger
   await takeNewItemCount(deps.redis, req.tenant);
   const interactions = await ledgerInteractions(deps.clickhouse, deps.config, req);
@@ -104,7 +121,10 @@ export async function retconTenant(deps: RetconDeps, req: RetconRequest, onProgr
     regularization: r.contentMapRegularization,
     holdoutFraction: 0.1,
   });
-  if (emb.itemIds.length === 0) throw new Error(`no item of partition ${req.tenant} has a vector in ${model.version} or a catalogue record to embed`);
+  if (emb.itemIds.length === 0)
+    throw new Error(
+      `no item of partition ${req.tenant} has a vector in ${model.version} or a catalogue record to embed`,
+    );
   const sources: Record<string, string> = { als: model.version };
   if (scaler) sources.scaler = scaler.version;
   let contentMap: RetconResult['contentMap'] = null;
@@ -128,7 +148,15 @@ export async function retconTenant(deps: RetconDeps, req: RetconRequest, onProgr
   await onProgress?.(20);
   const manifest = await buildSnapshotInChild(
     deps.config.artifactsDir,
-    { partition: req.tenant, itemIds: emb.itemIds, vectors: emb.vectors, dim: f, params: DEFAULT_INDEX_PARAMS, sources, transform: 'mips' },
+    {
+      partition: req.tenant,
+      itemIds: emb.itemIds,
+      vectors: emb.vectors,
+      dim: f,
+      params: DEFAULT_INDEX_PARAMS,
+      sources,
+      transform: 'mips',
+    },
     (points) => void onProgress?.(20 + Math.round((75 * points) / emb.itemIds.length)),
   );
   const build = lap();
@@ -159,25 +187,46 @@ export async function retconPartitions(redis: Redis, communityPartition: string)
 }
 
 export function retconQueue(config: Config): Queue<RetconRequest, RetconResult> {
-  return new Queue<RetconRequest, RetconResult>(RETCON_QUEUE, { connection: bullConnection(config), prefix: config.queuePrefix });
+  return new Queue<RetconRequest, RetconResult>(RETCON_QUEUE, {
+    connection: bullConnection(config),
+    prefix: config.queuePrefix,
+  });
 }
 
 /** Deduplicated per tenant: a trigger while one is waiting or running returns that job. */
 export function enqueueRetcon(queue: Queue<RetconRequest, RetconResult>, req: RetconRequest) {
-  return queue.add('retcon', req, { deduplication: { id: `retcon-${req.tenant}` }, removeOnComplete: 100, removeOnFail: 100, attempts: 2, backoff: { type: 'exponential', delay: 5000 } });
+  return queue.add('retcon', req, {
+    deduplication: { id: `retcon-${req.tenant}` },
+    removeOnComplete: 100,
+    removeOnFail: 100,
+    attempts: 2,
+    backoff: { type: 'exponential', delay: 5000 },
+  });
 }
 
 /** A periodic rebuild of the tenant's index (BullMQ job scheduler; replaces the tenant's previous schedule). */
-export async function scheduleRetcon(queue: Queue<RetconRequest, RetconResult>, tenant: string, everyMs: number): Promise<void> {
-  await queue.upsertJobScheduler(`retcon-schedule-${tenant}`, { every: everyMs }, { name: 'retcon', data: { tenant }, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+export async function scheduleRetcon(
+  queue: Queue<RetconRequest, RetconResult>,
+  tenant: string,
+  everyMs: number,
+): Promise<void> {
+  await queue.upsertJobScheduler(
+    `retcon-schedule-${tenant}`,
+    { every: everyMs },
+    { name: 'retcon', data: { tenant }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+  );
 }
 
 export function startRetconWorker(config: Config, deps: RetconDeps): Worker<RetconRequest, RetconResult> {
-  const worker = new Worker<RetconRequest, RetconResult>(RETCON_QUEUE, async (job) => (await retconTenant(deps, job.data, (p) => job.updateProgress(p))).result, {
-    connection: bullConnection(config),
-    prefix: config.queuePrefix,
-    concurrency: 1,
-  });
+  const worker = new Worker<RetconRequest, RetconResult>(
+    RETCON_QUEUE,
+    async (job) => (await retconTenant(deps, job.data, (p) => job.updateProgress(p))).result,
+    {
+      connection: bullConnection(config),
+      prefix: config.queuePrefix,
+      concurrency: 1,
+    },
+  );
   worker.on('failed', (job, err) => deps.logger.error({ err, tenant: job?.data.tenant }, 'retcon failed'));
   return worker;
 }

@@ -27,10 +27,16 @@ export interface TreeRankerResult extends RankerTrainingReport {
   readSeconds: number;
 }
 
-export async function trainTreeRankerJob(deps: { config: Config; examples: RankerExampleLog; rankers: RankerStore; logger: Logger }, req: TreeRankerRequest): Promise<TreeRankerResult> {
+export async function trainTreeRankerJob(
+  deps: { config: Config; examples: RankerExampleLog; rankers: RankerStore; logger: Logger },
+  req: TreeRankerRequest,
+): Promise<TreeRankerResult> {
   const t0 = performance.now();
   const latest = await deps.examples.latest(req.tenant);
-  if (latest === null) throw new Error(`tenant ${req.tenant} has no labelled impressions yet: feeds must be served, their impressions (with the recommendation id) sent as events, and attribution windows closed`);
+  if (latest === null)
+    throw new Error(
+      `tenant ${req.tenant} has no labelled impressions yet: feeds must be served, their impressions (with the recommendation id) sent as events, and attribution windows closed`,
+    );
   const until = req.untilMs ?? latest + 1;
   const examples = await deps.examples.read(req.tenant, until - req.days * 86_400_000, until);
   const readSeconds = (performance.now() - t0) / 1000;
@@ -43,7 +49,11 @@ export async function trainTreeRankerJob(deps: { config: Config; examples: Ranke
     ...(ftrl ? { baselines: { ftrlSeenHoldout: (c) => ftrl.ranker.score(c) } } : {}),
   });
   const trainSeconds = (performance.now() - t1) / 1000;
-  const version = await deps.rankers.publishTree(req.tenant, model, { ...report, trainSeconds, features: DENSE_FEATURES });
+  const version = await deps.rankers.publishTree(req.tenant, model, {
+    ...report,
+    trainSeconds,
+    features: DENSE_FEATURES,
+  });
   if (req.activate) await deps.rankers.setServing(req.tenant, 'lambdamart');
   deps.logger.info({ tenant: req.tenant, version, ...report, trainSeconds }, 'published a tree ranker version');
   return { tenant: req.tenant, version, serving: req.activate, trainSeconds, readSeconds, ...report };

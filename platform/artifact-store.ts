@@ -26,7 +26,11 @@ export class ChecksumError extends Error {
   }
 }
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 export class ArtifactStore {
   constructor(readonly root: string) {}
@@ -46,24 +50,37 @@ export class ArtifactStore {
     const manifestPath = join(dir, `${version}.manifest.json`);
     if (await exists(manifestPath)) return this.manifest<M>(kind, version);
     await writeOnce(join(dir, file), content);
-    const manifest: ArtifactManifest<M> = { kind, version, sha256, bytes: content.length, file, createdAt: now.toISOString(), meta };
+    const manifest: ArtifactManifest<M> = {
+      kind,
+      version,
+      sha256,
+      bytes: content.length,
+      file,
+      createdAt: now.toISOString(),
+      meta,
+    };
     await writeOnce(manifestPath, Buffer.from(JSON.stringify(manifest, null, 2)));
     return manifest;
   }
 
   async manifest<M = Record<string, unknown>>(kind: string, version: string): Promise<ArtifactManifest<M>> {
-    if (!version.startsWith(`${kind}-`) || !SAFE.test(version.slice(kind.length + 1))) throw new Error(`not a ${kind} version: ${JSON.stringify(version)}`);
+    if (!version.startsWith(`${kind}-`) || !SAFE.test(version.slice(kind.length + 1)))
+      throw new Error(`not a ${kind} version: ${JSON.stringify(version)}`);
     const path = join(this.dir(kind), `${version}.manifest.json`);
     if (!(await exists(path))) throw new Error(`no ${kind} artifact ${version} under ${this.root}`);
     return JSON.parse(await readFile(path, 'utf8')) as ArtifactManifest<M>;
   }
 
   /** The artifact's bytes, checked against the manifest's sha256. */
-  async load<M = Record<string, unknown>>(kind: string, version: string): Promise<{ manifest: ArtifactManifest<M>; content: Buffer }> {
+  async load<M = Record<string, unknown>>(
+    kind: string,
+    version: string,
+  ): Promise<{ manifest: ArtifactManifest<M>; content: Buffer }> {
     const manifest = await this.manifest<M>(kind, version);
     const content = await readFile(join(this.dir(kind), manifest.file));
     const sha = createHash('sha256').update(content).digest('hex');
-    if (sha !== manifest.sha256) throw new ChecksumError(`${kind} artifact ${version} is corrupt: sha256 ${sha} != manifest ${manifest.sha256}`);
+    if (sha !== manifest.sha256)
+      throw new ChecksumError(`${kind} artifact ${version} is corrupt: sha256 ${sha} != manifest ${manifest.sha256}`);
     return { manifest, content };
   }
 
@@ -72,7 +89,9 @@ export class ArtifactStore {
     const dir = this.dir(kind);
     if (!(await exists(dir))) return [];
     const names = (await readdir(dir)).filter((n) => n.endsWith('.manifest.json'));
-    const manifests = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactManifest));
+    const manifests = await Promise.all(
+      names.map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as ArtifactManifest),
+    );
     return manifests.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 }

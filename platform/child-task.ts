@@ -5,12 +5,21 @@
 import { fork, type Serializable } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-type Message<O> = { kind: 'progress'; value: number } | { kind: 'done'; output: O } | { kind: 'error'; message: string };
+type Message<O> =
+  { kind: 'progress'; value: number } | { kind: 'done'; output: O } | { kind: 'error'; message: string };
 
 /** Forks `moduleUrl` (which must call serveChildTask), sends it `input`, resolves with its output. */
-export function runInChild<I extends Serializable, O>(moduleUrl: string, input: I, onProgress?: (value: number) => void): Promise<O> {
+export function runInChild<I extends Serializable, O>(
+  moduleUrl: string,
+  input: I,
+  onProgress?: (value: number) => void,
+): Promise<O> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(moduleUrl), [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(moduleUrl), [], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let settled = false;
     child.on('message', (m: Message<O>) => {
       if (m.kind === 'progress') {
@@ -31,12 +40,18 @@ export function runInChild<I extends Serializable, O>(moduleUrl: string, input: 
 }
 
 /** In the child: handles the one input it is sent, reports progress, replies, and lets the process end. */
-export function serveChildTask<I, O>(moduleUrl: string, handler: (input: I, progress: (value: number) => void) => O | Promise<O>): void {
+export function serveChildTask<I, O>(
+  moduleUrl: string,
+  handler: (input: I, progress: (value: number) => void) => O | Promise<O>,
+): void {
   if (!process.send || process.argv[1] !== fileURLToPath(moduleUrl)) return;
   const send = process.send.bind(process);
   process.once('message', async (input: I) => {
     try {
-      send({ kind: 'done', output: await handler(input, (value) => send({ kind: 'progress', value } satisfies Message<O>)) } satisfies Message<O>);
+      send({
+        kind: 'done',
+        output: await handler(input, (value) => send({ kind: 'progress', value } satisfies Message<O>)),
+      } satisfies Message<O>);
     } catch (err) {
       send({ kind: 'error', message: err instanceof Error ? err.message : String(err) } satisfies Message<O>);
     }

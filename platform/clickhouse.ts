@@ -6,7 +6,10 @@ import type { Config } from '../config/config.ts';
 export type { ClickHouseClient };
 
 /** A client bound to `database` (the configured one by default; null for the server default, to create it). */
-export function createClickHouse(config: Config, database: string | null = config.clickhouse.database): ClickHouseClient {
+export function createClickHouse(
+  config: Config,
+  database: string | null = config.clickhouse.database,
+): ClickHouseClient {
   return createClient({
     url: config.clickhouse.url,
     username: config.clickhouse.user,
@@ -50,18 +53,27 @@ export async function ensureDatabase(config: Config): Promise<void> {
  * and its replacement share a partition (same ts), so per-group FINAL deduplicates exactly like one FINAL over all.
  * One group (no split) when the table is small or merged; `['1']` when it has no parts yet.
  */
-export async function finalReadScopes(clickhouse: ClickHouseClient, database: string, table: string, maxParts = 300): Promise<string[]> {
+export async function finalReadScopes(
+  clickhouse: ClickHouseClient,
+  database: string,
+  table: string,
+  maxParts = 300,
+): Promise<string[]> {
   const rs = await clickhouse.query({
     query: `SELECT partition, count() AS parts FROM system.parts WHERE database = ${sqlString(database)} AND table = ${sqlString(table)} AND active GROUP BY partition ORDER BY partition`,
     format: 'JSONEachRow',
   });
-  const partitions = (await rs.json<{ partition: string; parts: string | number }>()).map((p) => ({ id: p.partition.replace(/'/g, ''), parts: Number(p.parts) }));
+  const partitions = (await rs.json<{ partition: string; parts: string | number }>()).map((p) => ({
+    id: p.partition.replace(/'/g, ''),
+    parts: Number(p.parts),
+  }));
   const total = partitions.reduce((s, p) => s + p.parts, 0);
   if (total <= maxParts) return ['1'];
   const groups: string[][] = [];
   let size = Infinity;
   for (const p of partitions) {
-    if (!/^\d{6}$/.test(p.id)) throw new Error(`${database}.${table}: partition ${JSON.stringify(p.id)} is not a toYYYYMM(ts) month`);
+    if (!/^\d{6}$/.test(p.id))
+      throw new Error(`${database}.${table}: partition ${JSON.stringify(p.id)} is not a toYYYYMM(ts) month`);
     if (size + p.parts > maxParts) {
       groups.push([]);
       size = 0;
@@ -77,7 +89,12 @@ export async function finalReadScopes(clickhouse: ClickHouseClient, database: st
  * result's JSONEachRow rows in turn. A key spanning several partitions (a user's month-by-month counts) comes back
  * once per group, so aggregates over it must be merged by the caller (sums add up).
  */
-export async function* finalReadRows<T>(clickhouse: ClickHouseClient, database: string, table: string, query: (scope: string) => string): AsyncGenerator<T> {
+export async function* finalReadRows<T>(
+  clickhouse: ClickHouseClient,
+  database: string,
+  table: string,
+  query: (scope: string) => string,
+): AsyncGenerator<T> {
   for (const scope of await finalReadScopes(clickhouse, database, table)) {
     const rs = await clickhouse.query({ query: query(scope), format: 'JSONEachRow' });
     for await (const chunk of rs.stream()) for (const row of chunk) yield row.json<T>();

@@ -62,12 +62,15 @@ export class ConsumerTracker {
   /** The distinct (group, topic) pairs of consumers still running: what the lag monitor measures. */
   groups(): { groupId: string; topic: string }[] {
     const seen = new Map<string, { groupId: string; topic: string }>();
-    for (const c of this.consumers) if (c.state !== 'stopped') seen.set(`${c.groupId}\u0000${c.topic}`, { groupId: c.groupId, topic: c.topic });
+    for (const c of this.consumers)
+      if (c.state !== 'stopped') seen.set(`${c.groupId}\u0000${c.topic}`, { groupId: c.groupId, topic: c.topic });
     return [...seen.values()];
   }
 
   /** One line per consumer that is not joined ("group on topic: crashed (reason)"); empty when all are. */
   notJoined(): string[] {
-    return this.consumers.filter((c) => c.state !== 'joined').map((c) => `${c.groupId} on ${c.topic}: ${c.state}${c.reason ? ` (${c.reason})` : ''}`);
+    return this.consumers
+      .filter((c) => c.state !== 'joined')
+      .map((c) => `${c.groupId} on ${c.topic}: ${c.state}${c.reason ? ` (${c.reason})` : ''}`);
   }
 }

@@ -41,7 +41,11 @@ export async function runChecks(checks: readonly ReadinessCheck[], timeoutMs: nu
   const results = await Promise.all(
     checks.map(async (c): Promise<[string, CheckResult]> => {
       try {
-        await withTimeout(Promise.resolve().then(() => c.check()), timeoutMs, c.name);
+        await withTimeout(
+          Promise.resolve().then(() => c.check()),
+          timeoutMs,
+          c.name,
+        );
         return [c.name, { ok: true }];
       } catch (err) {
         return [c.name, { ok: false, error: err instanceof Error ? err.message : String(err) }];

@@ -4,7 +4,22 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 export type { Logger };
 
 /** Fields that may carry a secret, wherever they sit (API keys arrive in `authorization` or `x-api-key` headers). */
-export const REDACTED_PATHS = ['password', '*.password', 'apiKey', '*.apiKey', 'authorization', '*.authorization', 'req.headers.authorization', 'headers.authorization', '*.headers.authorization', 'req.headers["x-api-key"]', 'headers["x-api-key"]', '*.headers["x-api-key"]', '["x-api-key"]', '*["x-api-key"]'];
+export const REDACTED_PATHS = [
+  'password',
+  '*.password',
+  'apiKey',
+  '*.apiKey',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'req.headers["x-api-key"]',
+  'headers["x-api-key"]',
+  '*.headers["x-api-key"]',
+  '["x-api-key"]',
+  '*["x-api-key"]',
+];
 
 /** JSON logs on stdout, or on `destination` (tests capture them). */
 export function createLogger(level: string, name = 'rankstream', destination?: DestinationStream): Logger {

@@ -37,24 +37,101 @@ export function createMetrics(withDefaults = true): Metrics {
   const registry = new Registry();
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'rankstream_' });
   const registers = [registry];
-  const consumerJoined = new Gauge({ name: 'rankstream_consumer_group_joined', help: '1 while this process\'s consumer has joined the group, else 0.', labelNames: ['group', 'topic'], registers });
+  const consumerJoined = new Gauge({
+    name: 'rankstream_consumer_group_joined',
+    help: "1 while this process's consumer has joined the group, else 0.",
+    labelNames: ['group', 'topic'],
+    registers,
+  });
   return {
     registry,
-    consumed: new Counter({ name: 'rankstream_records_consumed_total', help: 'Records a processor consumed and committed.', labelNames: ['processor', 'topic'], registers }),
-    deadLettered: new Counter({ name: 'rankstream_records_dead_lettered_total', help: 'Records sent to a dead-letter topic.', labelNames: ['processor', 'topic', 'stage'], registers }),
-    skipped: new Counter({ name: 'rankstream_records_skipped_total', help: 'Undecodable records skipped (dead-lettered by another processor).', labelNames: ['processor', 'topic'], registers }),
-    batchSeconds: new Histogram({ name: 'rankstream_batch_seconds', help: 'Time from batch fetch to commit.', labelNames: ['processor'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
-    batchRetries: new Counter({ name: 'rankstream_batch_retries_total', help: 'Retried side-effect attempts.', labelNames: ['processor'], registers }),
-    batchesInFlight: new Gauge({ name: 'rankstream_batches_in_flight', help: 'Batches fetched and not yet committed or abandoned, per processor.', labelNames: ['processor'], registers }),
-    consumerLag: new Gauge({ name: 'rankstream_consumer_lag', help: 'Records not yet committed by the consumer group: high watermark minus committed offset, per partition.', labelNames: ['group', 'topic', 'partition'], registers }),
+    consumed: new Counter({
+      name: 'rankstream_records_consumed_total',
+      help: 'Records a processor consumed and committed.',
+      labelNames: ['processor', 'topic'],
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'rankstream_records_dead_lettered_total',
+      help: 'Records sent to a dead-letter topic.',
+      labelNames: ['processor', 'topic', 'stage'],
+      registers,
+    }),
+    skipped: new Counter({
+      name: 'rankstream_records_skipped_total',
+      help: 'Undecodable records skipped (dead-lettered by another processor).',
+      labelNames: ['processor', 'topic'],
+      registers,
+    }),
+    batchSeconds: new Histogram({
+      name: 'rankstream_batch_seconds',
+      help: 'Time from batch fetch to commit.',
+      labelNames: ['processor'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    batchRetries: new Counter({
+      name: 'rankstream_batch_retries_total',
+      help: 'Retried side-effect attempts.',
+      labelNames: ['processor'],
+      registers,
+    }),
+    batchesInFlight: new Gauge({
+      name: 'rankstream_batches_in_flight',
+      help: 'Batches fetched and not yet committed or abandoned, per processor.',
+      labelNames: ['processor'],
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'rankstream_consumer_lag',
+      help: 'Records not yet committed by the consumer group: high watermark minus committed offset, per partition.',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+    }),
     consumerJoined,
-    feedsServed: new Counter({ name: 'rankstream_feeds_total', help: 'Feed responses by channel (http, kafka) and status.', labelNames: ['channel', 'status'], registers }),
-    feedSeconds: new Histogram({ name: 'rankstream_feed_seconds', help: 'Feed computation latency.', labelNames: ['channel'], buckets: FEED_SECONDS_BUCKETS, registers }),
-    httpRequests: new Counter({ name: 'rankstream_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers }),
-    httpSeconds: new Histogram({ name: 'rankstream_http_request_seconds', help: 'HTTP request latency by route (receipt to response).', labelNames: ['route'], buckets: FEED_SECONDS_BUCKETS, registers }),
-    rateLimited: new Counter({ name: 'rankstream_rate_limited_total', help: 'HTTP requests refused (429) by the per-API-key rate limit, by the key\'s tenant.', labelNames: ['tenant'], registers }),
-    httpInFlight: new Gauge({ name: 'rankstream_http_in_flight', help: 'API requests (/v1/*) being served now.', registers }),
-    httpShed: new Counter({ name: 'rankstream_http_shed_total', help: 'API requests refused with 503 because HTTP_MAX_IN_FLIGHT requests were already in flight (load shedding).', labelNames: ['route'], registers }),
+    feedsServed: new Counter({
+      name: 'rankstream_feeds_total',
+      help: 'Feed responses by channel (http, kafka) and status.',
+      labelNames: ['channel', 'status'],
+      registers,
+    }),
+    feedSeconds: new Histogram({
+      name: 'rankstream_feed_seconds',
+      help: 'Feed computation latency.',
+      labelNames: ['channel'],
+      buckets: FEED_SECONDS_BUCKETS,
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: 'rankstream_http_requests_total',
+      help: 'HTTP requests by route and status.',
+      labelNames: ['route', 'status'],
+      registers,
+    }),
+    httpSeconds: new Histogram({
+      name: 'rankstream_http_request_seconds',
+      help: 'HTTP request latency by route (receipt to response).',
+      labelNames: ['route'],
+      buckets: FEED_SECONDS_BUCKETS,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'rankstream_rate_limited_total',
+      help: "HTTP requests refused (429) by the per-API-key rate limit, by the key's tenant.",
+      labelNames: ['tenant'],
+      registers,
+    }),
+    httpInFlight: new Gauge({
+      name: 'rankstream_http_in_flight',
+      help: 'API requests (/v1/*) being served now.',
+      registers,
+    }),
+    httpShed: new Counter({
+      name: 'rankstream_http_shed_total',
+      help: 'API requests refused with 503 because HTTP_MAX_IN_FLIGHT requests were already in flight (load shedding).',
+      labelNames: ['route'],
+      registers,
+    }),
     consumers: new ConsumerTracker(consumerJoined),
   };
 }

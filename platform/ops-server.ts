@@ -35,11 +35,25 @@ export interface OpsServer {
 }
 
 /** Listens with only the health and metrics routes. Port 0 takes any free port (see url). */
-export async function startOpsServer(opts: { host: string; port: number; metrics: Metrics; readiness: Readiness; logger: Logger }): Promise<OpsServer> {
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'ops-http' }, { level: 'warn' }) as FastifyBaseLogger });
+export async function startOpsServer(opts: {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  readiness: Readiness;
+  logger: Logger;
+}): Promise<OpsServer> {
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ component: 'ops-http' }, { level: 'warn' }) as FastifyBaseLogger,
+  });
   registerHealthRoutes(app, opts);
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, field: 'path' }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, field: 'path' }),
+  );
   await app.listen({ host: opts.host, port: opts.port });
   const { port } = app.server.address() as AddressInfo;
-  return { app, url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`, close: () => app.close() };
+  return {
+    app,
+    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    close: () => app.close(),
+  };
 }

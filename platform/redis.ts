@@ -9,7 +9,11 @@ export type { Redis };
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
 export function createRedis(config: Config, logger: Logger = createLogger(config.logLevel, 'redis')): Redis {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 20, enableAutoPipelining: false, lazyConnect: false });
+  const redis = new Redis(config.redisUrl, {
+    maxRetriesPerRequest: 20,
+    enableAutoPipelining: false,
+    lazyConnect: false,
+  });
   // Without a listener ioredis prints "Unhandled error event" with a stack for every attempt. Commands still fail or
   // retry on their own; this only reports the connection state, throttled, without the URL (it may hold a password).
   let lastLoggedAt = 0;
@@ -20,7 +24,10 @@ export function createRedis(config: Config, logger: Logger = createLogger(config
       suppressed += 1;
       return;
     }
-    logger.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code }, suppressedSinceLast: suppressed }, 'redis connection error; reconnecting');
+    logger.warn(
+      { err: { message: err.message, code: (err as NodeJS.ErrnoException).code }, suppressedSinceLast: suppressed },
+      'redis connection error; reconnecting',
+    );
     lastLoggedAt = now;
     suppressed = 0;
   });

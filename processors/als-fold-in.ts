@@ -62,7 +62,10 @@ export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
     for (const [tenant, events] of byTenant) {
       const args: (string | number)[] = [`rs:{${tenant}}:`, this.options.historyTtlS, this.options.dedupeTtlS];
       for (const e of events) args.push(e.eventId, e.userId, e.itemId, this.options.weights[e.type]);
-      const [users, items] = (await this.redis.eval(APPLY_HISTORY, 1, alsHistoryKey(tenant, '_'), ...args)) as [string[], string[]];
+      const [users, items] = (await this.redis.eval(APPLY_HISTORY, 1, alsHistoryKey(tenant, '_'), ...args)) as [
+        string[],
+        string[],
+      ];
       // Before the tenant's first training there is no model to fold into; the histories still accrue.
       const model = await this.models.current(tenant);
       if (model && users.length > 0) {
@@ -77,7 +80,12 @@ export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
   }
 
   /** Re-solves the items' vectors from their histories with the user factors fixed (fresh ones from this batch first). */
-  async refreshItems(tenant: string, model: LoadedAls, items: string[], fresh: Map<string, Float64Array>): Promise<void> {
+  async refreshItems(
+    tenant: string,
+    model: LoadedAls,
+    items: string[],
+    fresh: Map<string, Float64Array>,
+  ): Promise<void> {
     const pipe = this.redis.pipeline();
     for (const i of items) pipe.hgetall(alsItemHistoryKey(tenant, i));
     const histories = (await pipe.exec()) ?? [];
@@ -100,7 +108,16 @@ export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
       if (known.length === 0) return;
       const packed = new Float64Array(known.length * f);
       known.forEach(([user], k) => packed.set((fresh.get(user) ?? stored.get(user))!, k * f));
-      vectors.set(item, foldInItem(packed, f, userGram, known.map(([, v]) => v), model.params));
+      vectors.set(
+        item,
+        foldInItem(
+          packed,
+          f,
+          userGram,
+          known.map(([, v]) => v),
+          model.params,
+        ),
+      );
     });
     await this.models.writeItemVectors(model, vectors);
     if (trim.length > 0) await trim.exec();
@@ -133,6 +150,9 @@ export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
     const entries = Object.entries(raw).map(([k, v]) => [k, Number(v)] as [string, number]);
     if (entries.length <= this.options.historyMaxItems) return { kept: entries, dropped: [] };
     entries.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
-    return { kept: entries.slice(0, this.options.historyMaxItems), dropped: entries.slice(this.options.historyMaxItems).map(([k]) => k) };
+    return {
+      kept: entries.slice(0, this.options.historyMaxItems),
+      dropped: entries.slice(this.options.historyMaxItems).map(([k]) => k),
+    };
   }
 }

@@ -13,7 +13,13 @@ import { sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
 import { ITEM_UPDATES_CHANNEL } from '../state/als-models.ts';
-import { applyCatalogItems, FRESH_MAX_ITEMS, newItemCount, readCatalogItems, type CatalogApplyOutcome } from '../state/catalog.ts';
+import {
+  applyCatalogItems,
+  FRESH_MAX_ITEMS,
+  newItemCount,
+  readCatalogItems,
+  type CatalogApplyOutcome,
+} from '../state/catalog.ts';
 
 /** Published on ITEM_UPDATES_CHANNEL when items of a tenant were deleted: readers drop them from live indexes. */
 export interface ItemDeletionAnnouncement {
@@ -112,7 +118,11 @@ const itemRef = (it: Pick<CatalogItem, 'tenant' | 'itemId'>) => `${it.tenant}\u0
  * record. A stale record with the stored version is a re-delivery: its effects are planned again from the stored
  * record. The last state of each item in the batch wins (created then deleted: only the deletion). Pure.
  */
-export function planCatalogEffects(items: readonly CatalogItem[], outcomes: readonly CatalogApplyOutcome[], stored: ReadonlyMap<string, CatalogItem | null>): CatalogEffects {
+export function planCatalogEffects(
+  items: readonly CatalogItem[],
+  outcomes: readonly CatalogApplyOutcome[],
+  stored: ReadonlyMap<string, CatalogItem | null>,
+): CatalogEffects {
   const last = new Map<string, CatalogItem>();
   const triggerCandidates = new Set<string>();
   items.forEach((item, i) => {
@@ -180,22 +190,28 @@ export class CatalogProcessor implements BatchProcessor<CatalogItem> {
 
     if (effects.deleted.size > 0) {
       const pipe = this.redis.pipeline();
-      for (const [tenant, deleted] of effects.deleted) pipe.publish(ITEM_UPDATES_CHANNEL, JSON.stringify({ tenant, deleted } satisfies ItemDeletionAnnouncement));
+      for (const [tenant, deleted] of effects.deleted)
+        pipe.publish(ITEM_UPDATES_CHANNEL, JSON.stringify({ tenant, deleted } satisfies ItemDeletionAnnouncement));
       for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
     }
-    if (this.options.onApplied) for (const [tenant, applied] of effects.applied) await this.options.onApplied(tenant, applied);
+    if (this.options.onApplied)
+      for (const [tenant, applied] of effects.applied) await this.options.onApplied(tenant, applied);
     await this.checkTrigger(effects.triggerCandidates);
   }
 
   /** The stored records of items Redis answered 'stale' for, keyed like planCatalogEffects expects. */
-  private async storedOfStale(items: readonly CatalogItem[], outcomes: readonly CatalogApplyOutcome[]): Promise<Map<string, CatalogItem | null>> {
+  private async storedOfStale(
+    items: readonly CatalogItem[],
+    outcomes: readonly CatalogApplyOutcome[],
+  ): Promise<Map<string, CatalogItem | null>> {
     const byTenant = new Map<string, string[]>();
     items.forEach((it, i) => {
       if (outcomes[i] === 'stale') push(byTenant, it.tenant, it.itemId);
     });
     const out = new Map<string, CatalogItem | null>();
     for (const [tenant, ids] of byTenant) {
-      for (const [itemId, item] of await readCatalogItems(this.redis, tenant, [...new Set(ids)])) out.set(itemRef({ tenant, itemId }), item);
+      for (const [itemId, item] of await readCatalogItems(this.redis, tenant, [...new Set(ids)]))
+        out.set(itemRef({ tenant, itemId }), item);
     }
     return out;
   }
@@ -210,9 +226,17 @@ export class CatalogProcessor implements BatchProcessor<CatalogItem> {
 }
 
 /** Distinct items in the catalogue table, optionally for one tenant (FINAL collapses versions); deleted ones included. */
-export async function countCatalogRows(clickhouse: ClickHouseClient, database: string, table: string, tenant?: string): Promise<number> {
+export async function countCatalogRows(
+  clickhouse: ClickHouseClient,
+  database: string,
+  table: string,
+  tenant?: string,
+): Promise<number> {
   const where = tenant === undefined ? '' : ` WHERE tenant = ${sqlString(tenant)}`;
-  const rs = await clickhouse.query({ query: `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where}`, format: 'JSONEachRow' });
+  const rs = await clickhouse.query({
+    query: `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where}`,
+    format: 'JSONEachRow',
+  });
   const rows = await rs.json<{ n: string | number }>();
   return Number(rows[0]?.n ?? 0);
 }

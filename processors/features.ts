@@ -21,7 +21,9 @@ export class FeaturesProcessor implements BatchProcessor<InteractionEvent> {
   async process(records: ConsumedRecord<InteractionEvent>[]): Promise<void> {
     const events = records.map((r) => r.value);
     const tenants = [...new Set(events.map((e) => e.tenant))];
-    const users = [...new Map(events.map((e) => [`${e.tenant}/${e.userId}`, { tenant: e.tenant, user: e.userId }])).values()];
+    const users = [
+      ...new Map(events.map((e) => [`${e.tenant}/${e.userId}`, { tenant: e.tenant, user: e.userId }])).values(),
+    ];
     const state = await readFeatureState(this.redis, tenants, users);
     this.applied += await applyFeaturePlans(this.redis, planFeatureBatch(events, state, this.params), this.limits);
   }

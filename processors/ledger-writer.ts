@@ -126,10 +126,18 @@ export function ledgerSliceFrom(database: string, table: string, slice: LedgerSl
 }
 
 /** Distinct events in the ledger, optionally for one tenant (FINAL collapses replayed duplicates). */
-export async function countLedgerRows(clickhouse: ClickHouseClient, database: string, table: string, tenant?: string): Promise<number> {
+export async function countLedgerRows(
+  clickhouse: ClickHouseClient,
+  database: string,
+  table: string,
+  tenant?: string,
+): Promise<number> {
   let n = 0;
   const rows = finalReadRows<{ n: string | number }>(clickhouse, database, table, (scope) => {
-    const where = [...(tenant === undefined ? [] : [`tenant = ${sqlString(tenant)}`]), ...(scope === '1' ? [] : [scope])];
+    const where = [
+      ...(tenant === undefined ? [] : [`tenant = ${sqlString(tenant)}`]),
+      ...(scope === '1' ? [] : [scope]),
+    ];
     return `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
   });
   for await (const r of rows) n += Number(r.n);
@@ -140,9 +148,20 @@ export async function countLedgerRows(clickhouse: ClickHouseClient, database: st
  * Per-user outcomes of a ledger slice for experiment reports: impressions, and the clicks, conversions and revenue
  * attributed to a feed (events carrying a recommendation id).
  */
-export async function readUserOutcomes(clickhouse: ClickHouseClient, database: string, table: string, slice: LedgerSlice): Promise<UserOutcome[]> {
+export async function readUserOutcomes(
+  clickhouse: ClickHouseClient,
+  database: string,
+  table: string,
+  slice: LedgerSlice,
+): Promise<UserOutcome[]> {
   const byUser = new Map<string, UserOutcome>();
-  const rows = finalReadRows<{ user_id: string; impressions: string | number; clicks: string | number; conversions: string | number; revenue: string | number }>(
+  const rows = finalReadRows<{
+    user_id: string;
+    impressions: string | number;
+    clicks: string | number;
+    conversions: string | number;
+    revenue: string | number;
+  }>(
     clickhouse,
     database,
     table,

@@ -58,23 +58,52 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
 
   /** Impressions wait for their window (with the features they were served with); clicks and conversions mark them. */
   private async record(events: InteractionEvent[]): Promise<void> {
-    const impressions = events.filter((e): e is Extract<InteractionEvent, { type: 'impression' }> => e.type === 'impression');
+    const impressions = events.filter(
+      (e): e is Extract<InteractionEvent, { type: 'impression' }> => e.type === 'impression',
+    );
     // one read per recommendation, however many of its items were shown
-    const recs = [...new Map(impressions.map((e) => [`${e.tenant}/${e.recommendationId}`, { tenant: e.tenant, recommendationId: e.recommendationId }])).values()];
-    const logged = new Map((await this.store.served(recs)).map((ctx, i) => [`${recs[i]!.tenant}/${recs[i]!.recommendationId}`, ctx]));
+    const recs = [
+      ...new Map(
+        impressions.map((e) => [
+          `${e.tenant}/${e.recommendationId}`,
+          { tenant: e.tenant, recommendationId: e.recommendationId },
+        ]),
+      ).values(),
+    ];
+    const logged = new Map(
+      (await this.store.served(recs)).map((ctx, i) => [`${recs[i]!.tenant}/${recs[i]!.recommendationId}`, ctx]),
+    );
     const pipe = this.redis.pipeline();
     const ttlS = Math.ceil((2 * this.o.attributionWindowMs) / 1000) + 3600;
     for (const e of impressions) {
       const context = logged.get(`${e.tenant}/${e.recommendationId}`)?.[e.itemId];
       if (!context) continue; // not one of our feeds' items (or its log expired): nothing to learn from
       const key = `${e.recommendationId}|${e.itemId}`;
-      pipe.hset(impKey(e.tenant, key), 'c', JSON.stringify(context), 'pos', String(e.position), 'u', e.userId, 't', String(e.timestamp)).expire(impKey(e.tenant, key), ttlS);
+      pipe
+        .hset(
+          impKey(e.tenant, key),
+          'c',
+          JSON.stringify(context),
+          'pos',
+          String(e.position),
+          'u',
+          e.userId,
+          't',
+          String(e.timestamp),
+        )
+        .expire(impKey(e.tenant, key), ttlS);
       pipe.zadd(dueKey(e.tenant), e.timestamp + this.o.attributionWindowMs, key);
     }
     for (const e of events) {
       if (e.type !== 'click' && e.type !== 'conversion') continue;
       // the first one counts (NX); whether it fell inside the window is decided when the window closes
-      pipe.set((e.type === 'click' ? clkKey : cnvKey)(e.tenant, `${e.recommendationId}|${e.itemId}`), String(e.timestamp), 'EX', ttlS, 'NX');
+      pipe.set(
+        (e.type === 'click' ? clkKey : cnvKey)(e.tenant, `${e.recommendationId}|${e.itemId}`),
+        String(e.timestamp),
+        'EX',
+        ttlS,
+        'NX',
+      );
     }
     if (pipe.length > 0) for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
   }
@@ -111,7 +140,17 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
         const context = JSON.parse(imp.c) as RankingContext;
         examples.push({ features: withPosition(rankingFeatures(context), position), clicked: clicked || converted });
         const sep = key.lastIndexOf('|');
-        rows.push({ tenant, recommendationId: key.slice(0, sep), itemId: key.slice(sep + 1), userId: imp.u ?? '', impressionMs: shownAt, position, context, clicked, converted });
+        rows.push({
+          tenant,
+          recommendationId: key.slice(0, sep),
+          itemId: key.slice(sep + 1),
+          userId: imp.u ?? '',
+          impressionMs: shownAt,
+          position,
+          context,
+          clicked,
+          converted,
+        });
       });
       // the example table first: if it fails, the batch is retried and nothing is lost
       await this.examplesLog.append(rows);

@@ -8,7 +8,16 @@
 import { canonicalJson } from '../core/canonical-json.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { numericFeatures } from '../core/features/numeric-features.ts';
-import { decidePromotion, mergeAccumulators, observeAll, snapshotOf, type PromotionDecision, type PromotionPolicy, type ScalerAccumulator, type ScalerSnapshot } from '../core/features/scaler.ts';
+import {
+  decidePromotion,
+  mergeAccumulators,
+  observeAll,
+  snapshotOf,
+  type PromotionDecision,
+  type PromotionPolicy,
+  type ScalerAccumulator,
+  type ScalerSnapshot,
+} from '../core/features/scaler.ts';
 import type { ArtifactManifest, ArtifactStore } from '../platform/artifact-store.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
@@ -67,7 +76,11 @@ export class ScalerProcessor implements BatchProcessor<InteractionEvent> {
       for (const tenant of byTenant.keys()) {
         try {
           const { decision, manifest } = await this.publisher.publish(tenant);
-          if (decision.promote) this.logger.info({ tenant, version: manifest?.version, reason: decision.reason, drift: decision.drift?.max }, 'scaler version promoted');
+          if (decision.promote)
+            this.logger.info(
+              { tenant, version: manifest?.version, reason: decision.reason, drift: decision.drift?.max },
+              'scaler version promoted',
+            );
         } catch (err) {
           // publishing is periodic and best-effort: the next interval tries again; folding already succeeded
           this.logger.warn({ err, tenant }, 'scaler publish skipped');
@@ -78,13 +91,15 @@ export class ScalerProcessor implements BatchProcessor<InteractionEvent> {
 
   private async fold(tenant: string, records: ConsumedRecord<InteractionEvent>[]): Promise<void> {
     const field = `${records[0]!.topic}:${records[0]!.partition}`;
-    const results = (await this.redis.pipeline().hget(scalerAccKey(tenant), field).get(generationKey(tenant)).exec()) ?? [];
+    const results =
+      (await this.redis.pipeline().hget(scalerAccKey(tenant), field).get(generationKey(tenant)).exec()) ?? [];
     for (const [err] of results) if (err) throw err;
     const stored = results[0]?.[1] as string | null;
     const generation = results[1]?.[1] as string | null;
     const gen = Number(generation ?? 0);
     const prior = stored ? (JSON.parse(stored) as PartitionAccumulator) : null;
-    const state: PartitionAccumulator = prior && prior.generation === gen ? prior : { generation: gen, offset: prior?.offset ?? '-1', acc: {} };
+    const state: PartitionAccumulator =
+      prior && prior.generation === gen ? prior : { generation: gen, offset: prior?.offset ?? '-1', acc: {} };
     const last = BigInt(state.offset);
     let newest = last;
     for (const r of records) {
@@ -108,7 +123,10 @@ export class ScalerPublisher {
 
   /** The candidate: every partition's accumulator of the current generation, merged. */
   async candidate(tenant: string): Promise<{ generation: number; snapshot: ScalerSnapshot }> {
-    const [all, generation] = await Promise.all([this.redis.hgetall(scalerAccKey(tenant)), this.redis.get(generationKey(tenant))]);
+    const [all, generation] = await Promise.all([
+      this.redis.hgetall(scalerAccKey(tenant)),
+      this.redis.get(generationKey(tenant)),
+    ]);
     const gen = Number(generation ?? 0);
     const parts = Object.values(all)
       .map((v) => JSON.parse(v) as PartitionAccumulator)
@@ -124,10 +142,14 @@ export class ScalerPublisher {
   }
 
   /** Evaluates the candidate against the policy; promotes it (artifact + pointer + next generation) when allowed. */
-  async publish(tenant: string, force = false): Promise<{ decision: PromotionDecision; manifest: ArtifactManifest<ScalerMeta> | null }> {
+  async publish(
+    tenant: string,
+    force = false,
+  ): Promise<{ decision: PromotionDecision; manifest: ArtifactManifest<ScalerMeta> | null }> {
     // One publisher at a time per tenant (processor instances, the CLI): two promotions would skip a generation.
     const token = `${process.pid}-${Math.random()}`;
-    if ((await this.redis.set(lockKey(tenant), token, 'PX', 30_000, 'NX')) !== 'OK') throw new Error(`another scaler publish for ${tenant} is running`);
+    if ((await this.redis.set(lockKey(tenant), token, 'PX', 30_000, 'NX')) !== 'OK')
+      throw new Error(`another scaler publish for ${tenant} is running`);
     try {
       return await this.publishLocked(tenant, force);
     } finally {
@@ -135,14 +157,37 @@ export class ScalerPublisher {
     }
   }
 
-  private async publishLocked(tenant: string, force: boolean): Promise<{ decision: PromotionDecision; manifest: ArtifactManifest<ScalerMeta> | null }> {
+  private async publishLocked(
+    tenant: string,
+    force: boolean,
+  ): Promise<{ decision: PromotionDecision; manifest: ArtifactManifest<ScalerMeta> | null }> {
     const { generation, snapshot } = await this.candidate(tenant);
     const current = await this.current(tenant);
     const decision = decidePromotion(current?.snapshot ?? null, snapshot, this.policy, force);
-    await this.redis.pipeline().lpush(decisionsKey(tenant), JSON.stringify({ at: new Date().toISOString(), generation, ...decision, drift: decision.drift ? { ...decision.drift, max: finite(decision.drift.max) } : null })).ltrim(decisionsKey(tenant), 0, 99).exec();
+    await this.redis
+      .pipeline()
+      .lpush(
+        decisionsKey(tenant),
+        JSON.stringify({
+          at: new Date().toISOString(),
+          generation,
+          ...decision,
+          drift: decision.drift ? { ...decision.drift, max: finite(decision.drift.max) } : null,
+        }),
+      )
+      .ltrim(decisionsKey(tenant), 0, 99)
+      .exec();
     if (!decision.promote) return { decision, manifest: null };
     const artifact: ScalerArtifact = { tenant, features: snapshot.features };
-    const meta: ScalerMeta = { tenant, samples: decision.samples, generation, parent: current?.version ?? null, decision: decision.reason, drift: decision.drift, policy: this.policy };
+    const meta: ScalerMeta = {
+      tenant,
+      samples: decision.samples,
+      generation,
+      parent: current?.version ?? null,
+      decision: decision.reason,
+      drift: decision.drift,
+      policy: this.policy,
+    };
     const manifest = await this.store.put(SCALER_KIND, Buffer.from(canonicalJson(artifact)), 'json', meta);
     await this.redis.pipeline().set(scalerCurrentKey(tenant), manifest.version).incr(generationKey(tenant)).exec();
     return { decision, manifest };

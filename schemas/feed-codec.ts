@@ -42,22 +42,39 @@ export interface FeedSchemaIds {
   feed: number;
 }
 
-export async function registerFeedSchemas(registry: SchemaRegistryClient, requestTopic: string, feedTopic: string): Promise<FeedSchemaIds> {
+export async function registerFeedSchemas(
+  registry: SchemaRegistryClient,
+  requestTopic: string,
+  feedTopic: string,
+): Promise<FeedSchemaIds> {
   const req = readSchema('FeedRequest');
   const feed = readSchema('Feed');
-  return { request: await registry.register(subjectFor(requestTopic, req), req), feed: await registry.register(subjectFor(feedTopic, feed), feed) };
+  return {
+    request: await registry.register(subjectFor(requestTopic, req), req),
+    feed: await registry.register(subjectFor(feedTopic, feed), feed),
+  };
 }
 
-export async function decodeFeedRequest(registry: SchemaRegistryClient, message: KafkaMessage): Promise<{ value: FeedRequestRecord; schemaId: number }> {
+export async function decodeFeedRequest(
+  registry: SchemaRegistryClient,
+  message: KafkaMessage,
+): Promise<{ value: FeedRequestRecord; schemaId: number }> {
   const decoded = await registry.decode(message.value);
   if (decoded.recordName !== 'io.rankstream.serving.FeedRequest') {
-    throw new DecodeError(`schema id ${decoded.schemaId} is ${decoded.recordName}, not io.rankstream.serving.FeedRequest`, decoded.schemaId);
+    throw new DecodeError(
+      `schema id ${decoded.schemaId} is ${decoded.recordName}, not io.rankstream.serving.FeedRequest`,
+      decoded.schemaId,
+    );
   }
   // The fields every answer echoes, by type (the request's rules give an invalid_request Feed instead): a schema registered
   // under our record name with other fields would otherwise fail only when its Feed is encoded, an error the runner
   // retries as an outage.
   const shape = feedRequestShape.safeParse(decoded.value);
-  if (!shape.success) throw new ValidationError(`invalid io.rankstream.serving.FeedRequest: ${formatIssues(shape.error.issues)}`, decoded.schemaId);
+  if (!shape.success)
+    throw new ValidationError(
+      `invalid io.rankstream.serving.FeedRequest: ${formatIssues(shape.error.issues)}`,
+      decoded.schemaId,
+    );
   return { value: decoded.value as unknown as FeedRequestRecord, schemaId: decoded.schemaId };
 }
 
@@ -66,6 +83,7 @@ const feedRequestShape = z.object({ requestId: z.string(), tenant: z.string(), u
 
 export async function decodeFeed(registry: SchemaRegistryClient, value: Buffer | null): Promise<FeedRecord> {
   const decoded = await registry.decode(value);
-  if (decoded.recordName !== 'io.rankstream.serving.Feed') throw new DecodeError(`not a Feed: ${decoded.recordName}`, decoded.schemaId);
+  if (decoded.recordName !== 'io.rankstream.serving.Feed')
+    throw new DecodeError(`not a Feed: ${decoded.recordName}`, decoded.schemaId);
   return decoded.value as unknown as FeedRecord;
 }

@@ -17,10 +17,17 @@ export async function encodeItem(registry: SchemaRegistryClient, schemaId: numbe
 }
 
 /** Decodes and validates one message of the items topic (DecodeError / ValidationError name what is wrong). */
-export async function decodeItem(registry: SchemaRegistryClient, message: KafkaMessage, nowMs = Date.now()): Promise<{ value: CatalogItem; schemaId: number }> {
+export async function decodeItem(
+  registry: SchemaRegistryClient,
+  message: KafkaMessage,
+  nowMs = Date.now(),
+): Promise<{ value: CatalogItem; schemaId: number }> {
   const decoded = await registry.decode(message.value);
   if (decoded.recordName !== ITEM_RECORD_NAME) {
-    throw new DecodeError(`schema id ${decoded.schemaId} is ${decoded.recordName || 'an unnamed schema'}, not ${ITEM_RECORD_NAME}`, decoded.schemaId);
+    throw new DecodeError(
+      `schema id ${decoded.schemaId} is ${decoded.recordName || 'an unnamed schema'}, not ${ITEM_RECORD_NAME}`,
+      decoded.schemaId,
+    );
   }
   const checked = validateCatalogItem(decoded.value, nowMs);
   if (!checked.ok) throw new ValidationError(`invalid ${ITEM_RECORD_NAME}: ${checked.error}`, decoded.schemaId);

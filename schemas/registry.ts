@@ -65,7 +65,10 @@ export class SchemaRegistryClient {
   private readonly types = new Map<number, Promise<avro.Type>>();
 
   constructor(readonly url: string) {
-    this.registry = new SchemaRegistry({ host: url, retry: { retries: 3, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } });
+    this.registry = new SchemaRegistry({
+      host: url,
+      retry: { retries: 3, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 },
+    });
   }
 
   /**
@@ -107,7 +110,8 @@ export class SchemaRegistryClient {
     const base = this.url.replace(/\/$/, '');
     for (const query of ['', '?permanent=true']) {
       const res = await fetch(`${base}/subjects/${encodeURIComponent(subject)}${query}`, { method: 'DELETE' });
-      if (!res.ok && res.status !== 404) throw new Error(`deleting subject ${subject}${query} at ${this.url}: HTTP ${res.status}`);
+      if (!res.ok && res.status !== 404)
+        throw new Error(`deleting subject ${subject}${query} at ${this.url}: HTTP ${res.status}`);
     }
   }
 
@@ -130,7 +134,10 @@ export class SchemaRegistryClient {
   async decode(buffer: Buffer | null): Promise<Decoded> {
     if (!buffer || buffer.length === 0) throw new DecodeError('empty message value', null);
     if (buffer.length < 5 || buffer.readUInt8(0) !== 0) {
-      throw new DecodeError(`not Confluent wire format: expected magic byte 0 and a 4-byte schema id (got ${buffer.length} bytes starting 0x${buffer.subarray(0, 1).toString('hex')})`, null);
+      throw new DecodeError(
+        `not Confluent wire format: expected magic byte 0 and a 4-byte schema id (got ${buffer.length} bytes starting 0x${buffer.subarray(0, 1).toString('hex')})`,
+        null,
+      );
     }
     const schemaId = buffer.readInt32BE(1);
     let type: avro.Type;
@@ -139,17 +146,24 @@ export class SchemaRegistryClient {
     } catch (err) {
       if (err instanceof DecodeError) throw err;
       const e = err as ResponseErrorLike;
-      if (e.status === 404) throw new DecodeError(`unknown schema id ${schemaId}: the registry has no such schema`, schemaId);
+      if (e.status === 404)
+        throw new DecodeError(`unknown schema id ${schemaId}: the registry has no such schema`, schemaId);
       throw err; // registry unreachable: not the message's fault, so not a dead letter
     }
     let value: Record<string, unknown>;
     try {
       value = type.fromBuffer(buffer.subarray(5)) as Record<string, unknown>;
     } catch (err) {
-      throw new DecodeError(`Avro body does not decode with schema id ${schemaId} (${type.name ?? ''}): ${(err as Error).message}`, schemaId);
+      throw new DecodeError(
+        `Avro body does not decode with schema id ${schemaId} (${type.name ?? ''}): ${(err as Error).message}`,
+        schemaId,
+      );
     }
     if (losesProtoKey(type, buffer.subarray(5), value)) {
-      throw new DecodeError(`Avro body with schema id ${schemaId} (${type.name ?? ''}) has a map key "__proto__", which a JavaScript object cannot hold (it would be dropped silently)`, schemaId);
+      throw new DecodeError(
+        `Avro body with schema id ${schemaId} (${type.name ?? ''}) has a map key "__proto__", which a JavaScript object cannot hold (it would be dropped silently)`,
+        schemaId,
+      );
     }
     return { schemaId, recordName: type.name ?? '', value: { ...value } };
   }
@@ -159,7 +173,8 @@ export class SchemaRegistryClient {
     if (!pending) {
       pending = this.registry.getSchema(schemaId).then((schema) => {
         // For Avro the client returns an avsc Type (the same avsc package we depend on).
-        if (!(schema instanceof avro.Type)) throw new DecodeError(`schema id ${schemaId} is not an Avro schema`, schemaId);
+        if (!(schema instanceof avro.Type))
+          throw new DecodeError(`schema id ${schemaId} is not an Avro schema`, schemaId);
         return schema;
       });
       pending.catch(() => this.types.delete(schemaId));

@@ -2,7 +2,14 @@
 // Windows are evaluated at the tenant's latest event time (event time drives everything, so a replay of old data
 // reads as it would have live).
 import { decayedScore } from '../core/features/popularity.ts';
-import { betaPrior, smoothedRate, trendingScore, windowCounts, type WindowCounts, type WindowName } from '../core/features/session-features.ts';
+import {
+  betaPrior,
+  smoothedRate,
+  trendingScore,
+  windowCounts,
+  type WindowCounts,
+  type WindowName,
+} from '../core/features/session-features.ts';
 import type { Redis } from '../platform/redis.ts';
 import { TENANTS_KEY, readItemFeatureData, readUserFeatureData, tenantCountersKey } from '../state/features.ts';
 
@@ -12,7 +19,15 @@ export interface RateByWindow {
 
 export interface UserFeatures extends RateByWindow {
   asOfMs: number | null;
-  session: { id: string; startMs: number; lastMs: number; durationMs: number; events: number; counts: Record<string, number>; items: string[] } | null;
+  session: {
+    id: string;
+    startMs: number;
+    lastMs: number;
+    durationMs: number;
+    events: number;
+    counts: Record<string, number>;
+    items: string[];
+  } | null;
   recentItems: string[];
   windows: WindowCounts;
 }
@@ -35,7 +50,8 @@ function ctrs(windows: WindowCounts, tenant: WindowCounts, strength: number): Re
   const out = {} as Record<WindowName, number>;
   const globalRate = tenant['7d'].impression > 0 ? tenant['7d'].click / tenant['7d'].impression : 0.05;
   const prior = betaPrior(globalRate, strength);
-  for (const w of Object.keys(windows) as WindowName[]) out[w] = smoothedRate(windows[w].click, windows[w].impression, prior);
+  for (const w of Object.keys(windows) as WindowName[])
+    out[w] = smoothedRate(windows[w].click, windows[w].impression, prior);
   return out;
 }
 

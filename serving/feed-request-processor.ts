@@ -24,12 +24,46 @@ export class FeedRequestProcessor implements BatchProcessor<FeedRequestRecord> {
   ) {}
 
   async answer(req: FeedRequestRecord): Promise<FeedRecord> {
-    const base = { requestId: req.requestId, tenant: req.tenant, userId: req.userId, timestamp: Date.now(), modelVersion: this.feeds.modelVersion, indexVersion: INDEX_VERSION, fallback: null, experiments: {}, rankerVersion: null };
-    const checked = checkFeedRequest({ tenant: req.tenant, userId: req.userId, k: req.k, exclude: req.exclude, seedItems: req.seedItems, ...(req.where === null || req.where === undefined ? {} : { where: req.where }), ...(req.rules === null || req.rules === undefined ? {} : { rules: req.rules }) }, this.limits);
-    if (!checked.ok) return { ...base, recommendationId: '', status: 'invalid_request', error: checked.error, items: [] };
+    const base = {
+      requestId: req.requestId,
+      tenant: req.tenant,
+      userId: req.userId,
+      timestamp: Date.now(),
+      modelVersion: this.feeds.modelVersion,
+      indexVersion: INDEX_VERSION,
+      fallback: null,
+      experiments: {},
+      rankerVersion: null,
+    };
+    const checked = checkFeedRequest(
+      {
+        tenant: req.tenant,
+        userId: req.userId,
+        k: req.k,
+        exclude: req.exclude,
+        seedItems: req.seedItems,
+        ...(req.where === null || req.where === undefined ? {} : { where: req.where }),
+        ...(req.rules === null || req.rules === undefined ? {} : { rules: req.rules }),
+      },
+      this.limits,
+    );
+    if (!checked.ok)
+      return { ...base, recommendationId: '', status: 'invalid_request', error: checked.error, items: [] };
     const outcome = await this.feeds.feed(checked.value);
-    if (outcome.status !== 'ok') return { ...base, recommendationId: '', status: outcome.status, error: outcome.error, items: [] };
-    return { ...base, recommendationId: outcome.recommendationId, status: 'ok', error: null, items: outcome.items, modelVersion: outcome.modelVersion, indexVersion: outcome.indexVersion, fallback: outcome.fallback, experiments: outcome.experiments, rankerVersion: outcome.rankerVersion };
+    if (outcome.status !== 'ok')
+      return { ...base, recommendationId: '', status: outcome.status, error: outcome.error, items: [] };
+    return {
+      ...base,
+      recommendationId: outcome.recommendationId,
+      status: 'ok',
+      error: null,
+      items: outcome.items,
+      modelVersion: outcome.modelVersion,
+      indexVersion: outcome.indexVersion,
+      fallback: outcome.fallback,
+      experiments: outcome.experiments,
+      rankerVersion: outcome.rankerVersion,
+    };
   }
 
   async process(records: ConsumedRecord<FeedRequestRecord>[]): Promise<void> {

@@ -59,7 +59,9 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     routerOptions: { maxParamLength: 4 * MAX_ID_LENGTH },
     // a malformed URL (bad percent-encoding, an over-long path parameter) gets the same {error, field} body as the rest
     frameworkErrors: (err, _req, reply) => {
-      void (reply as unknown as FastifyReply).code(err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400).send({ error: err.message, field: 'path' });
+      void (reply as unknown as FastifyReply)
+        .code(err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400)
+        .send({ error: err.message, field: 'path' });
     },
   });
 
@@ -72,7 +74,13 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     if (route === undefined || !route.startsWith('/v1/')) return;
     if (maxInFlight > 0 && inFlight >= maxInFlight) {
       deps.metrics.httpShed.inc({ route });
-      return reply.code(503).header('retry-after', '1').send({ error: `request: this reader is serving ${maxInFlight} requests already (HTTP_MAX_IN_FLIGHT); retry after 1 s`, field: 'request' });
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({
+          error: `request: this reader is serving ${maxInFlight} requests already (HTTP_MAX_IN_FLIGHT); retry after 1 s`,
+          field: 'request',
+        });
     }
     inFlight++;
     deps.metrics.httpInFlight.set(inFlight);
@@ -97,13 +105,19 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     const field = err.code?.startsWith('FST_ERR_CTP') ? 'body' : 'request';
     return reply.code(status).send({ error: err.message, field });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, field: 'path' }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, field: 'path' }),
+  );
 
   /**
    * The caller's tenant: the one of its API key (a request naming another tenant is refused), or, only when keys are
    * not required, the one it names.
    */
-  async function callerTenant(headers: Record<string, string | string[] | undefined>, named: unknown, reply: FastifyReply): Promise<{ tenant: unknown } | { error: ErrorBody }> {
+  async function callerTenant(
+    headers: Record<string, string | string[] | undefined>,
+    named: unknown,
+    reply: FastifyReply,
+  ): Promise<{ tenant: unknown } | { error: ErrorBody }> {
     const given = apiKeyOf(headers);
     if ('error' in given) return { error: fail(reply, 401, 'authorization', given.error) };
     const key = given.key;
@@ -116,13 +130,36 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
         if (!decision.allowed) {
           deps.metrics.rateLimited.inc({ tenant });
           void reply.header('retry-after', String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
-          return { error: fail(reply, 429, 'authorization', `authorization: rate limit of this API key exceeded (${deps.rateLimiter.settings.perS}/s, burst ${deps.rateLimiter.settings.burst}); retry after ${decision.retryAfterMs} ms`) };
+          return {
+            error: fail(
+              reply,
+              429,
+              'authorization',
+              `authorization: rate limit of this API key exceeded (${deps.rateLimiter.settings.perS}/s, burst ${deps.rateLimiter.settings.burst}); retry after ${decision.retryAfterMs} ms`,
+            ),
+          };
         }
       }
-      if (named !== undefined && named !== tenant) return { error: fail(reply, 403, 'tenant', 'tenant: the API key belongs to another tenant; omit tenant or name your own') };
+      if (named !== undefined && named !== tenant)
+        return {
+          error: fail(
+            reply,
+            403,
+            'tenant',
+            'tenant: the API key belongs to another tenant; omit tenant or name your own',
+          ),
+        };
       return { tenant };
     }
-    if (deps.authRequired) return { error: fail(reply, 401, 'authorization', 'authorization: an API key is required (Authorization: Bearer <key> or x-api-key)') };
+    if (deps.authRequired)
+      return {
+        error: fail(
+          reply,
+          401,
+          'authorization',
+          'authorization: an API key is required (Authorization: Bearer <key> or x-api-key)',
+        ),
+      };
     return { tenant: named };
   }
 
@@ -140,49 +177,98 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     return { tenant: checked.value.tenant, user: checked.value.userId, ...outcome };
   }
 
-  app.get<{ Params: { user: string }; Querystring: Record<string, string | string[] | undefined> }>('/v1/feeds/:user', async (req, reply) => {
-    const q = req.query;
-    const bad = badQuery(q);
-    if (bad) return fail(reply, 400, bad.field, bad.error);
-    const list = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v.split(',') : []);
-    const exclude = list(q.exclude);
-    const caller = await callerTenant(req.headers, q.tenant, reply);
-    if ('error' in caller) return caller.error;
-    return serveFeed({ tenant: caller.tenant, userId: req.params.user, k: q.k === '' ? Number.NaN : q.k, exclude, where: q.where, seedItems: list(q.seed), rules: q.rules, explain: q.explain }, reply);
-  });
+  app.get<{ Params: { user: string }; Querystring: Record<string, string | string[] | undefined> }>(
+    '/v1/feeds/:user',
+    async (req, reply) => {
+      const q = req.query;
+      const bad = badQuery(q);
+      if (bad) return fail(reply, 400, bad.field, bad.error);
+      const list = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v.split(',') : []);
+      const exclude = list(q.exclude);
+      const caller = await callerTenant(req.headers, q.tenant, reply);
+      if ('error' in caller) return caller.error;
+      return serveFeed(
+        {
+          tenant: caller.tenant,
+          userId: req.params.user,
+          k: q.k === '' ? Number.NaN : q.k,
+          exclude,
+          where: q.where,
+          seedItems: list(q.seed),
+          rules: q.rules,
+          explain: q.explain,
+        },
+        reply,
+      );
+    },
+  );
 
   app.post('/v1/feeds', async (req, reply) => {
     const body = req.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(reply, 400, 'body', 'body: must be a JSON object');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return fail(reply, 400, 'body', 'body: must be a JSON object');
     const b = body as Record<string, unknown>;
     const caller = await callerTenant(req.headers, b.tenant, reply);
     if ('error' in caller) return caller.error;
-    return serveFeed({ tenant: caller.tenant, userId: b.user, k: b.k, exclude: b.exclude, where: b.where, seedItems: b.seedItems, rules: b.rules, explain: b.explain }, reply);
+    return serveFeed(
+      {
+        tenant: caller.tenant,
+        userId: b.user,
+        k: b.k,
+        exclude: b.exclude,
+        where: b.where,
+        seedItems: b.seedItems,
+        rules: b.rules,
+        explain: b.explain,
+      },
+      reply,
+    );
   });
 
   // Real-time features, for debugging and for rankers outside this process.
-  app.get<{ Params: { user: string }; Querystring: Record<string, string | string[] | undefined> }>('/v1/users/:user/features', async (req, reply) => {
-    const bad = badQuery(req.query) ?? badId('user', req.params.user);
-    if (bad) return fail(reply, 400, bad.field, bad.error);
-    const caller = await callerTenant(req.headers, req.query.tenant, reply);
-    if ('error' in caller) return caller.error;
-    const tenant = tenantId.safeParse(caller.tenant);
-    if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
-    if (!(await deps.features.tenantKnown(tenant.data))) return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
-    return { tenant: tenant.data, user: req.params.user, ...(await deps.features.user(tenant.data, req.params.user)) };
-  });
+  app.get<{ Params: { user: string }; Querystring: Record<string, string | string[] | undefined> }>(
+    '/v1/users/:user/features',
+    async (req, reply) => {
+      const bad = badQuery(req.query) ?? badId('user', req.params.user);
+      if (bad) return fail(reply, 400, bad.field, bad.error);
+      const caller = await callerTenant(req.headers, req.query.tenant, reply);
+      if ('error' in caller) return caller.error;
+      const tenant = tenantId.safeParse(caller.tenant);
+      if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
+      if (!(await deps.features.tenantKnown(tenant.data)))
+        return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
+      return {
+        tenant: tenant.data,
+        user: req.params.user,
+        ...(await deps.features.user(tenant.data, req.params.user)),
+      };
+    },
+  );
 
-  app.get<{ Params: { item: string }; Querystring: Record<string, string | string[] | undefined> }>('/v1/items/:item/features', async (req, reply) => {
-    const category = req.query.category;
-    const bad = badQuery(req.query) ?? badId('item', req.params.item) ?? (typeof category === 'string' && category.length > 1024 ? { field: 'category', error: 'category: longer than 1024 characters' } : null);
-    if (bad) return fail(reply, 400, bad.field, bad.error);
-    const caller = await callerTenant(req.headers, req.query.tenant, reply);
-    if ('error' in caller) return caller.error;
-    const tenant = tenantId.safeParse(caller.tenant);
-    if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
-    if (!(await deps.features.tenantKnown(tenant.data))) return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
-    return { tenant: tenant.data, item: req.params.item, ...(await deps.features.item(tenant.data, req.params.item, typeof category === 'string' ? category : null)) };
-  });
+  app.get<{ Params: { item: string }; Querystring: Record<string, string | string[] | undefined> }>(
+    '/v1/items/:item/features',
+    async (req, reply) => {
+      const category = req.query.category;
+      const bad =
+        badQuery(req.query) ??
+        badId('item', req.params.item) ??
+        (typeof category === 'string' && category.length > 1024
+          ? { field: 'category', error: 'category: longer than 1024 characters' }
+          : null);
+      if (bad) return fail(reply, 400, bad.field, bad.error);
+      const caller = await callerTenant(req.headers, req.query.tenant, reply);
+      if ('error' in caller) return caller.error;
+      const tenant = tenantId.safeParse(caller.tenant);
+      if (!tenant.success) return fail(reply, 400, 'tenant', `tenant: ${tenant.error.issues[0]?.message ?? 'invalid'}`);
+      if (!(await deps.features.tenantKnown(tenant.data)))
+        return fail(reply, 404, 'tenant', `tenant ${JSON.stringify(tenant.data)} is not known`);
+      return {
+        tenant: tenant.data,
+        item: req.params.item,
+        ...(await deps.features.item(tenant.data, req.params.item, typeof category === 'string' ? category : null)),
+      };
+    },
+  );
 
   registerHealthRoutes(app, deps);
 
@@ -194,7 +280,9 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
  * form (another scheme, an empty key) is refused rather than ignored: ignoring it would serve the request as
  * unauthenticated, under the tenant it names, when keys are optional.
  */
-export function apiKeyOf(headers: Record<string, string | string[] | undefined>): { key: string | null } | { error: string } {
+export function apiKeyOf(
+  headers: Record<string, string | string[] | undefined>,
+): { key: string | null } | { error: string } {
   const auth = headers.authorization;
   if (auth !== undefined) {
     const m = typeof auth === 'string' ? /^Bearer +(\S+) *$/i.exec(auth) : null;

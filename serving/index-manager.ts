@@ -26,7 +26,12 @@ export async function announceIndex(redis: Redis, a: IndexAnnouncement): Promise
 }
 
 /** Fetches the current vectors of items in a tenant's model version: fold-in's overrides ('als') or content embeddings. */
-export type ItemVectorSource = (tenant: string, version: string, items: string[], source: 'als' | 'content') => Promise<Map<string, Float64Array>>;
+export type ItemVectorSource = (
+  tenant: string,
+  version: string,
+  items: string[],
+  source: 'als' | 'content',
+) => Promise<Map<string, Float64Array>>;
 
 /** How often a partition without a loaded index re-reads its pointer (in case an announcement was missed). */
 const LOOKUP_RETRY_MS = 30_000;
@@ -119,7 +124,10 @@ export class IndexManager {
     } catch (err) {
       this.refused.add(`${partition}/${version}`);
       this.rejections++;
-      this.logger.error({ err, partition, version, keeping: this.serving.get(partition)?.manifest.version ?? null }, 'index snapshot refused');
+      this.logger.error(
+        { err, partition, version, keeping: this.serving.get(partition)?.manifest.version ?? null },
+        'index snapshot refused',
+      );
     }
   }
 
@@ -145,7 +153,10 @@ export class IndexManager {
         this.upserts++;
       }
     } catch (err) {
-      this.logger.warn({ err, partition }, 'item upsert into the live index failed; the next retcon includes the items');
+      this.logger.warn(
+        { err, partition },
+        'item upsert into the live index failed; the next retcon includes the items',
+      );
     }
   }
 
@@ -168,7 +179,11 @@ export class IndexManager {
         this.lookedUp.set(partition, Date.now());
         state.done++;
       }
-      if (missing.length > 0) this.logger.warn({ missing: missing.slice(0, 20), count: missing.length, root: this.root }, 'current index pointers name snapshots missing from the artifacts directory (is it shared with the retcon worker?)');
+      if (missing.length > 0)
+        this.logger.warn(
+          { missing: missing.slice(0, 20), count: missing.length, root: this.root },
+          'current index pointers name snapshots missing from the artifacts directory (is it shared with the retcon worker?)',
+        );
     } catch (err) {
       state.error = err instanceof Error ? err.message : String(err);
       throw err;
@@ -192,7 +207,12 @@ export class IndexManager {
 
   /** The index each partition serves now (for metrics). */
   loaded(): { partition: string; version: string; count: number; builtAt: string }[] {
-    return [...this.serving].map(([partition, index]) => ({ partition, version: index.manifest.version, count: index.manifest.count, builtAt: index.manifest.builtAt }));
+    return [...this.serving].map(([partition, index]) => ({
+      partition,
+      version: index.manifest.version,
+      count: index.manifest.count,
+      builtAt: index.manifest.builtAt,
+    }));
   }
 
   async stop(): Promise<void> {

@@ -42,7 +42,9 @@ export async function readServingModels(redis: Redis, communityPartition: string
   const tenants = [...new Set([...(await redis.smembers(TENANTS_KEY)), communityPartition])].sort();
   const out: ServingModels = { versions: [], rankers: [] };
   const width = POINTERS.length + 1;
-  const values = await redis.mget(...tenants.flatMap((t) => [...POINTERS.map(([, key]) => key(t)), rankerServingKey(t)]));
+  const values = await redis.mget(
+    ...tenants.flatMap((t) => [...POINTERS.map(([, key]) => key(t)), rankerServingKey(t)]),
+  );
   tenants.forEach((tenant, i) => {
     POINTERS.forEach(([model], j) => {
       const version = values[i * width + j];
@@ -56,7 +58,10 @@ export async function readServingModels(redis: Redis, communityPartition: string
 
 const MODEL_READ_TIMEOUT_MS = 2000;
 
-export function registerServingMetrics(registry: Registry, src: { indexes: IndexView; models: () => Promise<ServingModels>; logger: Logger }): void {
+export function registerServingMetrics(
+  registry: Registry,
+  src: { indexes: IndexView; models: () => Promise<ServingModels>; logger: Logger },
+): void {
   if (registry.getSingleMetric('rankstream_index_info')) return; // one reader per registry reports it
   const registers = [registry];
   const loaded = () => src.indexes.loaded();

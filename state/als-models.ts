@@ -80,7 +80,10 @@ export function decodeAlsArtifact(content: Buffer): { header: AlsHeader; itemFac
   const len = content.readUInt32LE(0);
   const header = JSON.parse(content.subarray(4, 4 + len).toString('utf8')) as AlsHeader;
   const n = header.nItems * header.factors;
-  if (content.length !== 4 + len + n * 8) throw new Error(`ALS artifact size ${content.length} does not match ${header.nItems} items x ${header.factors} factors`);
+  if (content.length !== 4 + len + n * 8)
+    throw new Error(
+      `ALS artifact size ${content.length} does not match ${header.nItems} items x ${header.factors} factors`,
+    );
   const itemFactors = new Float64Array(n);
   for (let i = 0; i < n; i++) itemFactors[i] = content.readDoubleLE(4 + len + i * 8);
   return { header, itemFactors };
@@ -108,15 +111,28 @@ export class AlsModelStore {
   ) {}
 
   /** Saves a trained model (artifact + user vectors) and makes it the tenant's current version. */
-  async publish(tenant: string, model: AlsModel, userIds: string[], itemIds: string[], meta: Omit<AlsMeta, 'parent'>): Promise<ArtifactManifest<AlsMeta>> {
+  async publish(
+    tenant: string,
+    model: AlsModel,
+    userIds: string[],
+    itemIds: string[],
+    meta: Omit<AlsMeta, 'parent'>,
+  ): Promise<ArtifactManifest<AlsMeta>> {
     const parent = await this.currentVersion(tenant);
     const header: AlsHeader = { tenant, factors: model.factors, nItems: model.nItems, itemIds, params: meta.params };
-    const manifest = await this.artifacts.put<AlsMeta>(ALS_KIND, encodeAlsArtifact(header, model.itemFactors), 'bin', { ...meta, parent });
+    const manifest = await this.artifacts.put<AlsMeta>(ALS_KIND, encodeAlsArtifact(header, model.itemFactors), 'bin', {
+      ...meta,
+      parent,
+    });
     const usersKey = alsUsersKey(tenant, manifest.version);
     for (let start = 0; start < userIds.length; start += 1000) {
       const pipe = this.redis.pipeline();
       for (let u = start; u < Math.min(start + 1000, userIds.length); u++) {
-        pipe.hset(usersKey, userIds[u]!, encodeVector(model.userFactors.subarray(u * model.factors, (u + 1) * model.factors)));
+        pipe.hset(
+          usersKey,
+          userIds[u]!,
+          encodeVector(model.userFactors.subarray(u * model.factors, (u + 1) * model.factors)),
+        );
       }
       await pipe.exec();
     }
@@ -127,7 +143,10 @@ export class AlsModelStore {
   /** Points the tenant at a version and announces it; the previous version's user vectors expire after a grace period. */
   async promote(tenant: string, version: string, previous: string | null): Promise<void> {
     const pipe = this.redis.pipeline().set(alsCurrentKey(tenant), version).persist(alsUsersKey(tenant, version));
-    if (previous && previous !== version) pipe.expire(alsUsersKey(tenant, previous), OLD_VERSION_GRACE_S).expire(alsItemsKey(tenant, previous), OLD_VERSION_GRACE_S);
+    if (previous && previous !== version)
+      pipe
+        .expire(alsUsersKey(tenant, previous), OLD_VERSION_GRACE_S)
+        .expire(alsItemsKey(tenant, previous), OLD_VERSION_GRACE_S);
     await pipe.publish(MODELS_CHANNEL, JSON.stringify({ tenant, kind: ALS_KIND, version })).exec();
   }
 
@@ -142,7 +161,17 @@ export class AlsModelStore {
       pending = this.artifacts.load(ALS_KIND, version).then(({ content }) => {
         const { header, itemFactors } = decodeAlsArtifact(content);
         const side = { itemFactors, nItems: header.nItems, factors: header.factors };
-        return { version, tenant: header.tenant, factors: header.factors, nItems: header.nItems, itemIds: header.itemIds, itemIndex: new Map(header.itemIds.map((id, i) => [id, i])), itemFactors, gram: itemGramian(side), params: header.params };
+        return {
+          version,
+          tenant: header.tenant,
+          factors: header.factors,
+          nItems: header.nItems,
+          itemIds: header.itemIds,
+          itemIndex: new Map(header.itemIds.map((id, i) => [id, i])),
+          itemFactors,
+          gram: itemGramian(side),
+          params: header.params,
+        };
       });
       pending.catch(() => this.cache.delete(version));
       this.cache.set(version, pending);
@@ -158,7 +187,18 @@ export class AlsModelStore {
     let live = this.live.get(version);
     if (!live) {
       const b = await this.base(version);
-      live = this.live.get(version) ?? { model: { ...b, itemIds: [...b.itemIds], itemIndex: new Map(b.itemIndex), itemFactors: b.itemFactors.slice(), gram: b.gram.slice() }, refreshedAt: 0, userGram: null, applied: new Map() };
+      live = this.live.get(version) ?? {
+        model: {
+          ...b,
+          itemIds: [...b.itemIds],
+          itemIndex: new Map(b.itemIndex),
+          itemFactors: b.itemFactors.slice(),
+          gram: b.gram.slice(),
+        },
+        refreshedAt: 0,
+        userGram: null,
+        applied: new Map(),
+      };
       this.live.set(version, live);
     }
     if (Date.now() - live.refreshedAt >= maxAgeMs) {
@@ -211,7 +251,14 @@ export class AlsModelStore {
       live?.applied.set(item, buf);
       args.push(item, buf);
     }
-    await this.redis.pipeline().hset(alsItemsKey(model.tenant, model.version), ...args).publish(ITEM_UPDATES_CHANNEL, JSON.stringify({ tenant: model.tenant, version: model.version, items: [...vectors.keys()], source: 'als' })).exec();
+    await this.redis
+      .pipeline()
+      .hset(alsItemsKey(model.tenant, model.version), ...args)
+      .publish(
+        ITEM_UPDATES_CHANNEL,
+        JSON.stringify({ tenant: model.tenant, version: model.version, items: [...vectors.keys()], source: 'als' }),
+      )
+      .exec();
   }
 
   /** Item vectors fold-in stored for a version (the overrides), by item id. */

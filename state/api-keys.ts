@@ -17,7 +17,13 @@ export const hashApiKey = (key: string) => createHash('sha256').update(key, 'utf
 export async function createApiKey(redis: Redis, tenant: string): Promise<string> {
   const key = `rsk_${randomBytes(24).toString('base64url')}`;
   const hash = hashApiKey(key);
-  await redis.pipeline().hset(KEYS, hash, tenant).hset(CREATED, hash, String(Date.now())).sadd(tenantKeysKey(tenant), hash).sadd(REGISTERED_TENANTS_KEY, tenant).exec();
+  await redis
+    .pipeline()
+    .hset(KEYS, hash, tenant)
+    .hset(CREATED, hash, String(Date.now()))
+    .sadd(tenantKeysKey(tenant), hash)
+    .sadd(REGISTERED_TENANTS_KEY, tenant)
+    .exec();
   return key;
 }
 
@@ -34,7 +40,9 @@ export interface ApiKeyInfo {
 export async function listApiKeys(redis: Redis, tenant: string): Promise<ApiKeyInfo[]> {
   const hashes = (await redis.smembers(tenantKeysKey(tenant))).sort();
   const created = hashes.length > 0 ? await redis.hmget(CREATED, ...hashes) : [];
-  return hashes.map((h, i) => ({ id: apiKeyId(h), createdAt: created[i] ? Number(created[i]) : null })).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+  return hashes
+    .map((h, i) => ({ id: apiKeyId(h), createdAt: created[i] ? Number(created[i]) : null }))
+    .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
 }
 
 /** Revokes the tenant's key with this id (for a key whose value is lost or leaked). Returns false when none matches. */

@@ -40,11 +40,27 @@ return 'created'
 `;
 
 /** Applies item records in order; returns each one's outcome. */
-export async function applyCatalogItems(redis: Redis, items: readonly CatalogItem[], freshMaxItems = FRESH_MAX_ITEMS): Promise<CatalogApplyOutcome[]> {
+export async function applyCatalogItems(
+  redis: Redis,
+  items: readonly CatalogItem[],
+  freshMaxItems = FRESH_MAX_ITEMS,
+): Promise<CatalogApplyOutcome[]> {
   if (items.length === 0) return [];
   const pipe = redis.pipeline();
   for (const it of items) {
-    pipe.eval(APPLY, 3, catalogItemsKey(it.tenant), freshKey(it.tenant), newItemsKey(it.tenant), it.itemId, it.updatedAt, it.createdAt, it.deleted ? '1' : '0', JSON.stringify(it), freshMaxItems);
+    pipe.eval(
+      APPLY,
+      3,
+      catalogItemsKey(it.tenant),
+      freshKey(it.tenant),
+      newItemsKey(it.tenant),
+      it.itemId,
+      it.updatedAt,
+      it.createdAt,
+      it.deleted ? '1' : '0',
+      JSON.stringify(it),
+      freshMaxItems,
+    );
   }
   const results = (await pipe.exec()) ?? [];
   return results.map(([err, outcome]) => {
@@ -54,7 +70,11 @@ export async function applyCatalogItems(redis: Redis, items: readonly CatalogIte
 }
 
 /** Catalogue records of items (null where the catalogue does not know an item). */
-export async function readCatalogItems(redis: Redis, tenant: string, itemIds: readonly string[]): Promise<Map<string, CatalogItem | null>> {
+export async function readCatalogItems(
+  redis: Redis,
+  tenant: string,
+  itemIds: readonly string[],
+): Promise<Map<string, CatalogItem | null>> {
   const out = new Map<string, CatalogItem | null>();
   if (itemIds.length === 0) return out;
   const values = await redis.hmget(catalogItemsKey(tenant), ...itemIds);
@@ -75,8 +95,15 @@ export async function* scanCatalog(redis: Redis, tenant: string, batch = 5_000):
 }
 
 /** The newest live items created at or after `sinceMs`, newest first, score = createdAt. */
-export async function readFreshItems(redis: Redis, tenant: string, count: number, sinceMs: number): Promise<ScoredItem[]> {
-  return scoredPairs(await redis.zrevrangebyscore(freshKey(tenant), '+inf', String(sinceMs), 'WITHSCORES', 'LIMIT', 0, count));
+export async function readFreshItems(
+  redis: Redis,
+  tenant: string,
+  count: number,
+  sinceMs: number,
+): Promise<ScoredItem[]> {
+  return scoredPairs(
+    await redis.zrevrangebyscore(freshKey(tenant), '+inf', String(sinceMs), 'WITHSCORES', 'LIMIT', 0, count),
+  );
 }
 
 /** Items new since the last index build; retcon resets it when it starts reading. */

@@ -6,7 +6,12 @@
 //   rs:{t}:content:<als version>    hash item id -> float32 vector in that version's factor space
 import type { CatalogItem } from '../core/catalog.ts';
 import { fingerprint, type FingerprintSpec } from '../core/embeddings/fingerprint.ts';
-import { applyContentMap, decodeContentMap, encodeContentMap, type ContentMap } from '../core/embeddings/content-map.ts';
+import {
+  applyContentMap,
+  decodeContentMap,
+  encodeContentMap,
+  type ContentMap,
+} from '../core/embeddings/content-map.ts';
 import type { ScalerSnapshot } from '../core/features/scaler.ts';
 import type { ArtifactManifest, ArtifactStore } from '../platform/artifact-store.ts';
 import type { Redis } from '../platform/redis.ts';
@@ -37,7 +42,9 @@ export interface LoadedContentMap {
 }
 
 /** Announces item vectors in a version's factor space: { tenant, version, items, source } (or deletions: { tenant, deleted }). */
-export type ItemUpdate = { tenant: string; version: string; items: string[]; source: 'als' | 'content' } | { tenant: string; deleted: string[] };
+export type ItemUpdate =
+  | { tenant: string; version: string; items: string[]; source: 'als' | 'content' }
+  | { tenant: string; deleted: string[] };
 
 export class ContentVectorStore {
   private readonly cache = new Map<string, Promise<LoadedContentMap>>();
@@ -88,9 +95,18 @@ export class ContentVectorStore {
     const als = await this.redis.get(alsCurrentKey(tenant));
     if (als !== loaded.meta.alsVersion) return 0;
     const args: (string | Buffer)[] = [];
-    for (const item of live) args.push(item.itemId, encodeVector(applyContentMap(loaded.map, fingerprint(item, loaded.meta.spec, loaded.scaler))));
+    for (const item of live)
+      args.push(
+        item.itemId,
+        encodeVector(applyContentMap(loaded.map, fingerprint(item, loaded.meta.spec, loaded.scaler))),
+      );
     const update: ItemUpdate = { tenant, version: als, items: live.map((i) => i.itemId), source: 'content' };
-    await this.redis.pipeline().hset(contentVectorsKey(tenant, als), ...args).expire(contentVectorsKey(tenant, als), 30 * 24 * 3600).publish(ITEM_UPDATES_CHANNEL, JSON.stringify(update)).exec();
+    await this.redis
+      .pipeline()
+      .hset(contentVectorsKey(tenant, als), ...args)
+      .expire(contentVectorsKey(tenant, als), 30 * 24 * 3600)
+      .publish(ITEM_UPDATES_CHANNEL, JSON.stringify(update))
+      .exec();
     return live.length;
   }
 

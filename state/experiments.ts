@@ -42,7 +42,11 @@ export class ExperimentCache {
         const parsed = experimentSchema.safeParse(JSON.parse(raw[id]!));
         if (parsed.success) {
           if (parsed.data.active) out.push(parsed.data);
-        } else this.logger?.error({ tenant, experiment: id, error: parsed.error.message }, 'skipping an invalid stored experiment');
+        } else
+          this.logger?.error(
+            { tenant, experiment: id, error: parsed.error.message },
+            'skipping an invalid stored experiment',
+          );
       }
       return out;
     });

@@ -24,7 +24,10 @@ export const categoryCountersKey = (tenant: string, category: string) => `${pref
 /** Tenant-wide counters: the prior of every smoothed rate. */
 export const tenantCountersKey = (tenant: string) => `${prefix(tenant)}cnt:all`;
 
-export type FeatureLimits = Pick<Config['features'], 'maxItems' | 'ttlS' | 'seenMaxItems' | 'seenTtlS' | 'recentMaxItems' | 'dedupeTtlS'>;
+export type FeatureLimits = Pick<
+  Config['features'],
+  'maxItems' | 'ttlS' | 'seenMaxItems' | 'seenTtlS' | 'recentMaxItems' | 'dedupeTtlS'
+>;
 
 const EVENT_ARGS = 13;
 const HEADER_ARGS = 14;
@@ -108,7 +111,11 @@ export interface FeatureStateRead {
 }
 
 /** Decay epochs of the tenants and current sessions of the users in a batch, in one round trip. */
-export async function readFeatureState(redis: Redis, tenants: string[], users: { tenant: string; user: string }[]): Promise<FeatureStateRead> {
+export async function readFeatureState(
+  redis: Redis,
+  tenants: string[],
+  users: { tenant: string; user: string }[],
+): Promise<FeatureStateRead> {
   const pipe = redis.pipeline();
   for (const t of tenants) pipe.hget(popularityMetaKey(t), 'epochMs');
   for (const { tenant, user } of users) pipe.hmget(sessionKey(tenant, user), 'id', 'start', 'last');
@@ -122,7 +129,10 @@ export async function readFeatureState(redis: Redis, tenants: string[], users: {
   const sessions = new Map<string, SessionState | null>();
   users.forEach(({ tenant, user }, j) => {
     const [id, start, last] = (results[tenants.length + j]?.[1] as (string | null)[] | undefined) ?? [];
-    sessions.set(`${tenant}/${user}`, id && start && last ? { id, startMs: Number(start), lastMs: Number(last) } : null);
+    sessions.set(
+      `${tenant}/${user}`,
+      id && start && last ? { id, startMs: Number(start), lastMs: Number(last) } : null,
+    );
   });
   return { epochs, sessions };
 }
@@ -131,7 +141,11 @@ export async function readFeatureState(redis: Redis, tenants: string[], users: {
 const SLICE = 500;
 
 /** Applies the plans (atomically per tenant slice); returns how many events were new (not already applied). */
-export async function applyFeaturePlans(redis: Redis, plans: TenantFeaturePlan[], limits: FeatureLimits): Promise<number> {
+export async function applyFeaturePlans(
+  redis: Redis,
+  plans: TenantFeaturePlan[],
+  limits: FeatureLimits,
+): Promise<number> {
   const pipe = redis.pipeline();
   const sliceTenants: TenantFeaturePlan[] = [];
   for (const plan of plans) {
@@ -155,7 +169,21 @@ export async function applyFeaturePlans(redis: Redis, plans: TenantFeaturePlan[]
         MAX_COUNTER_FIELDS,
       ];
       for (const op of plan.ops.slice(start, start + SLICE)) {
-        args.push(op.eventId, op.user, op.item, op.category, op.timestampMs, op.typeCode, op.popularityInc, op.trendingInc, op.marksSeen ? '1' : '0', op.sessionId, op.sessionStartMs, op.newSession ? '1' : '0', op.counterFields.join('|'));
+        args.push(
+          op.eventId,
+          op.user,
+          op.item,
+          op.category,
+          op.timestampMs,
+          op.typeCode,
+          op.popularityInc,
+          op.trendingInc,
+          op.marksSeen ? '1' : '0',
+          op.sessionId,
+          op.sessionStartMs,
+          op.newSession ? '1' : '0',
+          op.counterFields.join('|'),
+        );
       }
       pipe.eval(APPLY_FEATURES, 1, popularityKey(plan.tenant), ...args);
       sliceTenants.push(plan);
@@ -259,7 +287,16 @@ type Pipeline = ReturnType<Redis['pipeline']>;
 
 /** Queues a TOP_UNSEEN call on a pipeline (parse its reply with scoredPairs). */
 export function queueTopUnseen(pipe: Pipeline, q: TopUnseenQuery): Pipeline {
-  return pipe.eval(TOP_UNSEEN, 2, q.key, q.seenKey, q.need, q.maxScan, q.minScore === undefined ? '-inf' : String(q.minScore), ...q.exclude);
+  return pipe.eval(
+    TOP_UNSEEN,
+    2,
+    q.key,
+    q.seenKey,
+    q.need,
+    q.maxScan,
+    q.minScore === undefined ? '-inf' : String(q.minScore),
+    ...q.exclude,
+  );
 }
 
 /** The first `need` members of a ranked zset the user has not seen nor excluded, best first. */
@@ -277,7 +314,14 @@ export function scoredPairs(flat: readonly string[]): ScoredItem[] {
 }
 
 export interface UserFeatureData {
-  session: { id: string; startMs: number; lastMs: number; events: number; counts: Record<string, number>; items: string[] } | null;
+  session: {
+    id: string;
+    startMs: number;
+    lastMs: number;
+    events: number;
+    counts: Record<string, number>;
+    items: string[];
+  } | null;
   recentItems: string[];
   counters: Record<string, string>;
   latestEventMs: number | null;
@@ -304,7 +348,12 @@ export async function readUserFeatureData(redis: Redis, tenant: string, user: st
           startMs: Number(sess.start),
           lastMs: Number(sess.last),
           events: Number(sess.n ?? 0),
-          counts: { impression: Number(sess.i ?? 0), click: Number(sess.c ?? 0), engagement: Number(sess.e ?? 0), conversion: Number(sess.v ?? 0) },
+          counts: {
+            impression: Number(sess.i ?? 0),
+            click: Number(sess.c ?? 0),
+            engagement: Number(sess.e ?? 0),
+            conversion: Number(sess.v ?? 0),
+          },
           items: (results[1]?.[1] as string[] | undefined) ?? [],
         }
       : null,
@@ -324,7 +373,12 @@ export interface ItemFeatureData {
   latestEventMs: number | null;
 }
 
-export async function readItemFeatureData(redis: Redis, tenant: string, item: string, category: string | null): Promise<ItemFeatureData> {
+export async function readItemFeatureData(
+  redis: Redis,
+  tenant: string,
+  item: string,
+  category: string | null,
+): Promise<ItemFeatureData> {
   const pipe = redis
     .pipeline()
     .hgetall(itemCountersKey(tenant, item))

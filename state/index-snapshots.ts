@@ -55,10 +55,15 @@ export class SnapshotError extends Error {
 
 const PARTITION = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 export function partitionDir(root: string, partition: string): string {
-  if (!PARTITION.test(partition)) throw new SnapshotError(`partition ${JSON.stringify(partition)} must match ${PARTITION}`);
+  if (!PARTITION.test(partition))
+    throw new SnapshotError(`partition ${JSON.stringify(partition)} must match ${PARTITION}`);
   return join(root, 'index', partition);
 }
 
@@ -75,16 +80,29 @@ export interface IndexInput {
 }
 
 /** Builds the graph and writes a snapshot (CPU-heavy: run it off the serving event loop). */
-export async function buildSnapshot(root: string, input: IndexInput, onProgress?: (done: number) => void): Promise<IndexManifest> {
+export async function buildSnapshot(
+  root: string,
+  input: IndexInput,
+  onProgress?: (done: number) => void,
+): Promise<IndexManifest> {
   const { itemIds, params } = input;
   const transform = input.transform ?? 'none';
-  if (input.vectors.length !== itemIds.length * input.dim) throw new SnapshotError(`${input.vectors.length} values for ${itemIds.length} items of dimension ${input.dim}`);
+  if (input.vectors.length !== itemIds.length * input.dim)
+    throw new SnapshotError(`${input.vectors.length} values for ${itemIds.length} items of dimension ${input.dim}`);
   if (new Set(itemIds).size !== itemIds.length) throw new SnapshotError('item ids must be unique');
   const dir = partitionDir(root, input.partition);
   const started = performance.now();
-  const { vectors, dim, maxNorm } = transform === 'mips' ? mipsItems(input.vectors, itemIds.length, input.dim) : { vectors: input.vectors, dim: input.dim, maxNorm: 0 };
+  const { vectors, dim, maxNorm } =
+    transform === 'mips'
+      ? mipsItems(input.vectors, itemIds.length, input.dim)
+      : { vectors: input.vectors, dim: input.dim, maxNorm: 0 };
   const index = new HierarchicalNSW('cosine', dim);
-  index.initIndex({ maxElements: Math.max(1, itemIds.length), m: params.m, efConstruction: params.efConstruction, randomSeed: params.seed });
+  index.initIndex({
+    maxElements: Math.max(1, itemIds.length),
+    m: params.m,
+    efConstruction: params.efConstruction,
+    randomSeed: params.seed,
+  });
   for (let label = 0; label < itemIds.length; label++) {
     index.addPoint(normalized(vectors.subarray(label * dim, (label + 1) * dim)), label);
     if (onProgress && label % 10_000 === 9_999) onProgress(label + 1);
@@ -99,9 +117,26 @@ export async function buildSnapshot(root: string, input: IndexInput, onProgress?
   const indexBytes = await readFile(indexPath);
   const labels = Buffer.from(JSON.stringify(itemIds));
   await writeFile(join(staging, 'labels.json'), labels);
-  const files = { index: { sha256: sha256(indexBytes), bytes: indexBytes.length }, labels: { sha256: sha256(labels), bytes: labels.length } };
+  const files = {
+    index: { sha256: sha256(indexBytes), bytes: indexBytes.length },
+    labels: { sha256: sha256(labels), bytes: labels.length },
+  };
   const version = `idx-${sha256(Buffer.from(`${files.index.sha256}:${files.labels.sha256}`)).slice(0, 16)}`;
-  const manifest: IndexManifest = { format: 1, version, partition: input.partition, dim, count: itemIds.length, space: 'cosine', transform, maxNorm, params, sources: input.sources, builtAt: new Date().toISOString(), buildSeconds, files };
+  const manifest: IndexManifest = {
+    format: 1,
+    version,
+    partition: input.partition,
+    dim,
+    count: itemIds.length,
+    space: 'cosine',
+    transform,
+    maxNorm,
+    params,
+    sources: input.sources,
+    builtAt: new Date().toISOString(),
+    buildSeconds,
+    files,
+  };
   await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2));
   const final = join(dir, version);
   if (await exists(final)) {
@@ -141,11 +176,13 @@ export class LoadedIndex {
    * the next rebuild. Blocks the event loop for a fraction of a millisecond per item.
    */
   upsert(itemId: string, vector: ArrayLike<number>): void {
-    if (vector.length !== (this.manifest.transform === 'mips' ? this.manifest.dim - 1 : this.manifest.dim)) throw new SnapshotError(`vector of ${vector.length} for an index of dimension ${this.manifest.dim}`);
+    if (vector.length !== (this.manifest.transform === 'mips' ? this.manifest.dim - 1 : this.manifest.dim))
+      throw new SnapshotError(`vector of ${vector.length} for an index of dimension ${this.manifest.dim}`);
     let label = this.labels.get(itemId);
     if (label === undefined) {
       label = this.itemIds.length;
-      if (label >= this.index.getMaxElements()) this.index.resizeIndex(Math.ceil(this.index.getMaxElements() * 1.25) + 16);
+      if (label >= this.index.getMaxElements())
+        this.index.resizeIndex(Math.ceil(this.index.getMaxElements() * 1.25) + 16);
       this.itemIds.push(itemId);
       this.labels.set(itemId, label);
     }
@@ -194,15 +231,25 @@ export class LoadedIndex {
     } catch (err) {
       throw new SnapshotError(`snapshot ${partition}/${version}: unreadable manifest (${(err as Error).message})`);
     }
-    if (manifest.format !== 1 || manifest.version !== version || manifest.partition !== partition) throw new SnapshotError(`snapshot ${partition}/${version}: manifest does not describe this snapshot`);
+    if (manifest.format !== 1 || manifest.version !== version || manifest.partition !== partition)
+      throw new SnapshotError(`snapshot ${partition}/${version}: manifest does not describe this snapshot`);
     const indexBytes = await readFile(join(dir, 'index.hnsw')).catch(() => Buffer.alloc(0));
     const labels = await readFile(join(dir, 'labels.json')).catch(() => Buffer.alloc(0));
-    if (sha256(indexBytes) !== manifest.files.index.sha256) throw new SnapshotError(`snapshot ${partition}/${version}: index.hnsw checksum mismatch`);
-    if (sha256(labels) !== manifest.files.labels.sha256) throw new SnapshotError(`snapshot ${partition}/${version}: labels.json checksum mismatch`);
+    if (sha256(indexBytes) !== manifest.files.index.sha256)
+      throw new SnapshotError(`snapshot ${partition}/${version}: index.hnsw checksum mismatch`);
+    if (sha256(labels) !== manifest.files.labels.sha256)
+      throw new SnapshotError(`snapshot ${partition}/${version}: labels.json checksum mismatch`);
     const itemIds = JSON.parse(labels.toString('utf8')) as string[];
     const index = new HierarchicalNSW('cosine', manifest.dim);
     await index.readIndex(join(dir, 'index.hnsw'));
-    if ((manifest.transform !== 'mips' && manifest.transform !== 'none') || index.getCurrentCount() !== manifest.count || itemIds.length !== manifest.count) throw new SnapshotError(`snapshot ${partition}/${version}: ${index.getCurrentCount()} points, ${itemIds.length} labels, manifest says ${manifest.count}`);
+    if (
+      (manifest.transform !== 'mips' && manifest.transform !== 'none') ||
+      index.getCurrentCount() !== manifest.count ||
+      itemIds.length !== manifest.count
+    )
+      throw new SnapshotError(
+        `snapshot ${partition}/${version}: ${index.getCurrentCount()} points, ${itemIds.length} labels, manifest says ${manifest.count}`,
+      );
     index.setEf(manifest.params.efSearch);
     return new LoadedIndex(manifest, index, itemIds);
   }

@@ -63,7 +63,10 @@ export class RankerExampleLog {
 
   /** The event time of the tenant's newest labelled impression, null without any. */
   async latest(tenant: string): Promise<number | null> {
-    const rs = await this.clickhouse.query({ query: `SELECT count() AS n, max(impression_ms) AS at FROM ${sqlIdentifier(this.database)}.${sqlIdentifier(this.table)} WHERE tenant = ${sqlString(tenant)}`, format: 'JSONEachRow' });
+    const rs = await this.clickhouse.query({
+      query: `SELECT count() AS n, max(impression_ms) AS at FROM ${sqlIdentifier(this.database)}.${sqlIdentifier(this.table)} WHERE tenant = ${sqlString(tenant)}`,
+      format: 'JSONEachRow',
+    });
     const [row] = await rs.json<{ n: string | number; at: string | number }>();
     return row && Number(row.n) > 0 ? Number(row.at) : null;
   }
@@ -71,7 +74,15 @@ export class RankerExampleLog {
   /** A tenant's labelled impressions in [sinceMs, untilMs) of event time, oldest first. */
   async read(tenant: string, sinceMs: number, untilMs = Number.MAX_SAFE_INTEGER): Promise<RankerExample[]> {
     const out: RankerExample[] = [];
-    const rows = finalReadRows<{ recommendation_id: string; item_id: string; impression_ms: string | number; position: number; context: string; clicked: number; converted: number }>(
+    const rows = finalReadRows<{
+      recommendation_id: string;
+      item_id: string;
+      impression_ms: string | number;
+      position: number;
+      context: string;
+      clicked: number;
+      converted: number;
+    }>(
       this.clickhouse,
       this.database,
       this.table,

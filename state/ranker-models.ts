@@ -22,7 +22,10 @@ export const rankerCurrentKey = (tenant: string) => `rs:{${tenant}}:ranker:curre
 export const treeRankerCurrentKey = (tenant: string) => `rs:{${tenant}}:ranker:lambdamart:current`;
 export const rankerServingKey = (tenant: string) => `rs:{${tenant}}:ranker:serving`;
 export const servedKey = (tenant: string, recommendationId: string) => `rs:{${tenant}}:served:${recommendationId}`;
-const pointerKey: Record<RankerKind, (tenant: string) => string> = { ftrl: rankerCurrentKey, lambdamart: treeRankerCurrentKey };
+const pointerKey: Record<RankerKind, (tenant: string) => string> = {
+  ftrl: rankerCurrentKey,
+  lambdamart: treeRankerCurrentKey,
+};
 const REFRESH_MS = 5_000;
 
 export interface RankerMeta {
@@ -41,12 +44,32 @@ export interface TreeRankerMeta extends RankerTrainingReport {
 type Snapshot = ReturnType<FtrlModel['toSnapshot']>;
 
 function encode(s: Snapshot): Buffer {
-  return Buffer.from(JSON.stringify({ params: s.params, updates: s.updates, indices: Array.from(s.indices), z: Array.from(s.z), n: Array.from(s.n) }));
+  return Buffer.from(
+    JSON.stringify({
+      params: s.params,
+      updates: s.updates,
+      indices: Array.from(s.indices),
+      z: Array.from(s.z),
+      n: Array.from(s.n),
+    }),
+  );
 }
 
 function decode(buf: Buffer): Snapshot {
-  const j = JSON.parse(buf.toString('utf8')) as { params: Snapshot['params']; updates: number; indices: number[]; z: number[]; n: number[] };
-  return { params: j.params, updates: j.updates, indices: Uint32Array.from(j.indices), z: Float64Array.from(j.z), n: Float64Array.from(j.n) };
+  const j = JSON.parse(buf.toString('utf8')) as {
+    params: Snapshot['params'];
+    updates: number;
+    indices: number[];
+    z: number[];
+    n: number[];
+  };
+  return {
+    params: j.params,
+    updates: j.updates,
+    indices: Uint32Array.from(j.indices),
+    z: Float64Array.from(j.z),
+    n: Float64Array.from(j.n),
+  };
 }
 
 const kindOf = (version: string): RankerKind => {
@@ -55,7 +78,8 @@ const kindOf = (version: string): RankerKind => {
   return kind;
 };
 
-export const isRankerChoice = (s: string): s is RankerChoice => s === 'none' || (RANKER_KINDS as readonly string[]).includes(s);
+export const isRankerChoice = (s: string): s is RankerChoice =>
+  s === 'none' || (RANKER_KINDS as readonly string[]).includes(s);
 
 interface Pointers {
   serving: RankerChoice;
@@ -75,22 +99,36 @@ export class RankerStore {
   /** A new FTRL version, made current. */
   async publish(tenant: string, model: FtrlModel): Promise<string> {
     const parent = await this.redis.get(rankerCurrentKey(tenant));
-    const manifest = await this.artifacts.put<RankerMeta>('ftrl', encode(model.toSnapshot()), 'json', { tenant, updates: model.updates, parent });
+    const manifest = await this.artifacts.put<RankerMeta>('ftrl', encode(model.toSnapshot()), 'json', {
+      tenant,
+      updates: model.updates,
+      parent,
+    });
     await this.redis.set(rankerCurrentKey(tenant), manifest.version);
     return manifest.version;
   }
 
   /** A new LambdaMART version, made the tenant's current tree ranker (serving it is a separate choice). */
-  async publishTree(tenant: string, model: LambdaMartModel, meta: Omit<TreeRankerMeta, 'tenant' | 'parent'>): Promise<string> {
+  async publishTree(
+    tenant: string,
+    model: LambdaMartModel,
+    meta: Omit<TreeRankerMeta, 'tenant' | 'parent'>,
+  ): Promise<string> {
     const parent = await this.redis.get(treeRankerCurrentKey(tenant));
-    const manifest = await this.artifacts.put<TreeRankerMeta>('lambdamart', Buffer.from(JSON.stringify(model)), 'json', { ...meta, tenant, parent });
+    const manifest = await this.artifacts.put<TreeRankerMeta>(
+      'lambdamart',
+      Buffer.from(JSON.stringify(model)),
+      'json',
+      { ...meta, tenant, parent },
+    );
     await this.redis.set(treeRankerCurrentKey(tenant), manifest.version);
     return manifest.version;
   }
 
   /** Which ranker orders the tenant's feeds; refuses a ranker the tenant has no version of. */
   async setServing(tenant: string, choice: RankerChoice): Promise<void> {
-    if (choice !== 'none' && (await this.redis.get(pointerKey[choice](tenant))) === null) throw new Error(`tenant ${tenant} has no ${choice} ranker version to serve yet`);
+    if (choice !== 'none' && (await this.redis.get(pointerKey[choice](tenant))) === null)
+      throw new Error(`tenant ${tenant} has no ${choice} ranker version to serve yet`);
     await this.redis.set(rankerServingKey(tenant), choice);
     this.cache.invalidate(tenant);
   }
@@ -102,8 +140,16 @@ export class RankerStore {
 
   private pointers(tenant: string): Promise<Pointers> {
     return this.cache.get(tenant, async () => {
-      const [serving, ftrl, lambdamart] = await this.redis.mget(rankerServingKey(tenant), rankerCurrentKey(tenant), treeRankerCurrentKey(tenant));
-      return { serving: serving && isRankerChoice(serving) ? serving : 'ftrl', ftrl: ftrl ?? null, lambdamart: lambdamart ?? null };
+      const [serving, ftrl, lambdamart] = await this.redis.mget(
+        rankerServingKey(tenant),
+        rankerCurrentKey(tenant),
+        treeRankerCurrentKey(tenant),
+      );
+      return {
+        serving: serving && isRankerChoice(serving) ? serving : 'ftrl',
+        ftrl: ftrl ?? null,
+        lambdamart: lambdamart ?? null,
+      };
     });
   }
 
@@ -111,7 +157,13 @@ export class RankerStore {
     let p = this.loaded.get(version);
     if (!p) {
       const kind = kindOf(version);
-      p = this.artifacts.load(kind, version).then(({ content }) => (kind === 'ftrl' ? new FtrlRanker(FtrlModel.fromSnapshot(decode(content))) : new LambdaMartRanker(JSON.parse(content.toString('utf8')) as LambdaMartModel)));
+      p = this.artifacts
+        .load(kind, version)
+        .then(({ content }) =>
+          kind === 'ftrl'
+            ? new FtrlRanker(FtrlModel.fromSnapshot(decode(content)))
+            : new LambdaMartRanker(JSON.parse(content.toString('utf8')) as LambdaMartModel),
+        );
       p.catch(() => this.loaded.delete(version));
       this.loaded.set(version, p);
     }
@@ -138,13 +190,20 @@ export class RankerStore {
   }
 
   /** Logs the ranking context of each item shown, for the attribution window. */
-  async logServed(tenant: string, recommendationId: string, contexts: ReadonlyMap<string, RankingContext>, ttlS: number): Promise<void> {
+  async logServed(
+    tenant: string,
+    recommendationId: string,
+    contexts: ReadonlyMap<string, RankingContext>,
+    ttlS: number,
+  ): Promise<void> {
     if (contexts.size === 0) return;
     await this.redis.set(servedKey(tenant, recommendationId), JSON.stringify(Object.fromEntries(contexts)), 'EX', ttlS);
   }
 
   /** The logged contexts of recommendations (null where none was logged or it expired), one round trip. */
-  async served(keys: readonly { tenant: string; recommendationId: string }[]): Promise<(Record<string, RankingContext> | null)[]> {
+  async served(
+    keys: readonly { tenant: string; recommendationId: string }[],
+  ): Promise<(Record<string, RankingContext> | null)[]> {
     if (keys.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const k of keys) pipe.get(servedKey(k.tenant, k.recommendationId));

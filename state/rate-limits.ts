@@ -82,7 +82,11 @@ export class RateLimiter {
   /** Takes a token from the key's bucket. `keyId` identifies the key (its hash). */
   async take(keyId: string): Promise<RateLimitDecision> {
     if (!this.enabled) return { allowed: true, remaining: this.settings.burst, retryAfterMs: 0 };
-    const [allowed, remaining, wait] = await this.redis[COMMAND](rateLimitKey(keyId), String(this.settings.perS), String(this.settings.burst));
+    const [allowed, remaining, wait] = await this.redis[COMMAND](
+      rateLimitKey(keyId),
+      String(this.settings.perS),
+      String(this.settings.burst),
+    );
     return { allowed: allowed === 1, remaining, retryAfterMs: wait };
   }
 }

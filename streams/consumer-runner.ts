@@ -72,7 +72,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const CONSUMER_RETRY = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 10 } as const;
 
 /** Runs the side effects with bounded retries and exponential backoff; rethrows the last error. */
-async function withRetries(attempts: number, backoffMs: number, onRetry: (err: unknown, attempt: number) => Promise<void>, fn: () => Promise<void>): Promise<void> {
+async function withRetries(
+  attempts: number,
+  backoffMs: number,
+  onRetry: (err: unknown, attempt: number) => Promise<void>,
+  fn: () => Promise<void>,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
@@ -90,12 +95,20 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
   const ownsProducer = !opts.producer;
   const producer = opts.producer ?? createProducer(kafka);
   if (ownsProducer) await producer.connect();
-  const consumer = kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3_000, retry: CONSUMER_RETRY });
+  const consumer = kafka.consumer({
+    groupId: opts.groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    retry: CONSUMER_RETRY,
+  });
   // readiness and lag: the process's tracker follows this consumer's group membership
   const tracked = metrics.consumers.track(opts.groupId, opts.topic);
   consumer.on(consumer.events.GROUP_JOIN, (e) => tracked.joined(e.payload.memberAssignment[opts.topic] ?? []));
   let stopping = false;
-  consumer.on(consumer.events.CRASH, (e) => tracked.crashed(e.payload.restart ? e.payload.error.message : `${e.payload.error.message}; not restarting`));
+  consumer.on(consumer.events.CRASH, (e) =>
+    tracked.crashed(e.payload.restart ? e.payload.error.message : `${e.payload.error.message}; not restarting`),
+  );
   consumer.on(consumer.events.STOP, () => (stopping ? tracked.stopped() : tracked.crashed('stopped without stop()')));
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true });
@@ -110,24 +123,48 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
     }
   }
 
-  async function processBatch({ batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isStale }: EachBatchPayload): Promise<void> {
+  async function processBatch({
+    batch,
+    heartbeat,
+    resolveOffset,
+    commitOffsetsIfNecessary,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     const endTimer = metrics.batchSeconds.startTimer({ processor: processor.name });
     const letters: DeadLetter[] = [];
     const good: ConsumedRecord<T>[] = [];
-    const source = (m: KafkaMessage) => ({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value });
+    const source = (m: KafkaMessage) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      timestamp: m.timestamp,
+      key: m.key,
+      value: m.value,
+    });
 
     // 1. decode: a message that cannot be decoded or validated is dead-lettered, never retried
     for (const m of batch.messages) {
       try {
         const { value, schemaId } = await opts.decode(m);
-        good.push({ value, topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, raw: m.value, schemaId });
+        good.push({
+          value,
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          timestamp: m.timestamp,
+          key: m.key,
+          raw: m.value,
+          schemaId,
+        });
       } catch (err) {
         if ((err instanceof DecodeError || err instanceof ValidationError) && opts.undecodable === 'skip') {
           metrics.skipped.inc({ processor: processor.name, topic: batch.topic });
           continue;
         }
-        if (err instanceof DecodeError) letters.push(deadLetter(source(m), processor.name, 'decode', err.message, err.schemaId));
-        else if (err instanceof ValidationError) letters.push(deadLetter(source(m), processor.name, 'validate', err.message, err.schemaId));
+        if (err instanceof DecodeError)
+          letters.push(deadLetter(source(m), processor.name, 'decode', err.message, err.schemaId));
+        else if (err instanceof ValidationError)
+          letters.push(deadLetter(source(m), processor.name, 'validate', err.message, err.schemaId));
         else throw err; // e.g. registry unreachable: retry the batch later
       }
     }
@@ -148,7 +185,8 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
 
     // 3. dead letters durable before the commit
     await publishDeadLetters(producer, opts.dlqTopic, letters);
-    for (const l of letters) metrics.deadLettered.inc({ processor: processor.name, topic: batch.topic, stage: l.stage });
+    for (const l of letters)
+      metrics.deadLettered.inc({ processor: processor.name, topic: batch.topic, stage: l.stage });
 
     // 4. commit. Also while stopping (isRunning() is false from the moment stop() is called, but the member stays in
     // its group until the batch in flight returns), so a graceful shutdown commits the batch it finished. A stale
@@ -156,7 +194,14 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
     if (isStale()) return;
     const last = batch.messages[batch.messages.length - 1]!;
     resolveOffset(last.offset); // advances the fetch position; the commit below makes it durable
-    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }] }] });
+    await commitOffsetsIfNecessary({
+      topics: [
+        {
+          topic: batch.topic,
+          partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }],
+        },
+      ],
+    });
     metrics.consumed.inc({ processor: processor.name, topic: batch.topic }, batch.messages.length);
     await heartbeat();
     endTimer();
@@ -171,10 +216,14 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
    * the full retry budget once more (an outage may have ended meanwhile); those that still fail, and those the
    * processor rejects outright, are poison.
    */
-  async function isolatePoison(records: ConsumedRecord<T>[], batchErr: unknown, heartbeat: () => Promise<void>): Promise<DeadLetter[]> {
+  async function isolatePoison(
+    records: ConsumedRecord<T>[],
+    batchErr: unknown,
+    heartbeat: () => Promise<void>,
+  ): Promise<DeadLetter[]> {
     if (records.length === 1 && !(batchErr instanceof RecordRejectedError)) throw batchErr;
     const failed: { record: ConsumedRecord<T>; err: unknown }[] = [];
-    for (let i = 0, size = 1; i < records.length; ) {
+    for (let i = 0, size = 1; i < records.length;) {
       const slice = records.slice(i, i + size);
       await heartbeat();
       try {
@@ -204,10 +253,18 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
         poison.push({ record: f.record, err });
       }
     }
-    if (poison.length > 0) log.error({ poison: poison.length, batch: records.length }, 'dead-lettering records that fail on their own');
+    if (poison.length > 0)
+      log.error({ poison: poison.length, batch: records.length }, 'dead-lettering records that fail on their own');
     return poison.map(({ record, err }) =>
       deadLetter(
-        { topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.raw },
+        {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          timestamp: record.timestamp,
+          key: record.key,
+          value: record.raw,
+        },
         processor.name,
         'process',
         err instanceof Error ? err.message : String(err),
@@ -216,7 +273,12 @@ export async function runConsumer<T>(opts: RunnerOptions<T>): Promise<RunningCon
     );
   }
 
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: handleBatch });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: handleBatch,
+  });
   log.info({ groupId: opts.groupId }, 'consumer running');
 
   return {

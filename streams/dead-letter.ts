@@ -36,7 +36,9 @@ export const MAX_LETTER_KEY_BYTES = 16 * 1024;
 export const MAX_SEND_BYTES = 512 * 1024;
 
 function bounded(reason: string): string {
-  return reason.length <= MAX_REASON_CHARS ? reason : `${reason.slice(0, MAX_REASON_CHARS)}… (${reason.length - MAX_REASON_CHARS} more characters)`;
+  return reason.length <= MAX_REASON_CHARS
+    ? reason
+    : `${reason.slice(0, MAX_REASON_CHARS)}… (${reason.length - MAX_REASON_CHARS} more characters)`;
 }
 
 export interface FailedMessage {
@@ -48,7 +50,14 @@ export interface FailedMessage {
   value: Buffer | null;
 }
 
-export function deadLetter(msg: FailedMessage, processor: string, stage: FailureStage, reason: string, schemaId: number | null, now = new Date()): DeadLetter {
+export function deadLetter(
+  msg: FailedMessage,
+  processor: string,
+  stage: FailureStage,
+  reason: string,
+  schemaId: number | null,
+  now = new Date(),
+): DeadLetter {
   const value = msg.value;
   const truncated = value !== null && value.length > MAX_LETTER_PAYLOAD_BYTES;
   const key = msg.key && msg.key.length > MAX_LETTER_KEY_BYTES ? msg.key.subarray(0, MAX_LETTER_KEY_BYTES) : msg.key;
@@ -58,7 +67,13 @@ export function deadLetter(msg: FailedMessage, processor: string, stage: Failure
     processor,
     schemaId,
     failedAt: now.toISOString(),
-    source: { topic: msg.topic, partition: msg.partition, offset: msg.offset, timestamp: msg.timestamp, key: key ? key.toString('base64') : null },
+    source: {
+      topic: msg.topic,
+      partition: msg.partition,
+      offset: msg.offset,
+      timestamp: msg.timestamp,
+      key: key ? key.toString('base64') : null,
+    },
     payload: value ? (truncated ? value.subarray(0, TRUNCATED_PAYLOAD_BYTES) : value).toString('base64') : null,
     ...(value ? { payloadBytes: value.length } : {}),
     ...(truncated ? { payloadTruncated: true, payloadSha256: createHash('sha256').update(value).digest('hex') } : {}),
@@ -71,16 +86,22 @@ export async function publishDeadLetters(producer: Producer, topic: string, lett
   const messages = letters.map((l) => ({
     key: l.source.key ? Buffer.from(l.source.key, 'base64') : null,
     value: JSON.stringify(l),
-    headers: { 'rankstream.dlq.reason': l.reason.slice(0, 1000), 'rankstream.dlq.stage': l.stage, 'rankstream.dlq.source': `${l.source.topic}/${l.source.partition}/${l.source.offset}` },
+    headers: {
+      'rankstream.dlq.reason': l.reason.slice(0, 1000),
+      'rankstream.dlq.stage': l.stage,
+      'rankstream.dlq.source': `${l.source.topic}/${l.source.partition}/${l.source.offset}`,
+    },
   }));
   await sendInChunks(producer, topic, messages, MAX_SEND_BYTES);
 }
 
 /** Approximate bytes a message adds to a produce request. */
 export function messageBytes(m: Message): number {
-  const size = (v: Buffer | string | null | undefined) => (v == null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+  const size = (v: Buffer | string | null | undefined) =>
+    v == null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
   let n = 64 + size(m.key) + size(m.value);
-  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (Array.isArray(v) ? v.reduce((s: number, x) => s + size(x), 0) : size(v));
+  for (const [k, v] of Object.entries(m.headers ?? {}))
+    n += k.length + (Array.isArray(v) ? v.reduce((s: number, x) => s + size(x), 0) : size(v));
   return n;
 }
 
@@ -88,7 +109,12 @@ export function messageBytes(m: Message): number {
  * Sends messages (acks=all, in order) in consecutive sends of at most maxBytes each (a message larger than that goes
  * alone): the broker limits a record batch, and one send puts every message for a partition in one batch.
  */
-export async function sendInChunks(producer: Producer, topic: string, messages: Message[], maxBytes: number): Promise<void> {
+export async function sendInChunks(
+  producer: Producer,
+  topic: string,
+  messages: Message[],
+  maxBytes: number,
+): Promise<void> {
   let chunk: Message[] = [];
   let bytes = 0;
   for (const m of messages) {

@@ -43,7 +43,8 @@ export class EventProducer {
     const messages = [];
     for (const event of events) {
       const checked = validateEvent(event);
-      if (!checked.ok) throw new InvalidEventError(`event ${event.eventId || '(no eventId)'} rejected: ${checked.error}`);
+      if (!checked.ok)
+        throw new InvalidEventError(`event ${event.eventId || '(no eventId)'} rejected: ${checked.error}`);
       messages.push({ key: eventKey(event), value: await encodeEvent(this.registry, this.ids, checked.value) });
     }
     await this.producer.send({ topic: this.topic, acks: -1, messages });

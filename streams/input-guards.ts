@@ -9,7 +9,8 @@ import { DecodeError, ValidationError } from '../schemas/record-errors.ts';
 export function limitRecordSize<T>(decode: RecordDecoder<T>, maxBytes: number): RecordDecoder<T> {
   return (message: KafkaMessage) => {
     const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
-    if (bytes > maxBytes) return Promise.reject(new DecodeError(`record of ${bytes} bytes exceeds MAX_RECORD_BYTES (${maxBytes})`, null));
+    if (bytes > maxBytes)
+      return Promise.reject(new DecodeError(`record of ${bytes} bytes exceeds MAX_RECORD_BYTES (${maxBytes})`, null));
     return decode(message);
   };
 }
@@ -20,14 +21,21 @@ export function limitRecordSize<T>(decode: RecordDecoder<T>, maxBytes: number): 
  * yet; registered tenants are remembered (a tenant is never unregistered), unknown ones never are, so the records of a
  * tenant registered a moment ago are accepted at once.
  */
-export function requireRegisteredTenant<T extends { tenant: string }>(decode: RecordDecoder<T>, isRegistered: (tenant: string) => Promise<boolean>, always: readonly string[] = []): RecordDecoder<T> {
+export function requireRegisteredTenant<T extends { tenant: string }>(
+  decode: RecordDecoder<T>,
+  isRegistered: (tenant: string) => Promise<boolean>,
+  always: readonly string[] = [],
+): RecordDecoder<T> {
   const known = new Set(always);
   return async (message: KafkaMessage) => {
     const decoded = await decode(message);
     const tenant = decoded.value.tenant;
     if (!known.has(tenant)) {
       if (!(await isRegistered(tenant))) {
-        throw new ValidationError(`tenant: ${JSON.stringify(tenant)} is not registered (REQUIRE_REGISTERED_TENANTS is on: create an API key for the tenant before producing its records)`, decoded.schemaId);
+        throw new ValidationError(
+          `tenant: ${JSON.stringify(tenant)} is not registered (REQUIRE_REGISTERED_TENANTS is on: create an API key for the tenant before producing its records)`,
+          decoded.schemaId,
+        );
       }
       known.add(tenant);
     }

@@ -39,8 +39,12 @@ export class ItemProducer {
     const messages = [];
     for (const item of items) {
       const checked = validateCatalogItem(item);
-      if (!checked.ok) throw new InvalidItemError(`item ${item.tenant}:${item.itemId || '(no itemId)'} rejected: ${checked.error}`);
-      messages.push({ key: itemKey(checked.value), value: await encodeItem(this.registry, this.schemaId, checked.value) });
+      if (!checked.ok)
+        throw new InvalidItemError(`item ${item.tenant}:${item.itemId || '(no itemId)'} rejected: ${checked.error}`);
+      messages.push({
+        key: itemKey(checked.value),
+        value: await encodeItem(this.registry, this.schemaId, checked.value),
+      });
     }
     await this.producer.send({ topic: this.topic, acks: -1, messages });
   }

@@ -25,7 +25,11 @@ export function createKafka(config: Config, logger: Logger, clientId = config.ka
         // outage); kafkajs warns about that on every connect, which is noise, not news. It also logs every broker error
         // response at ERROR before retrying it (a coordinator still loading, a rebalance): those are info; an error
         // that survives the retries reaches our code and is logged there.
-        const lvl = message.startsWith('Limiting retries for the idempotent producer') ? 'debug' : message.startsWith('Response ') ? 'info' : (LEVELS[level] ?? 'info');
+        const lvl = message.startsWith('Limiting retries for the idempotent producer')
+          ? 'debug'
+          : message.startsWith('Response ')
+            ? 'info'
+            : (LEVELS[level] ?? 'info');
         log[lvl]({ ...rest }, message);
       },
   });
@@ -33,7 +37,12 @@ export function createKafka(config: Config, logger: Logger, clientId = config.ka
 
 /** The producer every component uses: idempotent, one request in flight (ordering), murmur2 partitioner as in Java. */
 export function createProducer(kafka: Kafka): Producer {
-  return kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  return kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
 }
 
 /** Creates the given topics when missing (KRaft brokers do not auto-create them reliably). */

@@ -40,7 +40,8 @@ export class LagMonitor {
         errors.push(`${groupId}/${topic}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    if (errors.length > 0 && !this.failing) this.logger.warn({ errors }, 'consumer lag could not be measured; keeping the last values');
+    if (errors.length > 0 && !this.failing)
+      this.logger.warn({ errors }, 'consumer lag could not be measured; keeping the last values');
     if (errors.length === 0 && this.failing) this.logger.info('consumer lag measured again');
     this.failing = errors.length > 0;
     this.refreshes++;
@@ -62,7 +63,12 @@ export class LagMonitor {
 }
 
 /** Connects an admin client and starts measuring every intervalMs. */
-export async function startLagMonitor(kafka: Kafka, metrics: Metrics, logger: Logger, intervalMs: number): Promise<LagMonitor> {
+export async function startLagMonitor(
+  kafka: Kafka,
+  metrics: Metrics,
+  logger: Logger,
+  intervalMs: number,
+): Promise<LagMonitor> {
   const admin = kafka.admin();
   await admin.connect();
   const monitor = new LagMonitor(admin, metrics, logger.child({ component: 'lag-monitor' }));

@@ -21,7 +21,10 @@ export interface PartitionLag {
  * counts from its low mark (consumers start from the beginning), and so does one whose committed offset retention
  * has already passed. Never negative.
  */
-export function partitionLags(ends: readonly { partition: number; high: string; low: string }[], committed: readonly { partition: number; offset: string }[]): PartitionLag[] {
+export function partitionLags(
+  ends: readonly { partition: number; high: string; low: string }[],
+  committed: readonly { partition: number; offset: string }[],
+): PartitionLag[] {
   const byPartition = new Map(committed.map((p) => [p.partition, BigInt(p.offset)]));
   return ends
     .map((p) => {
@@ -37,7 +40,10 @@ export function partitionLags(ends: readonly { partition: number; high: string; 
 
 /** Lag of a group on a topic, per partition. */
 export async function fetchPartitionLags(admin: Admin, groupId: string, topic: string): Promise<PartitionLag[]> {
-  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const [ends, committed] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchOffsets({ groupId, topics: [topic] }),
+  ]);
   return partitionLags(ends, committed.find((t) => t.topic === topic)?.partitions ?? []);
 }
 
@@ -47,13 +53,22 @@ export async function consumerLag(admin: Admin, groupId: string, topic: string):
 }
 
 /** Polls until every group has no lag on the topic, or throws after the timeout naming the laggards. */
-export async function waitForCaughtUp(admin: Admin, groupIds: string[], topic: string, timeoutMs: number, pollMs = 250): Promise<void> {
+export async function waitForCaughtUp(
+  admin: Admin,
+  groupIds: string[],
+  topic: string,
+  timeoutMs: number,
+  pollMs = 250,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const lags = await Promise.all(groupIds.map(async (g) => [g, await consumerLag(admin, g, topic)] as const));
     const behind = lags.filter(([, lag]) => lag > 0n);
     if (behind.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`consumers still behind on ${topic} after ${timeoutMs} ms: ${behind.map(([g, l]) => `${g}=${l}`).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `consumers still behind on ${topic} after ${timeoutMs} ms: ${behind.map(([g, l]) => `${g}=${l}`).join(', ')}`,
+      );
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }

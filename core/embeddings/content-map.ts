@@ -16,7 +16,14 @@ export interface ContentMap {
  * Fits W minimising |[C 1] W − V|² + λ|W|² over n items (C: n x d fingerprints, V: n x f factors, both row-major).
  * Cost O(n·d² + d³): a few hundred ms for 100k items at d ≈ 260.
  */
-export function fitContentMap(fingerprints: Float64Array, vectors: Float64Array, n: number, inputDim: number, factors: number, lambda: number): ContentMap {
+export function fitContentMap(
+  fingerprints: Float64Array,
+  vectors: Float64Array,
+  n: number,
+  inputDim: number,
+  factors: number,
+  lambda: number,
+): ContentMap {
   const d = inputDim + 1;
   const a = new Float64Array(d * d);
   const b = new Float64Array(d * factors);
@@ -61,7 +68,12 @@ export function applyContentMap(map: ContentMap, fp: ArrayLike<number>): Float64
  * when it has none, and in between a blend that trusts the interactions in proportion to their count (a shrinkage
  * toward the content prior).
  */
-export function blendItemVector(als: Float64Array | null, content: Float64Array | null, interactions: number, minInteractions: number): Float64Array | null {
+export function blendItemVector(
+  als: Float64Array | null,
+  content: Float64Array | null,
+  interactions: number,
+  minInteractions: number,
+): Float64Array | null {
   if (!content) return als;
   if (!als) return content;
   if (interactions >= minInteractions) return als;
@@ -83,7 +95,8 @@ export function decodeContentMap(buf: Buffer): ContentMap {
   const inputDim = buf.readUInt32LE(0);
   const factors = buf.readUInt32LE(4);
   const n = (inputDim + 1) * factors;
-  if (buf.length !== 8 + n * 8) throw new Error(`content map of ${buf.length} bytes does not match ${inputDim} x ${factors}`);
+  if (buf.length !== 8 + n * 8)
+    throw new Error(`content map of ${buf.length} bytes does not match ${inputDim} x ${factors}`);
   const weights = new Float64Array(n);
   for (let i = 0; i < n; i++) weights[i] = buf.readDoubleLE(8 + i * 8);
   return { inputDim, factors, weights };

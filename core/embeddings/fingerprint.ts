@@ -30,12 +30,14 @@ export function fingerprintDim(spec: FingerprintSpec): number {
 }
 
 /** The spec for a catalogue: every numeric stat some item carries, in sorted order. */
-export function fingerprintSpecFor(items: Iterable<CatalogItem>, base: Omit<FingerprintSpec, 'numeric'> = DEFAULT_FINGERPRINT): FingerprintSpec {
+export function fingerprintSpecFor(
+  items: Iterable<CatalogItem>,
+  base: Omit<FingerprintSpec, 'numeric'> = DEFAULT_FINGERPRINT,
+): FingerprintSpec {
   const names = new Set<string>();
   for (const item of items) for (const n of Object.keys(item.numeric)) names.add(n);
   return { ...base, numeric: [...names].sort() };
 }
-
 
 const TOKEN = /[\p{L}\p{N}]+/gu;
 
@@ -62,7 +64,11 @@ function normaliseBlock(v: Float64Array, from: number, to: number, weight: numbe
 }
 
 /** The item's fingerprint under the spec, unit length (all zeros for an item with nothing to say). */
-export function fingerprint(item: Pick<CatalogItem, 'attributes' | 'numeric'>, spec: FingerprintSpec, scaler: ScalerSnapshot | null): Float64Array {
+export function fingerprint(
+  item: Pick<CatalogItem, 'attributes' | 'numeric'>,
+  spec: FingerprintSpec,
+  scaler: ScalerSnapshot | null,
+): Float64Array {
   const v = new Float64Array(fingerprintDim(spec));
   const nNum = spec.numeric.length;
   spec.numeric.forEach((name, i) => {
@@ -79,7 +85,7 @@ export function fingerprint(item: Pick<CatalogItem, 'attributes' | 'numeric'>, s
         for (const t of tokens(value)) {
           const h = fnv1a32(`${attr}:${t}`);
           const bucket = textStart + (h % spec.textBuckets);
-          tf.set(bucket, (tf.get(bucket) ?? 0) + ((h >>> 31) === 1 ? -1 : 1));
+          tf.set(bucket, (tf.get(bucket) ?? 0) + (h >>> 31 === 1 ? -1 : 1));
         }
       }
     } else {
@@ -87,7 +93,7 @@ export function fingerprint(item: Pick<CatalogItem, 'attributes' | 'numeric'>, s
       const w = 1 / Math.sqrt(values.length);
       for (const value of values) {
         const h = fnv1a32(`${attr}=${value}`);
-        v[catStart + (h % spec.categoricalBuckets)]! += (h >>> 31) === 1 ? -w : w;
+        v[catStart + (h % spec.categoricalBuckets)]! += h >>> 31 === 1 ? -w : w;
       }
     }
   }

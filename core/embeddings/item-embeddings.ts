@@ -4,7 +4,13 @@
 // Pure: the retcon job feeds it the model, the ledger's counts, the catalogue and the scaler version.
 import type { CatalogItem } from '../catalog.ts';
 import { fnv1a32 } from '../math/fnv-hash.ts';
-import { DEFAULT_FINGERPRINT, fingerprint, fingerprintDim, fingerprintSpecFor, type FingerprintSpec } from './fingerprint.ts';
+import {
+  DEFAULT_FINGERPRINT,
+  fingerprint,
+  fingerprintDim,
+  fingerprintSpecFor,
+  type FingerprintSpec,
+} from './fingerprint.ts';
 import { applyContentMap, blendItemVector, fitContentMap, type ContentMap } from './content-map.ts';
 import type { ScalerSnapshot } from '../features/scaler.ts';
 
@@ -64,7 +70,12 @@ function heldOut(itemId: string, fraction: number): boolean {
   return fnv1a32(itemId) / 2 ** 32 < fraction;
 }
 
-function fit(items: readonly { fp: Float64Array; v: Float64Array }[], dim: number, factors: number, lambda: number): ContentMap {
+function fit(
+  items: readonly { fp: Float64Array; v: Float64Array }[],
+  dim: number,
+  factors: number,
+  lambda: number,
+): ContentMap {
   const c = new Float64Array(items.length * dim);
   const v = new Float64Array(items.length * factors);
   items.forEach((it, i) => {
@@ -111,7 +122,8 @@ export function embedItems(inp: EmbeddingInputs): ItemEmbeddings {
     }
     // A map that places held-out items no better than the mean vector would only blur their collaborative vectors
     // (a catalogue whose attributes say little about taste): then cold items wait for interactions instead.
-    if (holdout && holdout.cosine <= holdout.baselineCosine) mapRejected = `held-out cosine ${holdout.cosine.toFixed(3)} is not above the mean vector's ${holdout.baselineCosine.toFixed(3)}`;
+    if (holdout && holdout.cosine <= holdout.baselineCosine)
+      mapRejected = `held-out cosine ${holdout.cosine.toFixed(3)} is not above the mean vector's ${holdout.baselineCosine.toFixed(3)}`;
     else map = fit([...train, ...test], dim, f, inp.regularization);
   }
 
@@ -127,7 +139,10 @@ export function embedItems(inp: EmbeddingInputs): ItemEmbeddings {
     const als = inp.alsVector(id) ?? null;
     const n = inp.interactions.get(id) ?? 0;
     const item = live.get(id);
-    const content = map && item && !(als && n >= inp.minInteractions) ? applyContentMap(map, fingerprint(item, spec, inp.scaler)) : null;
+    const content =
+      map && item && !(als && n >= inp.minInteractions)
+        ? applyContentMap(map, fingerprint(item, spec, inp.scaler))
+        : null;
     const v = blendItemVector(als, content, n, inp.minInteractions);
     if (!v) {
       counts.skipped++;
@@ -139,5 +154,14 @@ export function embedItems(inp: EmbeddingInputs): ItemEmbeddings {
     vectors.set(v, itemIds.length * f);
     itemIds.push(id);
   }
-  return { itemIds, vectors: vectors.subarray(0, itemIds.length * f), map, spec, fittedItems: train.length + test.length, holdout, mapRejected, counts };
+  return {
+    itemIds,
+    vectors: vectors.subarray(0, itemIds.length * f),
+    map,
+    spec,
+    fittedItems: train.length + test.length,
+    holdout,
+    mapRejected,
+    counts,
+  };
 }

@@ -59,7 +59,12 @@ export function countAtOrBefore(times: Float64Array, t: number): number {
  * Each item's mean rating and share of ratings >= `likedFrom` in `rows`, both shrunk towards the global value by
  * `prior` pseudo-ratings ((sum + prior·global) / (count + prior)), so an item rated once is not rated "5.0".
  */
-export function itemRatings(log: InteractionLog, rows: ArrayLike<number>, likedFrom: number, prior = 5): { mean: Float64Array; liked: Float64Array } {
+export function itemRatings(
+  log: InteractionLog,
+  rows: ArrayLike<number>,
+  likedFrom: number,
+  prior = 5,
+): { mean: Float64Array; liked: Float64Array } {
   const sum = new Float64Array(log.nItems);
   const liked = new Float64Array(log.nItems);
   const count = new Float64Array(log.nItems);
@@ -135,7 +140,11 @@ export function candidateFeatures(items: readonly number[], ctx: CandidateContex
     for (const n of normalised) x.push(n.z[j]!, n.ofTop[j]!);
     const times = ctx.times[i]!;
     const upTo = countAtOrBefore(times, t);
-    x.push(Math.log1p(upTo), Math.log1p(upTo - countAtOrBefore(times, t - 30 * DAY)), Math.log1p(upTo - countAtOrBefore(times, t - 365 * DAY)));
+    x.push(
+      Math.log1p(upTo),
+      Math.log1p(upTo - countAtOrBefore(times, t - 30 * DAY)),
+      Math.log1p(upTo - countAtOrBefore(times, t - 365 * DAY)),
+    );
     x.push(upTo > 0 ? Math.log1p((t - times[0]!) / DAY) : -1, upTo > 0 ? Math.log1p((t - times[upTo - 1]!) / DAY) : -1);
     x.push(ctx.ratings.mean[i]!, ctx.ratings.liked[i]!);
     x.push(finiteOr(ctx.recent[0][i]!, NO_SCORE), finiteOr(ctx.recent[1][i]!, NO_SCORE));

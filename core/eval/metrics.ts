@@ -51,7 +51,11 @@ export function catalogCoverage(lists: readonly ArrayLike<number>[], k: number, 
 }
 
 /** Mean pairwise distance between the items of one top-k list; NaN for lists with fewer than two items. */
-export function intraListDiversity(ranked: ArrayLike<number>, k: number, distance: (a: number, b: number) => number): number {
+export function intraListDiversity(
+  ranked: ArrayLike<number>,
+  k: number,
+  distance: (a: number, b: number) => number,
+): number {
   const n = Math.min(k, ranked.length);
   if (n < 2) return NaN;
   let sum = 0;

@@ -49,12 +49,16 @@ export function empiricalPolicy(log: BanditLog): ActionDistribution {
     p[log.context[i]! * log.nActions + log.action[i]!]! += 1;
     perContext[log.context[i]!]! += 1;
   }
-  for (let c = 0; c < log.nContexts; c++) for (let a = 0; a < log.nActions; a++) if (perContext[c]! > 0) p[c * log.nActions + a]! /= perContext[c]!;
+  for (let c = 0; c < log.nContexts; c++)
+    for (let a = 0; a < log.nActions; a++) if (perContext[c]! > 0) p[c * log.nActions + a]! /= perContext[c]!;
   return { nActions: log.nActions, nContexts: log.nContexts, p };
 }
 
 export function importanceWeights(log: BanditLog, target: ActionDistribution): Float64Array {
-  if (target.nActions !== log.nActions || target.nContexts !== log.nContexts) throw new Error(`target policy is ${target.nContexts}x${target.nActions}, the log ${log.nContexts}x${log.nActions}`);
+  if (target.nActions !== log.nActions || target.nContexts !== log.nContexts)
+    throw new Error(
+      `target policy is ${target.nContexts}x${target.nActions}, the log ${log.nContexts}x${log.nActions}`,
+    );
   const w = new Float64Array(log.action.length);
   for (let i = 0; i < w.length; i++) {
     const pb = log.propensity[i]!;
@@ -69,7 +73,12 @@ export function importanceWeights(log: BanditLog, target: ActionDistribution): F
  * context's mean with m pseudo-shows, fitted on the other folds. Returns each row's q̂ at its own action and the
  * target's expected q̂ in its context, both out of fold.
  */
-export function crossFittedRewards(log: BanditLog, target: ActionDistribution, folds: number, prior: number): { atAction: Float64Array; expected: Float64Array } {
+export function crossFittedRewards(
+  log: BanditLog,
+  target: ActionDistribution,
+  folds: number,
+  prior: number,
+): { atAction: Float64Array; expected: Float64Array } {
   const n = log.action.length;
   const { nActions, nContexts } = log;
   const fold = (i: number) => i % folds;
@@ -121,7 +130,12 @@ export function crossFittedRewards(log: BanditLog, target: ActionDistribution, f
 }
 
 /** Percentile bootstrap of a statistic over resampled row indices. */
-export function bootstrapCi(n: number, statistic: (rows: Int32Array) => number, resamples: number, seed: number): [number, number] {
+export function bootstrapCi(
+  n: number,
+  statistic: (rows: Int32Array) => number,
+  resamples: number,
+  seed: number,
+): [number, number] {
   const random = seededRandom(seed);
   const values = new Float64Array(resamples);
   const rows = new Int32Array(n);
@@ -139,7 +153,11 @@ const meanOver = (x: Float64Array) => (rows: Int32Array) => {
   return s / rows.length;
 };
 
-export function evaluatePolicy(log: BanditLog, target: ActionDistribution, opts: { resamples: number; seed: number; folds?: number; prior?: number }): OpeReport {
+export function evaluatePolicy(
+  log: BanditLog,
+  target: ActionDistribution,
+  opts: { resamples: number; seed: number; folds?: number; prior?: number },
+): OpeReport {
   const n = log.action.length;
   if (n === 0) throw new Error('the log is empty');
   const w = importanceWeights(log, target);
@@ -176,5 +194,8 @@ export function evaluatePolicy(log: BanditLog, target: ActionDistribution, opts:
 /** The on-policy value of a log (its mean reward) with a bootstrap interval: the ground truth OPE is checked against. */
 export function onPolicyValue(log: BanditLog, resamples: number, seed: number): Estimate {
   const all = Int32Array.from({ length: log.action.length }, (_, i) => i);
-  return { value: meanOver(log.reward)(all), ci95: bootstrapCi(log.action.length, meanOver(log.reward), resamples, seed) };
+  return {
+    value: meanOver(log.reward)(all),
+    ci95: bootstrapCi(log.action.length, meanOver(log.reward), resamples, seed),
+  };
 }

@@ -13,7 +13,16 @@
 //   train are created this way. "ALS batch (train only, no fold-in)" is the same train-only model without the
 //   stream, to show what fold-in adds.
 // - Interaction values come from one rating mapping (rating-values.ts) for every model that takes weights.
-import { foldInItem, foldInUser, itemGramian, recommendAls, trainAls, updateGramian, type AlsModel, type AlsParams } from '../models/als.ts';
+import {
+  foldInItem,
+  foldInUser,
+  itemGramian,
+  recommendAls,
+  trainAls,
+  updateGramian,
+  type AlsModel,
+  type AlsParams,
+} from '../models/als.ts';
 import { easeScores, recommendEase, trainEase, type EaseParams } from '../models/ease.ts';
 import { itemKnnScores, recommendItemKnn, trainItemKnn, type ItemKnnParams } from '../models/item-knn.ts';
 import { recommendPopular, trainPopularity } from '../models/popularity-baseline.ts';
@@ -23,11 +32,29 @@ import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../f
 import { DEFAULT_LAMBDAMART, predictLambdaMart, trainLambdaMart, type LambdaMartParams } from '../models/lambdamart.ts';
 import { chronologicalOrder, type InteractionLog } from './interaction-log.ts';
 import { candidateFeatures, itemRatings, itemTimes, LTR_FEATURES } from './ltr-features.ts';
-import { averagePrecisionAtK, catalogCoverage, intraListDiversity, ndcgAtK, precisionAtK, recallAtK, reciprocalRankAtK } from './metrics.ts';
+import {
+  averagePrecisionAtK,
+  catalogCoverage,
+  intraListDiversity,
+  ndcgAtK,
+  precisionAtK,
+  recallAtK,
+  reciprocalRankAtK,
+} from './metrics.ts';
 import { ratingValue, type RatingValues } from './rating-values.ts';
 import { splitRowsAgain, type Split } from './splits.ts';
 
-export const MODEL_NAMES = ['popularity', 'item-knn', 'ease', 'als-batch-full', 'als-train-only', 'als-fold-in', 'funnel', 'funnel-mmr', 'funnel-ltr'] as const;
+export const MODEL_NAMES = [
+  'popularity',
+  'item-knn',
+  'ease',
+  'als-batch-full',
+  'als-train-only',
+  'als-fold-in',
+  'funnel',
+  'funnel-mmr',
+  'funnel-ltr',
+] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export const MODEL_LABELS: Record<ModelName, string> = {
@@ -52,7 +79,14 @@ export const FUNNEL_MMR_LAMBDA = 0.85;
  */
 export const LTR_POOL = 50;
 export const LTR_INNER_ROUNDS = 3;
-export const LTR_PARAMS: LambdaMartParams = { ...DEFAULT_LAMBDAMART, trees: 100, learningRate: 0.05, maxDepth: 4, minLeafDocs: 300, bins: 255 };
+export const LTR_PARAMS: LambdaMartParams = {
+  ...DEFAULT_LAMBDAMART,
+  trees: 100,
+  learningRate: 0.05,
+  maxDepth: 4,
+  minLeafDocs: 300,
+  bins: 255,
+};
 /** The user's last history rows whose items give the "from last items" features. */
 export const LTR_RECENT = 10;
 
@@ -70,7 +104,14 @@ function fitSources(history: SparseMatrix, config: ProtocolConfig): Sources {
   const positive = positivePart(history);
   const popularity = new Float64Array(history.nCols);
   for (const i of history.indices) popularity[i]! += 1;
-  return { als: trainAls(history, config.als), ease: trainEase(positive, config.ease), knn: trainItemKnn(positive, config.itemKnn), history, positive, popularity };
+  return {
+    als: trainAls(history, config.als),
+    ease: trainEase(positive, config.ease),
+    knn: trainItemKnn(positive, config.itemKnn),
+    history,
+    positive,
+    popularity,
+  };
 }
 
 /** The sources fitted on some rows of the log, with what the ranker's features need from those rows. */
@@ -87,7 +128,12 @@ interface RankerInputs extends Sources {
  * Fits the sources on `rows`. The cut time is where the split puts the user's request: the end of the data for the
  * temporal split (one global cut), the user's own last row for leave-last-n (a cut per user).
  */
-function fitRankerInputs(log: InteractionLog, rows: Int32Array, splitName: Split['name'], config: ProtocolConfig): RankerInputs {
+function fitRankerInputs(
+  log: InteractionLog,
+  rows: Int32Array,
+  splitName: Split['name'],
+  config: ProtocolConfig,
+): RankerInputs {
   const sources = fitSources(matrixOf(log, rows, config.ratingValues), config);
   const byUser: number[][] = Array.from({ length: log.nUsers }, () => []);
   let end = -Infinity;
@@ -96,12 +142,26 @@ function fitRankerInputs(log: InteractionLog, rows: Int32Array, splitName: Split
     end = Math.max(end, log.time[r]!);
   }
   const userRows = byUser.map((l) => Int32Array.from(l));
-  const cut = splitName === 'temporal' ? () => end : (u: number) => (userRows[u]!.length > 0 ? log.time[userRows[u]!.at(-1)!]! : end);
-  return { ...sources, times: itemTimes(log, rows), ratings: itemRatings(log, rows, config.relevantFrom), userRows, cut };
+  const cut =
+    splitName === 'temporal'
+      ? () => end
+      : (u: number) => (userRows[u]!.length > 0 ? log.time[userRows[u]!.at(-1)!]! : end);
+  return {
+    ...sources,
+    times: itemTimes(log, rows),
+    ratings: itemRatings(log, rows, config.relevantFrom),
+    userRows,
+    cut,
+  };
 }
 
 /** The union of every source's top LTR_POOL unseen items for a user, with the ranker's features. */
-function ltrCandidates(log: InteractionLog, src: RankerInputs, u: number, config: ProtocolConfig): { items: number[]; features: number[][]; prior: number[] } {
+function ltrCandidates(
+  log: InteractionLog,
+  src: RankerInputs,
+  u: number,
+  config: ProtocolConfig,
+): { items: number[]; features: number[][]; prior: number[] } {
   const history = row(src.history, u).items;
   const pos = row(src.positive, u);
   const f = src.als.factors;
@@ -141,7 +201,8 @@ function ltrCandidates(log: InteractionLog, src: RankerInputs, u: number, config
  */
 export function reciprocalRankFusion(lists: readonly ArrayLike<number>[], k: number, c = 60): Int32Array {
   const score = new Map<number, number>();
-  for (const list of lists) for (let r = 0; r < list.length; r++) score.set(list[r]!, (score.get(list[r]!) ?? 0) + 1 / (c + r + 1));
+  for (const list of lists)
+    for (let r = 0; r < list.length; r++) score.set(list[r]!, (score.get(list[r]!) ?? 0) + 1 / (c + r + 1));
   return Int32Array.from([...score].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k), ([item]) => item);
 }
 
@@ -186,7 +247,14 @@ export interface SplitReport {
   split: Split['name'];
   description: string;
   rows: { train: number; early: number; late: number };
-  users: { train: number; early: number; late: number; earlyNotInTrain: number; evaluated: number; coldSkipped: number };
+  users: {
+    train: number;
+    early: number;
+    late: number;
+    earlyNotInTrain: number;
+    evaluated: number;
+    coldSkipped: number;
+  };
   catalogSize: number;
   /** Dense user indices of the evaluated users, ascending. */
   evaluatedUsers: number[];
@@ -235,7 +303,13 @@ function positivePart(m: SparseMatrix): SparseMatrix {
     }
     indptr[r + 1] = indices.length;
   }
-  return { nRows: m.nRows, nCols: m.nCols, indptr, indices: Int32Array.from(indices), values: Float64Array.from(values) };
+  return {
+    nRows: m.nRows,
+    nCols: m.nCols,
+    indptr,
+    indices: Int32Array.from(indices),
+    values: Float64Array.from(values),
+  };
 }
 
 function concat(a: Int32Array, b: Int32Array): Int32Array {
@@ -264,19 +338,35 @@ function prepare(log: InteractionLog, split: Split, config: ProtocolConfig): Spl
   }
   const users = [...relevant.keys()].sort((a, b) => a - b);
   const evaluated = Int32Array.from(users.filter((u) => history.indptr[u + 1]! > history.indptr[u]!));
-  return { history, positive: positivePart(history), evaluated, relevant, coldSkipped: users.length - evaluated.length };
+  return {
+    history,
+    positive: positivePart(history),
+    evaluated,
+    relevant,
+    coldSkipped: users.length - evaluated.length,
+  };
 }
 
 /**
  * An inner split's labels: per user with a non-empty fitted history, the items of their `late` rows rated >=
  * `relevantFrom` that are not in that history (the protocol's own definition of relevant), users ascending.
  */
-function innerLabels(log: InteractionLog, late: Int32Array, history: SparseMatrix, relevantFrom: number): Map<number, Set<number>> {
+function innerLabels(
+  log: InteractionLog,
+  late: Int32Array,
+  history: SparseMatrix,
+  relevantFrom: number,
+): Map<number, Set<number>> {
   const labels = new Map<number, Set<number>>();
   for (const r of late) {
     const u = log.user[r]!;
     const i = log.item[r]!;
-    if (log.rating[r]! < relevantFrom || history.indptr[u + 1] === history.indptr[u] || row(history, u).items.includes(i)) continue;
+    if (
+      log.rating[r]! < relevantFrom ||
+      history.indptr[u + 1] === history.indptr[u] ||
+      row(history, u).items.includes(i)
+    )
+      continue;
     let set = labels.get(u);
     if (!set) labels.set(u, (set = new Set()));
     set.add(i);
@@ -290,7 +380,13 @@ function timed<T>(f: () => T): [T, number] {
   return [value, (performance.now() - started) / 1000];
 }
 
-function score(lists: readonly Int32Array[], data: SplitData, ks: readonly number[], catalogSize: number, distance: ItemDistance): MetricsAtK[] {
+function score(
+  lists: readonly Int32Array[],
+  data: SplitData,
+  ks: readonly number[],
+  catalogSize: number,
+  distance: ItemDistance,
+): MetricsAtK[] {
   const n = data.evaluated.length;
   return ks.map((k) => {
     let precision = 0;
@@ -336,14 +432,19 @@ function score(lists: readonly Int32Array[], data: SplitData, ks: readonly numbe
 }
 
 /** Top-kMax for every evaluated user from a per-user recommender. */
-function recommendAll(data: SplitData, recommend: (user: number, history: Int32Array) => Int32Array): [Int32Array[], number] {
+function recommendAll(
+  data: SplitData,
+  recommend: (user: number, history: Int32Array) => Int32Array,
+): [Int32Array[], number] {
   return timed(() => Array.from(data.evaluated, (u) => recommend(u, row(data.history, u).items)));
 }
 
 function alsLists(model: AlsModel, userFactors: Float64Array, data: SplitData, kMax: number): [Int32Array[], number] {
   const scratch = new Float64Array(model.nItems);
   const f = model.factors;
-  return recommendAll(data, (u, history) => recommendAls(model, userFactors.subarray(u * f, (u + 1) * f), history, kMax, scratch));
+  return recommendAll(data, (u, history) =>
+    recommendAls(model, userFactors.subarray(u * f, (u + 1) * f), history, kMax, scratch),
+  );
 }
 
 /** Events per streamed batch: the size of a typical Kafka fetch in the fold-in processor. */
@@ -355,7 +456,12 @@ export const FOLD_IN_BATCH = 500;
  * users, kept fixed between retrains; YᵀY kept current as items change), then its users again. Returns the updated
  * factors.
  */
-function streamFoldIn(log: InteractionLog, split: Split, model: AlsModel, config: ProtocolConfig): { userFactors: Float64Array; itemFactors: Float64Array; usersCreated: number; seconds: number } {
+function streamFoldIn(
+  log: InteractionLog,
+  split: Split,
+  model: AlsModel,
+  config: ProtocolConfig,
+): { userFactors: Float64Array; itemFactors: Float64Array; usersCreated: number; seconds: number } {
   const f = model.factors;
   const userFactors = model.userFactors.slice();
   const itemFactors = model.itemFactors.slice();
@@ -388,7 +494,13 @@ function streamFoldIn(log: InteractionLog, split: Split, model: AlsModel, config
         const rows = byItem[i]!;
         const packed = new Float64Array(rows.length * f);
         rows.forEach(({ user }, j) => packed.set(userFactors.subarray(user * f, (user + 1) * f), j * f));
-        const next = foldInItem(packed, f, userGram, rows.map((x) => x.value), config.als);
+        const next = foldInItem(
+          packed,
+          f,
+          userGram,
+          rows.map((x) => x.value),
+          config.als,
+        );
         updateGramian(itemGram, f, itemFactors.slice(i * f, (i + 1) * f), next);
         itemFactors.set(next, i * f);
       }
@@ -399,7 +511,13 @@ function streamFoldIn(log: InteractionLog, split: Split, model: AlsModel, config
 }
 
 /** Runs every configured model on one split. Pure computation; `progress` only reports. */
-export function runProtocol(log: InteractionLog, split: Split, distance: ItemDistance, config: ProtocolConfig, progress: Progress = () => {}): SplitReport {
+export function runProtocol(
+  log: InteractionLog,
+  split: Split,
+  distance: ItemDistance,
+  config: ProtocolConfig,
+  progress: Progress = () => {},
+): SplitReport {
   const data = prepare(log, split, config);
   const kMax = Math.max(...config.ks);
   const catalog = new Set<number>();
@@ -429,11 +547,26 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
     },
     catalogSize: catalog.size,
     evaluatedUsers: Array.from(data.evaluated),
-    relevant: { items: relevantItems, perUserMean: data.relevant.size === 0 ? 0 : relevantItems / data.relevant.size, itemsUnseenInTrain: unseenInTrain },
+    relevant: {
+      items: relevantItems,
+      perUserMean: data.relevant.size === 0 ? 0 : relevantItems / data.relevant.size,
+      itemsUnseenInTrain: unseenInTrain,
+    },
     models: [],
   };
-  const add = (model: ModelName, trainSeconds: number, [lists, recommendSeconds]: [Int32Array[], number], foldIn?: ModelResult['foldIn']): void => {
-    const result: ModelResult = { model, label: MODEL_LABELS[model], trainSeconds, recommendSeconds, metrics: score(lists, data, config.ks, catalog.size, distance) };
+  const add = (
+    model: ModelName,
+    trainSeconds: number,
+    [lists, recommendSeconds]: [Int32Array[], number],
+    foldIn?: ModelResult['foldIn'],
+  ): void => {
+    const result: ModelResult = {
+      model,
+      label: MODEL_LABELS[model],
+      trainSeconds,
+      recommendSeconds,
+      metrics: score(lists, data, config.ks, catalog.size, distance),
+    };
     if (foldIn) result.foldIn = foldIn;
     report.models.push(result);
     const m = result.metrics[0]!;
@@ -444,26 +577,38 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
   if (wants('popularity')) {
     const [model, seconds] = timed(() => trainPopularity(data.history.indices, log.nItems));
     const scratch = new Float64Array(log.nItems);
-    add('popularity', seconds, recommendAll(data, (_, history) => recommendPopular(model, history, kMax, scratch)));
+    add(
+      'popularity',
+      seconds,
+      recommendAll(data, (_, history) => recommendPopular(model, history, kMax, scratch)),
+    );
   }
   if (wants('item-knn')) {
     progress(`${split.name}: training item-kNN`);
     const [model, seconds] = timed(() => trainItemKnn(data.positive, config.itemKnn));
     const scratch = new Float64Array(log.nItems);
-    add('item-knn', seconds, recommendAll(data, (u, history) => {
-      const r = row(data.positive, u);
-      return recommendItemKnn(model, r.items, r.values, history, kMax, scratch);
-    }));
+    add(
+      'item-knn',
+      seconds,
+      recommendAll(data, (u, history) => {
+        const r = row(data.positive, u);
+        return recommendItemKnn(model, r.items, r.values, history, kMax, scratch);
+      }),
+    );
   }
   if (wants('ease')) {
     progress(`${split.name}: training EASE`);
     const [model, seconds] = timed(() => trainEase(data.positive, config.ease));
     progress(`${split.name}: EASE covers ${model.covered.length} items (support >= ${config.ease.minItemSupport})`);
     const scratch = new Float64Array(log.nItems);
-    add('ease', seconds, recommendAll(data, (u, history) => {
-      const r = row(data.positive, u);
-      return recommendEase(model, r.items, r.values, history, kMax, scratch);
-    }));
+    add(
+      'ease',
+      seconds,
+      recommendAll(data, (u, history) => {
+        const r = row(data.positive, u);
+        return recommendEase(model, r.items, r.values, history, kMax, scratch);
+      }),
+    );
   }
   if (wants('als-batch-full')) {
     progress(`${split.name}: training ALS on train+early`);
@@ -495,21 +640,46 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
           offsets.push(ys.length);
         }
       }
-      const model = trainLambdaMart({ features: Float64Array.from(feats), nFeatures: LTR_FEATURES.length, labels: Float64Array.from(ys), offsets: Int32Array.from(offsets) }, LTR_PARAMS);
-      return { model, sources: fitRankerInputs(log, concat(split.train, split.early), split.name, config), trainQueries: offsets.length - 1, trainDocs: ys.length };
+      const model = trainLambdaMart(
+        {
+          features: Float64Array.from(feats),
+          nFeatures: LTR_FEATURES.length,
+          labels: Float64Array.from(ys),
+          offsets: Int32Array.from(offsets),
+        },
+        LTR_PARAMS,
+      );
+      return {
+        model,
+        sources: fitRankerInputs(log, concat(split.train, split.early), split.name, config),
+        trainQueries: offsets.length - 1,
+        trainDocs: ys.length,
+      };
     });
     progress(`${split.name}: ranker trained on ${ltr.trainQueries} inner queries, ${ltr.trainDocs} candidates`);
-    add('funnel-ltr', seconds, recommendAll(data, (u) => {
-      const c = ltrCandidates(log, ltr.sources, u, config);
-      const scored = c.items.map((item, j) => ({ item, s: predictLambdaMart(ltr.model, c.features[j]!), prior: c.prior[j]! }));
-      scored.sort((a, b) => b.s - a.s || b.prior - a.prior || a.item - b.item);
-      return Int32Array.from(scored.slice(0, kMax), (x) => x.item);
-    }));
+    add(
+      'funnel-ltr',
+      seconds,
+      recommendAll(data, (u) => {
+        const c = ltrCandidates(log, ltr.sources, u, config);
+        const scored = c.items.map((item, j) => ({
+          item,
+          s: predictLambdaMart(ltr.model, c.features[j]!),
+          prior: c.prior[j]!,
+        }));
+        scored.sort((a, b) => b.s - a.s || b.prior - a.prior || a.item - b.item);
+        return Int32Array.from(scored.slice(0, kMax), (x) => x.item);
+      }),
+    );
   }
   if (wants('funnel') || wants('funnel-mmr')) {
     // Stage 1: three retrieval sources, FUNNEL_POOL candidates each; stage 3: rank fusion; stage 4: MMR over genres.
     progress(`${split.name}: training the funnel's retrieval sources (ALS, EASE, item-kNN)`);
-    const [models, seconds] = timed(() => ({ als: trainAls(data.history, config.als), ease: trainEase(data.positive, config.ease), knn: trainItemKnn(data.positive, config.itemKnn) }));
+    const [models, seconds] = timed(() => ({
+      als: trainAls(data.history, config.als),
+      ease: trainEase(data.positive, config.ease),
+      knn: trainItemKnn(data.positive, config.itemKnn),
+    }));
     const scratch = new Float64Array(log.nItems);
     const [alsPool] = alsLists(models.als, models.als.userFactors, data, FUNNEL_POOL);
     const [easePool] = recommendAll(data, (u, history) => {
@@ -520,18 +690,33 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
       const r = row(data.positive, u);
       return recommendItemKnn(models.knn, r.items, r.values, history, FUNNEL_POOL, scratch);
     });
-    const [fused, fuseSeconds] = timed(() => alsPool.map((a, idx) => reciprocalRankFusion([a, easePool[idx]!, knnPool[idx]!], FUNNEL_POOL)));
+    const [fused, fuseSeconds] = timed(() =>
+      alsPool.map((a, idx) => reciprocalRankFusion([a, easePool[idx]!, knnPool[idx]!], FUNNEL_POOL)),
+    );
     if (wants('funnel')) add('funnel', seconds, [fused.map((l) => l.slice(0, kMax)), fuseSeconds]);
     if (wants('funnel-mmr')) {
       const cfg: RerankConfig = { ...DEFAULT_RERANK, mmrLambda: FUNNEL_MMR_LAMBDA };
       const similarity = (a: RerankItem, b: RerankItem) => 1 - distance(Number(a.itemId), Number(b.itemId));
       const noRandom = () => 0; // no exploration here: deterministic
-      add('funnel-mmr', seconds, timed(() =>
-        fused.map((list) => {
-          const pool: RerankItem[] = Array.from(list, (item, rank) => ({ itemId: String(item), rank, source: 'fused', category: null, attributes: {}, createdAt: null, shows: 0, clicks: 0 }));
-          return Int32Array.from(rerank(pool, kMax, cfg, noRandom, 0, similarity), (p) => Number(p.itemId));
-        }),
-      ));
+      add(
+        'funnel-mmr',
+        seconds,
+        timed(() =>
+          fused.map((list) => {
+            const pool: RerankItem[] = Array.from(list, (item, rank) => ({
+              itemId: String(item),
+              rank,
+              source: 'fused',
+              category: null,
+              attributes: {},
+              createdAt: null,
+              shows: 0,
+              clicks: 0,
+            }));
+            return Int32Array.from(rerank(pool, kMax, cfg, noRandom, 0, similarity), (p) => Number(p.itemId));
+          }),
+        ),
+      );
     }
   }
   if (wants('als-train-only') || wants('als-fold-in')) {
@@ -540,8 +725,18 @@ export function runProtocol(log: InteractionLog, split: Split, distance: ItemDis
     if (wants('als-train-only')) add('als-train-only', seconds, alsLists(model, model.userFactors, data, kMax));
     if (wants('als-fold-in')) {
       const stream = streamFoldIn(log, split, model, config);
-      const foldIn = { events: split.early.length, seconds: stream.seconds, meanMicros: split.early.length === 0 ? 0 : (stream.seconds * 1e6) / split.early.length, usersCreated: stream.usersCreated };
-      add('als-fold-in', seconds, alsLists({ ...model, itemFactors: stream.itemFactors }, stream.userFactors, data, kMax), foldIn);
+      const foldIn = {
+        events: split.early.length,
+        seconds: stream.seconds,
+        meanMicros: split.early.length === 0 ? 0 : (stream.seconds * 1e6) / split.early.length,
+        usersCreated: stream.usersCreated,
+      };
+      add(
+        'als-fold-in',
+        seconds,
+        alsLists({ ...model, itemFactors: stream.itemFactors }, stream.userFactors, data, kMax),
+        foldIn,
+      );
     }
   }
   // rows in MODEL_NAMES order, whatever order they were computed in

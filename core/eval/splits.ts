@@ -20,7 +20,10 @@ export interface Split {
  * is strictly before every test timestamp. The test rows are cut the same way at their median timestamp t_mid:
  * early = time < t_mid, late = time >= t_mid. Rows sharing a boundary timestamp all fall on the later side.
  */
-export function temporalSplit(log: InteractionLog, trainFraction = 0.8): Split & { trainEnd: number; lateStart: number } {
+export function temporalSplit(
+  log: InteractionLog,
+  trainFraction = 0.8,
+): Split & { trainEnd: number; lateStart: number } {
   const order = chronologicalOrder(log);
   const n = order.length;
   if (n === 0) throw new Error('temporalSplit: empty log');
@@ -92,7 +95,14 @@ export function splitRowsAgain(split: Split, log: InteractionLog, rows: ArrayLik
   };
   const inner = split.name === 'temporal' ? temporalSplit(sub, split.parameter) : leaveLastNSplit(sub, split.parameter);
   const back = (part: Int32Array) => Int32Array.from(part, (k) => sorted[k]!);
-  return { name: inner.name, description: inner.description, train: back(inner.train), early: back(inner.early), late: back(inner.late), parameter: inner.parameter };
+  return {
+    name: inner.name,
+    description: inner.description,
+    train: back(inner.train),
+    early: back(inner.early),
+    late: back(inner.late),
+    parameter: inner.parameter,
+  };
 }
 
 /** First position in `rows` (sorted by time) whose time is >= t. */

@@ -20,8 +20,18 @@ const overridesSchema = z
         freshnessBoost: z.number().min(0),
         exploration: z.discriminatedUnion('kind', [
           z.object({ kind: z.literal('none') }),
-          z.object({ kind: z.literal('epsilon-greedy'), epsilon: z.number().min(0).max(1), slots: z.number().int().min(0) }),
-          z.object({ kind: z.literal('thompson'), slots: z.number().int().min(0), priorClicks: z.number().min(1), priorShows: z.number().min(2), draws: z.number().int().positive() }),
+          z.object({
+            kind: z.literal('epsilon-greedy'),
+            epsilon: z.number().min(0).max(1),
+            slots: z.number().int().min(0),
+          }),
+          z.object({
+            kind: z.literal('thompson'),
+            slots: z.number().int().min(0),
+            priorClicks: z.number().min(1),
+            priorShows: z.number().min(2),
+            draws: z.number().int().positive(),
+          }),
         ]),
       })
       .partial()
@@ -36,7 +46,15 @@ export const experimentSchema = z
     /** Changing the salt reshuffles users: a new experiment must not inherit the previous one's split. */
     salt: z.string().min(1).max(128),
     variants: z
-      .array(z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/), weight: z.number().positive(), overrides: overridesSchema.default({}) }).strict())
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/),
+            weight: z.number().positive(),
+            overrides: overridesSchema.default({}),
+          })
+          .strict(),
+      )
       .min(2, 'at least two variants')
       .max(10)
       .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, 'variant names must be unique'),
@@ -45,7 +63,10 @@ export const experimentSchema = z
     active: z.boolean().default(true),
   })
   .strict()
-  .refine((e) => e.control === undefined || e.variants.some((v) => v.name === e.control), 'control must name a variant');
+  .refine(
+    (e) => e.control === undefined || e.variants.some((v) => v.name === e.control),
+    'control must name a variant',
+  );
 
 export type Experiment = z.infer<typeof experimentSchema>;
 export type VariantOverrides = z.infer<typeof overridesSchema>;
@@ -81,7 +102,11 @@ export interface ServingSettings {
  * The settings a user is served with under every active experiment (later experiments' overrides win on a conflict),
  * and the assignment to report with the feed: { experiment id: variant name }.
  */
-export function applyExperiments(base: ServingSettings, experiments: readonly Experiment[], userId: string): { settings: ServingSettings; assignments: Record<string, string> } {
+export function applyExperiments(
+  base: ServingSettings,
+  experiments: readonly Experiment[],
+  userId: string,
+): { settings: ServingSettings; assignments: Record<string, string> } {
   let settings = base;
   const assignments: Record<string, string> = {};
   for (const e of experiments) {
@@ -92,7 +117,11 @@ export function applyExperiments(base: ServingSettings, experiments: readonly Ex
     settings = {
       shares: { ...settings.shares, ...(o.retrieval ?? {}) },
       rerank: { ...settings.rerank, ...(o.rerank ?? {}) },
-      ...(o.ranker !== undefined ? { ranker: o.ranker } : settings.ranker !== undefined ? { ranker: settings.ranker } : {}),
+      ...(o.ranker !== undefined
+        ? { ranker: o.ranker }
+        : settings.ranker !== undefined
+          ? { ranker: settings.ranker }
+          : {}),
     };
   }
   return { settings, assignments };

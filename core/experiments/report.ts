@@ -47,11 +47,17 @@ const Z95 = 1.959963984540054;
 export function normalCdf(z: number): number {
   const x = Math.abs(z) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * x);
-  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
   return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
 
-const estimate = (value: number, se: number): MetricEstimate => ({ value, se, ci95: [value - Z95 * se, value + Z95 * se] });
+const estimate = (value: number, se: number): MetricEstimate => ({
+  value,
+  se,
+  ci95: [value - Z95 * se, value + Z95 * se],
+});
 
 /** ΣY / ΣX over users, with the delta-method standard error. */
 export function ratioMetric(ys: readonly number[], xs: readonly number[]): MetricEstimate {
@@ -89,7 +95,13 @@ export function compare(treatment: MetricEstimate, control: MetricEstimate): Com
   const difference = treatment.value - control.value;
   const se = Math.sqrt(treatment.se ** 2 + control.se ** 2);
   const pValue = se > 0 ? Math.min(1, 2 * (1 - normalCdf(Math.abs(difference) / se))) : difference === 0 ? 1 : 0;
-  return { difference, ci95: [difference - Z95 * se, difference + Z95 * se], relativeLift: control.value !== 0 ? difference / control.value : 0, pValue, significant: pValue < 0.05 };
+  return {
+    difference,
+    ci95: [difference - Z95 * se, difference + Z95 * se],
+    relativeLift: control.value !== 0 ? difference / control.value : 0,
+    pValue,
+    significant: pValue < 0.05,
+  };
 }
 
 /** Groups exposed users (at least one impression) by their variant and reports every metric. */
@@ -107,8 +119,14 @@ export function experimentReport(e: Experiment, outcomes: readonly UserOutcome[]
       clicks: sum((u) => u.clicks),
       conversions: sum((u) => u.conversions),
       revenue: sum((u) => u.revenue),
-      ctr: ratioMetric(us.map((u) => u.clicks), impressions),
-      conversionRate: ratioMetric(us.map((u) => u.conversions), impressions),
+      ctr: ratioMetric(
+        us.map((u) => u.clicks),
+        impressions,
+      ),
+      conversionRate: ratioMetric(
+        us.map((u) => u.conversions),
+        impressions,
+      ),
       revenuePerUser: meanMetric(us.map((u) => u.revenue)),
     };
   });
@@ -116,6 +134,13 @@ export function experimentReport(e: Experiment, outcomes: readonly UserOutcome[]
   return base.map((b) => ({
     ...b,
     // no comparison without users on both sides (an arm nobody has been served yet)
-    vsControl: b === control || b.users === 0 || control.users === 0 ? null : { ctr: compare(b.ctr, control.ctr), conversionRate: compare(b.conversionRate, control.conversionRate), revenuePerUser: compare(b.revenuePerUser, control.revenuePerUser) },
+    vsControl:
+      b === control || b.users === 0 || control.users === 0
+        ? null
+        : {
+            ctr: compare(b.ctr, control.ctr),
+            conversionRate: compare(b.conversionRate, control.conversionRate),
+            revenuePerUser: compare(b.revenuePerUser, control.revenuePerUser),
+          },
   }));
 }

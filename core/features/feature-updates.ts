@@ -38,7 +38,11 @@ export interface FeatureState {
 
 export const sessionStateKey = (tenant: string, user: string) => `${tenant}/${user}`;
 
-export function planFeatureBatch(events: readonly InteractionEvent[], state: FeatureState, params: DecayParams): TenantFeaturePlan[] {
+export function planFeatureBatch(
+  events: readonly InteractionEvent[],
+  state: FeatureState,
+  params: DecayParams,
+): TenantFeaturePlan[] {
   const byTenant = new Map<string, InteractionEvent[]>();
   for (const e of events) {
     const list = byTenant.get(e.tenant);

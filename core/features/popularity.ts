@@ -15,7 +15,11 @@ export interface DecayParams {
 
 export const DEFAULT_WEIGHTS: Record<EventType, number> = { impression: 0, click: 1, engagement: 3, conversion: 5 };
 
-export function decayParams(longHalfLifeS: number, shortHalfLifeS: number, weights: Record<EventType, number> = DEFAULT_WEIGHTS): DecayParams {
+export function decayParams(
+  longHalfLifeS: number,
+  shortHalfLifeS: number,
+  weights: Record<EventType, number> = DEFAULT_WEIGHTS,
+): DecayParams {
   return { longHalfLifeMs: longHalfLifeS * 1000, shortHalfLifeMs: shortHalfLifeS * 1000, weights, maxExponent: 40 };
 }
 
@@ -36,10 +40,20 @@ export interface EpochPlan {
 }
 
 /** The epoch a batch's increments are expressed in: the stored one, the batch's first event, or a rebased one. */
-export function planEpoch(previousEpochMs: number | null, earliestMs: number, latestMs: number, params: DecayParams): EpochPlan {
+export function planEpoch(
+  previousEpochMs: number | null,
+  earliestMs: number,
+  latestMs: number,
+  params: DecayParams,
+): EpochPlan {
   const epochMs = previousEpochMs ?? earliestMs;
-  if ((latestMs - epochMs) / params.shortHalfLifeMs <= params.maxExponent) return { epochMs, rebaseLong: 1, rebaseShort: 1 };
+  if ((latestMs - epochMs) / params.shortHalfLifeMs <= params.maxExponent)
+    return { epochMs, rebaseLong: 1, rebaseShort: 1 };
   // Move the epoch to the newest event: old scores shrink by the decay they accrued meanwhile.
   const dt = latestMs - epochMs;
-  return { epochMs: latestMs, rebaseLong: 2 ** (-dt / params.longHalfLifeMs), rebaseShort: 2 ** (-dt / params.shortHalfLifeMs) };
+  return {
+    epochMs: latestMs,
+    rebaseLong: 2 ** (-dt / params.longHalfLifeMs),
+    rebaseShort: 2 ** (-dt / params.shortHalfLifeMs),
+  };
 }

@@ -43,7 +43,8 @@ export function mergeStats(a: RunningStats, b: RunningStats): RunningStats {
 
 export function mergeAccumulators(parts: readonly ScalerAccumulator[]): ScalerAccumulator {
   const out: ScalerAccumulator = {};
-  for (const part of parts) for (const [name, s] of Object.entries(part)) out[name] = mergeStats(out[name] ?? emptyStats(), s);
+  for (const part of parts)
+    for (const [name, s] of Object.entries(part)) out[name] = mergeStats(out[name] ?? emptyStats(), s);
   return out;
 }
 
@@ -127,10 +128,25 @@ export interface PromotionPolicy {
 }
 
 export type PromotionDecision =
-  | { promote: true; reason: 'first-version' | 'drift-within-bounds' | 'forced'; drift: DriftReport | null; samples: number }
-  | { promote: false; reason: 'insufficient-samples' | 'no-material-change' | 'drift-too-large'; drift: DriftReport | null; samples: number };
+  | {
+      promote: true;
+      reason: 'first-version' | 'drift-within-bounds' | 'forced';
+      drift: DriftReport | null;
+      samples: number;
+    }
+  | {
+      promote: false;
+      reason: 'insufficient-samples' | 'no-material-change' | 'drift-too-large';
+      drift: DriftReport | null;
+      samples: number;
+    };
 
-export function decidePromotion(current: ScalerSnapshot | null, candidate: ScalerSnapshot, policy: PromotionPolicy, force = false): PromotionDecision {
+export function decidePromotion(
+  current: ScalerSnapshot | null,
+  candidate: ScalerSnapshot,
+  policy: PromotionPolicy,
+  force = false,
+): PromotionDecision {
   const counts = Object.values(candidate.features).map((f) => f.count);
   const samples = counts.length > 0 ? Math.min(...counts) : 0;
   const report = current ? drift(current, candidate) : null;

@@ -4,7 +4,12 @@
 import type { EventType } from '../events.ts';
 
 /** One-letter codes keep counter field names short: memory per user and item matters. */
-export const TYPE_CODE: Record<EventType, 'i' | 'c' | 'e' | 'v'> = { impression: 'i', click: 'c', engagement: 'e', conversion: 'v' };
+export const TYPE_CODE: Record<EventType, 'i' | 'c' | 'e' | 'v'> = {
+  impression: 'i',
+  click: 'c',
+  engagement: 'e',
+  conversion: 'v',
+};
 
 /** Windows and the bucket size that serves each: memory per counter hash stays at most 12 + 24 + 7 fields per type. */
 export const WINDOWS = [
@@ -42,7 +47,9 @@ export type WindowCounts = Record<WindowName, Record<EventType, number>>;
 export function windowFieldNames(name: WindowName, types: readonly EventType[], nowMs: number): string[] {
   const w = WINDOWS.find((x) => x.name === name)!;
   const current = Math.floor(nowMs / w.bucketMs);
-  return types.flatMap((t) => Array.from({ length: w.buckets }, (_, k) => `${TYPE_CODE[t]}:${w.granularity}:${current - k}`));
+  return types.flatMap((t) =>
+    Array.from({ length: w.buckets }, (_, k) => `${TYPE_CODE[t]}:${w.granularity}:${current - k}`),
+  );
 }
 
 /** Sums stored buckets into per-window counts as of `nowMs` (the window includes the current, partial bucket). */
@@ -82,7 +89,13 @@ export function smoothedRate(successes: number, trials: number, prior: BetaPrior
  * Trending: how much faster an item is gathering interest now than usual. Ratio of the short-half-life decayed
  * score to the long one, both decayed to the same instant, smoothed so an item with one fresh click does not top it.
  */
-export function trendingScore(shortScore: number, longScore: number, shortHalfLifeMs: number, longHalfLifeMs: number, smoothing = 1): number {
+export function trendingScore(
+  shortScore: number,
+  longScore: number,
+  shortHalfLifeMs: number,
+  longHalfLifeMs: number,
+  smoothing = 1,
+): number {
   // In steady state shortScore/longScore -> shortHalfLife/longHalfLife; normalise so steady = 1.
   const steady = shortHalfLifeMs / longHalfLifeMs;
   return (shortScore + smoothing * steady) / (longScore * steady + smoothing * steady);
@@ -95,7 +108,11 @@ export interface SessionState {
 }
 
 /** The session an event belongs to: the current one unless it has been idle for more than 30 minutes. */
-export function sessionFor(user: string, timestampMs: number, current: SessionState | null): { session: SessionState; isNew: boolean } {
+export function sessionFor(
+  user: string,
+  timestampMs: number,
+  current: SessionState | null,
+): { session: SessionState; isNew: boolean } {
   if (current && timestampMs - current.lastMs <= SESSION_IDLE_MS) {
     return { session: { ...current, lastMs: Math.max(current.lastMs, timestampMs) }, isNew: false };
   }

@@ -55,8 +55,14 @@ const attribute = z.string().min(1).max(64);
 const rulesSchema = z
   .object({
     pin: z.array(z.string().min(1).max(256)).max(20, 'at most 20 items').default([]),
-    boost: z.array(z.object({ attribute, value: z.string().max(1024), factor: z.number().positive().max(100) }).strict()).max(16, 'at most 16 boosts').default([]),
-    exclude: z.array(z.object({ attribute, values: z.array(z.string().max(1024)).min(1).max(100) }).strict()).max(16, 'at most 16 exclusions').default([]),
+    boost: z
+      .array(z.object({ attribute, value: z.string().max(1024), factor: z.number().positive().max(100) }).strict())
+      .max(16, 'at most 16 boosts')
+      .default([]),
+    exclude: z
+      .array(z.object({ attribute, values: z.array(z.string().max(1024)).min(1).max(100) }).strict())
+      .max(16, 'at most 16 exclusions')
+      .default([]),
   })
   .strict();
 
@@ -68,14 +74,23 @@ function schema(limits: FeedRequestLimits) {
     k: z
       .preprocess(
         (v) => (typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : v),
-        z.number({ error: 'must be an integer' }).int('must be an integer').min(1, 'must be at least 1').max(limits.maxK, `must be at most ${limits.maxK}`),
+        z
+          .number({ error: 'must be an integer' })
+          .int('must be an integer')
+          .min(1, 'must be at least 1')
+          .max(limits.maxK, `must be at most ${limits.maxK}`),
       )
       .default(limits.defaultK),
     exclude: z.array(z.string().min(1).max(256)).max(MAX_EXCLUDE, `at most ${MAX_EXCLUDE} items`).default([]),
     where: z.preprocess(jsonText, constraintsSchema).default({}),
     seedItems: z.array(z.string().min(1).max(256)).max(MAX_SEEDS, `at most ${MAX_SEEDS} items`).default([]),
     rules: z.preprocess(jsonText, rulesSchema).default({ pin: [], boost: [], exclude: [] }),
-    explain: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean({ error: 'must be true or false' })).default(false),
+    explain: z
+      .preprocess(
+        (v) => (v === 'true' ? true : v === 'false' ? false : v),
+        z.boolean({ error: 'must be true or false' }),
+      )
+      .default(false),
   });
 }
 

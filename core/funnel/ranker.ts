@@ -4,7 +4,14 @@
 import { FtrlModel } from '../models/ftrl.ts';
 import { predictLambdaMart, type LambdaMartModel } from '../models/lambdamart.ts';
 import { explainLambdaMart } from '../models/lambdamart-explain.ts';
-import { DENSE_FEATURES, SERVING_POSITION, denseRankingFeatures, rankingFeatures, withPosition, type RankingContext } from './ranking-features.ts';
+import {
+  DENSE_FEATURES,
+  SERVING_POSITION,
+  denseRankingFeatures,
+  rankingFeatures,
+  withPosition,
+  type RankingContext,
+} from './ranking-features.ts';
 
 export const RANKER_KINDS = ['ftrl', 'lambdamart'] as const;
 export type RankerKind = (typeof RANKER_KINDS)[number];
@@ -39,14 +46,23 @@ export class FtrlRanker implements Ranker {
 
   explain(c: RankingContext): RankerExplanation {
     const e = this.model.explain(this.features(c));
-    return { model: 'ftrl', score: e.probability, probability: e.probability, bias: e.bias, contributions: e.contributions.map(({ feature, value, contribution }) => ({ feature, value, contribution })) };
+    return {
+      model: 'ftrl',
+      score: e.probability,
+      probability: e.probability,
+      bias: e.bias,
+      contributions: e.contributions.map(({ feature, value, contribution }) => ({ feature, value, contribution })),
+    };
   }
 }
 
 export class LambdaMartRanker implements Ranker {
   readonly kind = 'lambdamart';
   constructor(readonly model: LambdaMartModel) {
-    if (model.nFeatures !== DENSE_FEATURES.length) throw new Error(`a LambdaMART ranker needs ${DENSE_FEATURES.length} features (${DENSE_FEATURES.join(', ')}), this model has ${model.nFeatures}`);
+    if (model.nFeatures !== DENSE_FEATURES.length)
+      throw new Error(
+        `a LambdaMART ranker needs ${DENSE_FEATURES.length} features (${DENSE_FEATURES.join(', ')}), this model has ${model.nFeatures}`,
+      );
   }
 
   score(c: RankingContext): number {

@@ -31,7 +31,10 @@ export interface BusinessRules {
   exclude: { attribute: string; values: string[] }[];
 }
 
-export type ExplorationPolicy = { kind: 'none' } | { kind: 'epsilon-greedy'; epsilon: number; slots: number } | { kind: 'thompson'; slots: number; priorClicks: number; priorShows: number; draws: number };
+export type ExplorationPolicy =
+  | { kind: 'none' }
+  | { kind: 'epsilon-greedy'; epsilon: number; slots: number }
+  | { kind: 'thompson'; slots: number; priorClicks: number; priorShows: number; draws: number };
 
 export interface RerankConfig {
   /** 1: relevance only; lower trades relevance for diversity. */
@@ -88,14 +91,18 @@ export function attributeSimilarity(a: RerankItem, b: RerankItem): number {
 }
 
 /** Whether an exclusion rule removes an item with these attributes. */
-export function excludedByRules(attributes: Readonly<Record<string, readonly string[]>>, rules: Pick<BusinessRules, 'exclude'>): boolean {
+export function excludedByRules(
+  attributes: Readonly<Record<string, readonly string[]>>,
+  rules: Pick<BusinessRules, 'exclude'>,
+): boolean {
   return rules.exclude.some((r) => (attributes[r.attribute] ?? []).some((v) => r.values.includes(v)));
 }
 
 function relevance(item: RerankItem, poolSize: number, cfg: RerankConfig, nowMs: number): number {
   let r = 1 - item.rank / Math.max(1, poolSize);
   for (const b of cfg.rules.boost) if ((item.attributes[b.attribute] ?? []).includes(b.value)) r *= b.factor;
-  if (cfg.freshnessBoost > 0 && item.createdAt !== null) r *= 1 + cfg.freshnessBoost * Math.pow(2, -Math.max(0, nowMs - item.createdAt) / cfg.freshnessHalfLifeMs);
+  if (cfg.freshnessBoost > 0 && item.createdAt !== null)
+    r *= 1 + cfg.freshnessBoost * Math.pow(2, -Math.max(0, nowMs - item.createdAt) / cfg.freshnessHalfLifeMs);
   return r;
 }
 
@@ -125,7 +132,14 @@ function betaDraw(a: number, b: number, random: Random): number {
  * Re-ranks a pool (best first) into k placements. `similarity` defaults to attributeSimilarity; the caller may pass
  * one over embeddings.
  */
-export function rerank(pool: readonly RerankItem[], k: number, cfg: RerankConfig, random: Random, nowMs: number, similarity: (a: RerankItem, b: RerankItem) => number = attributeSimilarity): Placed[] {
+export function rerank(
+  pool: readonly RerankItem[],
+  k: number,
+  cfg: RerankConfig,
+  random: Random,
+  nowMs: number,
+  similarity: (a: RerankItem, b: RerankItem) => number = attributeSimilarity,
+): Placed[] {
   const candidates = pool.filter((i) => !excludedByRules(i.attributes, cfg.rules));
   const rel = new Map(candidates.map((i) => [i.itemId, relevance(i, pool.length, cfg, nowMs)]));
   const placed: Placed[] = [];
@@ -138,14 +152,20 @@ export function rerank(pool: readonly RerankItem[], k: number, cfg: RerankConfig
     placed.push({ itemId: item.itemId, source: item.source, ...p });
     chosen.add(item);
     if (item.category !== null) perCategory.set(item.category, (perCategory.get(item.category) ?? 0) + 1);
-    if (cfg.mmrLambda < 1) for (const c of candidates) if (!chosen.has(c)) maxSim.set(c, Math.max(maxSim.get(c) ?? 0, similarity(c, item)));
+    if (cfg.mmrLambda < 1)
+      for (const c of candidates) if (!chosen.has(c)) maxSim.set(c, Math.max(maxSim.get(c) ?? 0, similarity(c, item)));
   };
   const byId = new Map(candidates.map((i) => [i.itemId, i]));
   for (const id of cfg.rules.pin) {
     const item = byId.get(id);
     if (item && placed.length < k && !chosen.has(item)) take(item, { propensity: 1, slot: 'pinned' });
   }
-  const open = () => candidates.filter((i) => !chosen.has(i) && (cfg.maxPerCategory === null || i.category === null || (perCategory.get(i.category) ?? 0) < cfg.maxPerCategory));
+  const open = () =>
+    candidates.filter(
+      (i) =>
+        !chosen.has(i) &&
+        (cfg.maxPerCategory === null || i.category === null || (perCategory.get(i.category) ?? 0) < cfg.maxPerCategory),
+    );
   const explore = cfg.exploration.kind === 'none' ? 0 : Math.min(cfg.exploration.slots, k);
   const mmrPick = (rest: RerankItem[]): RerankItem | undefined => {
     let best: RerankItem | undefined;
@@ -182,7 +202,11 @@ export function rerank(pool: readonly RerankItem[], k: number, cfg: RerankConfig
         let best = rest[0]!;
         let top = -1;
         for (const i of rest) {
-          const x = betaDraw(e.priorClicks + i.clicks, e.priorShows - e.priorClicks + Math.max(0, i.shows - i.clicks), random);
+          const x = betaDraw(
+            e.priorClicks + i.clicks,
+            e.priorShows - e.priorClicks + Math.max(0, i.shows - i.clicks),
+            random,
+          );
           if (x > top) {
             top = x;
             best = i;

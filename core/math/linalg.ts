@@ -185,7 +185,12 @@ export interface CgWorkspace {
 }
 
 export function cgWorkspace(size: number): CgWorkspace {
-  return { x: new Float64Array(size), r: new Float64Array(size), p: new Float64Array(size), ap: new Float64Array(size) };
+  return {
+    x: new Float64Array(size),
+    r: new Float64Array(size),
+    p: new Float64Array(size),
+    ap: new Float64Array(size),
+  };
 }
 
 const CG_TOLERANCE = 1e-20;

@@ -13,9 +13,16 @@ export interface SparseMatrix {
  * Builds a CSR matrix from (row, col, value) triples in any order: duplicates of a cell are summed (so a log of
  * repeated interactions becomes one cell holding their total), columns end up sorted within each row.
  */
-export function csrFromTriples(nRows: number, nCols: number, rows: ArrayLike<number>, cols: ArrayLike<number>, values: ArrayLike<number>): SparseMatrix {
+export function csrFromTriples(
+  nRows: number,
+  nCols: number,
+  rows: ArrayLike<number>,
+  cols: ArrayLike<number>,
+  values: ArrayLike<number>,
+): SparseMatrix {
   const n = rows.length;
-  if (cols.length !== n || values.length !== n) throw new Error(`csrFromTriples: ${n} rows, ${cols.length} cols, ${values.length} values`);
+  if (cols.length !== n || values.length !== n)
+    throw new Error(`csrFromTriples: ${n} rows, ${cols.length} cols, ${values.length} values`);
   for (let k = 0; k < n; k++) {
     const r = rows[k]!;
     const c = cols[k]!;

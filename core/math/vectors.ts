@@ -13,7 +13,11 @@ export function normalized(v: ArrayLike<number>): number[] {
  * with M the largest item norm, and a query q becomes [q, 0]. Then cos(q', y') = q·y / (M·|q|): the cosine order is the
  * dot-product order ALS scores with, and the dot product is cos · M · |q|.
  */
-export function mipsItems(vectors: ArrayLike<number>, count: number, dim: number): { vectors: Float64Array; dim: number; maxNorm: number } {
+export function mipsItems(
+  vectors: ArrayLike<number>,
+  count: number,
+  dim: number,
+): { vectors: Float64Array; dim: number; maxNorm: number } {
   let maxNorm = 0;
   const norms = new Float64Array(count);
   for (let i = 0; i < count; i++) {

@@ -6,7 +6,17 @@
 // YᵀY is shared by every row (computed once per half-sweep), so a row costs O(|Iᵤ|·f + f²) per CG step.
 // Training solves them with a few warm-started conjugate-gradient steps (Takács et al. 2011, as in the `implicit`
 // library); foldInUser solves one user's system exactly with Cholesky.
-import { addGramLower, axpy, cgWorkspace, choleskyInPlace, choleskySolveInPlace, conjugateGradient, dot, matVec, type LinearOperator } from '../math/linalg.ts';
+import {
+  addGramLower,
+  axpy,
+  cgWorkspace,
+  choleskyInPlace,
+  choleskySolveInPlace,
+  conjugateGradient,
+  dot,
+  matVec,
+  type LinearOperator,
+} from '../math/linalg.ts';
 import { seededRandom } from '../math/seeded-random.ts';
 import { transpose, type SparseMatrix } from '../math/sparse.ts';
 import { topKExcluding } from '../math/top-k.ts';
@@ -26,7 +36,14 @@ export interface AlsParams {
  * alpha 1..40 and λ 0.01..100 were tried; small alpha with strong λ wins (alpha 10 / λ 0.1 gave 0.145 / 0.084 on
  * the two splits against 0.152 / 0.095 here). 128 factors gained ~0.005 at three times the cost; 32 lost ~0.01.
  */
-export const DEFAULT_ALS_PARAMS: AlsParams = { factors: 64, regularization: 30, alpha: 3, iterations: 15, cgSteps: 3, seed: 42 };
+export const DEFAULT_ALS_PARAMS: AlsParams = {
+  factors: 64,
+  regularization: 30,
+  alpha: 3,
+  iterations: 15,
+  cgSteps: 3,
+  seed: 42,
+};
 
 export interface AlsModel {
   factors: number;
@@ -85,7 +102,13 @@ function gramian(factors: Float64Array, n: number, f: number, ridge: number): Fl
 }
 
 /** One half-sweep: re-solves every row of `target` (rows of `matrix`) with the other side `fixed`. */
-function solveRows(matrix: SparseMatrix, fixed: Float64Array, nFixed: number, target: Float64Array, params: AlsParams): void {
+function solveRows(
+  matrix: SparseMatrix,
+  fixed: Float64Array,
+  nFixed: number,
+  target: Float64Array,
+  params: AlsParams,
+): void {
   const f = params.factors;
   const system = new RowSystem(matrix, fixed, gramian(fixed, nFixed, f, params.regularization), params.alpha, f);
   const ws = cgWorkspace(f);
@@ -117,7 +140,11 @@ function solveRows(matrix: SparseMatrix, fixed: Float64Array, nFixed: number, ta
  * Each iteration solves the items, then the users, so the returned user vectors are the (CG-approximate) solution
  * for the returned item factors: the same system foldInUser solves exactly. Deterministic for a given seed.
  */
-export function trainAls(R: SparseMatrix, params: AlsParams, onIteration?: (iteration: number, seconds: number) => void): AlsModel {
+export function trainAls(
+  R: SparseMatrix,
+  params: AlsParams,
+  onIteration?: (iteration: number, seconds: number) => void,
+): AlsModel {
   checkParams(params);
   const f = params.factors;
   const { nRows: nUsers, nCols: nItems } = R;
@@ -139,7 +166,8 @@ export function trainAls(R: SparseMatrix, params: AlsParams, onIteration?: (iter
 
 function checkParams(p: AlsParams): void {
   const problems: string[] = [];
-  for (const key of ['factors', 'iterations', 'cgSteps'] as const) if (!(Number.isInteger(p[key]) && p[key] >= 1)) problems.push(`${key} must be a positive integer`);
+  for (const key of ['factors', 'iterations', 'cgSteps'] as const)
+    if (!(Number.isInteger(p[key]) && p[key] >= 1)) problems.push(`${key} must be a positive integer`);
   // λ > 0 keeps every row's system positive definite, however few interactions it has.
   if (!(p.regularization > 0)) problems.push('regularization must be > 0');
   if (!(p.alpha >= 0)) problems.push('alpha must be >= 0');
@@ -157,7 +185,12 @@ export function itemGramian(model: ItemSide): Float64Array {
  * ~100 interactions at f = 64 is about 0.2 ms. Items outside the model (index >= nItems) are ignored: they have no
  * factors until the next retrain.
  */
-export function foldInUser(model: ItemSide, gram: Float64Array, interactions: readonly { item: number; value: number }[], params: Pick<AlsParams, 'regularization' | 'alpha'>): Float64Array {
+export function foldInUser(
+  model: ItemSide,
+  gram: Float64Array,
+  interactions: readonly { item: number; value: number }[],
+  params: Pick<AlsParams, 'regularization' | 'alpha'>,
+): Float64Array {
   const f = model.factors;
   const Y = model.itemFactors;
   const a = new Float64Array(f * f);
@@ -192,14 +225,24 @@ export function foldInUser(model: ItemSide, gram: Float64Array, interactions: re
 }
 
 /** Scores of every item for a user vector: Y·x. */
-export function scoreAll(model: ItemSide, userVector: Float64Array, out: Float64Array = new Float64Array(model.nItems)): Float64Array {
+export function scoreAll(
+  model: ItemSide,
+  userVector: Float64Array,
+  out: Float64Array = new Float64Array(model.nItems),
+): Float64Array {
   const f = model.factors;
   for (let i = 0; i < model.nItems; i++) out[i] = dot(model.itemFactors, i * f, userVector, 0, f);
   return out;
 }
 
 /** The user's top-k items, leaving out `history` (item indices they already have). `scratch` is reused if given. */
-export function recommendAls(model: ItemSide, userVector: Float64Array, history: ArrayLike<number>, k: number, scratch?: Float64Array): Int32Array {
+export function recommendAls(
+  model: ItemSide,
+  userVector: Float64Array,
+  history: ArrayLike<number>,
+  k: number,
+  scratch?: Float64Array,
+): Int32Array {
   return topKExcluding(scoreAll(model, userVector, scratch), k, history);
 }
 
@@ -207,7 +250,12 @@ export function recommendAls(model: ItemSide, userVector: Float64Array, history:
  * Keeps a Gramian (YᵀY) equal to the Gramian of the factors after one row changes from `previous` (null for a new
  * row) to `next`: O(f²) instead of recomputing over every row.
  */
-export function updateGramian(gram: Float64Array, factors: number, previous: Float64Array | null, next: Float64Array): void {
+export function updateGramian(
+  gram: Float64Array,
+  factors: number,
+  previous: Float64Array | null,
+  next: Float64Array,
+): void {
   for (let a = 0; a < factors; a++) {
     for (let b = 0; b < factors; b++) {
       gram[a * factors + b]! += next[a]! * next[b]! - (previous ? previous[a]! * previous[b]! : 0);
@@ -220,7 +268,18 @@ export function updateGramian(gram: Float64Array, factors: number, previous: Flo
  * roles swapped. `userVectors` packs the interacting users' vectors row-major (m × factors), in the order of `values`;
  * `userGram` is XᵀX over all users of the model.
  */
-export function foldInItem(userVectors: Float64Array, factors: number, userGram: Float64Array, values: readonly number[], params: Pick<AlsParams, 'regularization' | 'alpha'>): Float64Array {
+export function foldInItem(
+  userVectors: Float64Array,
+  factors: number,
+  userGram: Float64Array,
+  values: readonly number[],
+  params: Pick<AlsParams, 'regularization' | 'alpha'>,
+): Float64Array {
   const side = { itemFactors: userVectors, nItems: values.length, factors };
-  return foldInUser(side, userGram, values.map((value, item) => ({ item, value })), params);
+  return foldInUser(
+    side,
+    userGram,
+    values.map((value, item) => ({ item, value })),
+    params,
+  );
 }

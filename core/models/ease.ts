@@ -75,7 +75,12 @@ export function trainEase(X: SparseMatrix, params: EaseParams): EaseModel {
 }
 
 /** Scores x·B for a user's interactions (item, weight); uncovered items score -Infinity. */
-export function easeScores(model: EaseModel, items: ArrayLike<number>, values: ArrayLike<number>, out: Float64Array = new Float64Array(model.nItems)): Float64Array {
+export function easeScores(
+  model: EaseModel,
+  items: ArrayLike<number>,
+  values: ArrayLike<number>,
+  out: Float64Array = new Float64Array(model.nItems),
+): Float64Array {
   const n = model.covered.length;
   const dense = new Float64Array(n);
   for (let k = 0; k < items.length; k++) {
@@ -89,6 +94,13 @@ export function easeScores(model: EaseModel, items: ArrayLike<number>, values: A
 }
 
 /** The user's top-k items from their interactions, leaving out `history`. */
-export function recommendEase(model: EaseModel, items: ArrayLike<number>, values: ArrayLike<number>, history: ArrayLike<number>, k: number, scratch?: Float64Array): Int32Array {
+export function recommendEase(
+  model: EaseModel,
+  items: ArrayLike<number>,
+  values: ArrayLike<number>,
+  history: ArrayLike<number>,
+  k: number,
+  scratch?: Float64Array,
+): Int32Array {
   return topKExcluding(easeScores(model, items, values, scratch), k, history);
 }

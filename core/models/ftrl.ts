@@ -100,7 +100,13 @@ export class FtrlModel {
   toSnapshot(): { params: FtrlParams; updates: number; indices: Uint32Array; z: Float64Array; n: Float64Array } {
     const idx: number[] = [];
     for (let i = 0; i < this.n.length; i++) if (this.n[i] !== 0) idx.push(i);
-    return { params: this.params, updates: this.updates, indices: Uint32Array.from(idx), z: Float64Array.from(idx, (i) => this.z[i]!), n: Float64Array.from(idx, (i) => this.n[i]!) };
+    return {
+      params: this.params,
+      updates: this.updates,
+      indices: Uint32Array.from(idx),
+      z: Float64Array.from(idx, (i) => this.z[i]!),
+      n: Float64Array.from(idx, (i) => this.n[i]!),
+    };
   }
 
   static fromSnapshot(s: ReturnType<FtrlModel['toSnapshot']>): FtrlModel {
@@ -120,7 +126,7 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
   let pos = 0;
   let neg = 0;
   let rankSum = 0;
-  for (let r = 0; r < order.length; ) {
+  for (let r = 0; r < order.length;) {
     let end = r;
     while (end + 1 < order.length && scores[order[end + 1]!] === scores[order[r]!]) end++;
     const avgRank = (r + end) / 2 + 1;

@@ -81,18 +81,31 @@ export function trainItemKnn(X: SparseMatrix, params: ItemKnnParams): ItemKnnMod
 }
 
 /** Σ over the user's items i (with weights) of sim(i, j), for every item j. */
-export function itemKnnScores(model: ItemKnnModel, items: ArrayLike<number>, weights: ArrayLike<number>, out: Float64Array = new Float64Array(model.nItems)): Float64Array {
+export function itemKnnScores(
+  model: ItemKnnModel,
+  items: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  out: Float64Array = new Float64Array(model.nItems),
+): Float64Array {
   out.fill(0);
   for (let k = 0; k < items.length; k++) {
     const i = items[k]!;
     const w = weights[k]!;
     if (w === 0) continue;
-    for (let q = model.indptr[i]!; q < model.indptr[i + 1]!; q++) out[model.neighbours[q]!]! += w * model.similarities[q]!;
+    for (let q = model.indptr[i]!; q < model.indptr[i + 1]!; q++)
+      out[model.neighbours[q]!]! += w * model.similarities[q]!;
   }
   return out;
 }
 
 /** The user's top-k items from their weighted interactions, leaving out `history`. */
-export function recommendItemKnn(model: ItemKnnModel, items: ArrayLike<number>, weights: ArrayLike<number>, history: ArrayLike<number>, k: number, scratch?: Float64Array): Int32Array {
+export function recommendItemKnn(
+  model: ItemKnnModel,
+  items: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  history: ArrayLike<number>,
+  k: number,
+  scratch?: Float64Array,
+): Int32Array {
   return topKExcluding(itemKnnScores(model, items, weights, scratch), k, history);
 }

@@ -9,8 +9,13 @@ export interface TreeContribution {
   contribution: number;
 }
 
-export function explainLambdaMart(model: LambdaMartModel, x: ArrayLike<number>, names: readonly string[]): { score: number; bias: number; contributions: TreeContribution[] } {
-  if (names.length !== model.nFeatures) throw new Error(`explainLambdaMart: ${names.length} feature names for a model of ${model.nFeatures} features`);
+export function explainLambdaMart(
+  model: LambdaMartModel,
+  x: ArrayLike<number>,
+  names: readonly string[],
+): { score: number; bias: number; contributions: TreeContribution[] } {
+  if (names.length !== model.nFeatures)
+    throw new Error(`explainLambdaMart: ${names.length} feature names for a model of ${model.nFeatures} features`);
   const lr = model.params.learningRate;
   const byFeature = new Float64Array(model.nFeatures);
   let bias = 0;

@@ -15,7 +15,15 @@ export interface LambdaMartParams {
   ndcgAt: number;
 }
 
-export const DEFAULT_LAMBDAMART: LambdaMartParams = { trees: 100, learningRate: 0.1, maxDepth: 4, minLeafDocs: 20, lambda: 1, bins: 32, ndcgAt: 10 };
+export const DEFAULT_LAMBDAMART: LambdaMartParams = {
+  trees: 100,
+  learningRate: 0.1,
+  maxDepth: 4,
+  minLeafDocs: 20,
+  lambda: 1,
+  bins: 32,
+  ndcgAt: 10,
+};
 
 /** Documents grouped by query: rows [offsets[q], offsets[q + 1]) belong to query q. */
 export interface RankingData {
@@ -91,7 +99,9 @@ function lambdas(data: RankingData, scores: Float64Array, k: number, g: Float64A
     const start = data.offsets[q]!;
     const n = data.offsets[q + 1]! - start;
     if (n < 2) continue;
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[start + b]! - scores[start + a]! || a - b);
+    const order = Array.from({ length: n }, (_, i) => i).sort(
+      (a, b) => scores[start + b]! - scores[start + a]! || a - b,
+    );
     const rankOf = new Int32Array(n);
     order.forEach((doc, r) => (rankOf[doc] = r));
     const ideal = Array.from(data.labels.subarray(start, start + n)).sort((a, b) => b - a);
@@ -119,7 +129,15 @@ function lambdas(data: RankingData, scores: Float64Array, k: number, g: Float64A
   }
 }
 
-function fitTree(binned: Uint8Array, cuts: Float64Array[], nFeatures: number, rows: Int32Array, g: Float64Array, h: Float64Array, p: LambdaMartParams): Node[] {
+function fitTree(
+  binned: Uint8Array,
+  cuts: Float64Array[],
+  nFeatures: number,
+  rows: Int32Array,
+  g: Float64Array,
+  h: Float64Array,
+  p: LambdaMartParams,
+): Node[] {
   const nodes: Node[] = [];
   const grow = (members: Int32Array, depth: number): number => {
     let G = 0;
@@ -188,12 +206,17 @@ export function predictLambdaMart(model: LambdaMartModel, features: ArrayLike<nu
 }
 
 /** Trains on `data`; `onTree` reports the mean training NDCG after each tree (progress, and a check that it learns). */
-export function trainLambdaMart(data: RankingData, params: LambdaMartParams = DEFAULT_LAMBDAMART, onTree?: (tree: number, ndcg: number) => void): LambdaMartModel {
+export function trainLambdaMart(
+  data: RankingData,
+  params: LambdaMartParams = DEFAULT_LAMBDAMART,
+  onTree?: (tree: number, ndcg: number) => void,
+): LambdaMartModel {
   const n = data.labels.length;
   const d = data.nFeatures;
   const cuts = quantileCuts(data, params.bins);
   const binned = new Uint8Array(n * d);
-  for (let i = 0; i < n; i++) for (let f = 0; f < d; f++) binned[i * d + f] = binOf(cuts[f]!, data.features[i * d + f]!);
+  for (let i = 0; i < n; i++)
+    for (let f = 0; f < d; f++) binned[i * d + f] = binOf(cuts[f]!, data.features[i * d + f]!);
   const rows = Int32Array.from({ length: n }, (_, i) => i);
   const scores = new Float64Array(n);
   const g = new Float64Array(n);
@@ -207,7 +230,12 @@ export function trainLambdaMart(data: RankingData, params: LambdaMartParams = DE
     if (onTree) {
       let sum = 0;
       const nq = data.offsets.length - 1;
-      for (let q = 0; q < nq; q++) sum += ndcgOf(scores.subarray(data.offsets[q]!, data.offsets[q + 1]!), data.labels.subarray(data.offsets[q]!, data.offsets[q + 1]!), params.ndcgAt);
+      for (let q = 0; q < nq; q++)
+        sum += ndcgOf(
+          scores.subarray(data.offsets[q]!, data.offsets[q + 1]!),
+          data.labels.subarray(data.offsets[q]!, data.offsets[q + 1]!),
+          params.ndcgAt,
+        );
       onTree(t, sum / nq);
     }
   }

@@ -14,7 +14,12 @@ export function trainPopularity(items: ArrayLike<number>, nItems: number): Popul
 }
 
 /** The k most interacted items the user does not already have; ties go to the lower item index. */
-export function recommendPopular(model: PopularityModel, history: ArrayLike<number>, k: number, scratch: Float64Array = new Float64Array(model.counts.length)): Int32Array {
+export function recommendPopular(
+  model: PopularityModel,
+  history: ArrayLike<number>,
+  k: number,
+  scratch: Float64Array = new Float64Array(model.counts.length),
+): Int32Array {
   scratch.set(model.counts);
   return topKExcluding(scratch, k, history);
 }

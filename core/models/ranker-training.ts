@@ -2,7 +2,13 @@
 // conversion 2, click 1, none 0) become a ranking data set; the newest share of queries by time is held out, the tree
 // ranker is trained on the rest and compared there with the order the feed actually served (and any other scorer,
 // e.g. the online click model), then refitted on everything for publication. Pure.
-import { ndcgOf, trainLambdaMart, type LambdaMartModel, type LambdaMartParams, type RankingData } from './lambdamart.ts';
+import {
+  ndcgOf,
+  trainLambdaMart,
+  type LambdaMartModel,
+  type LambdaMartParams,
+  type RankingData,
+} from './lambdamart.ts';
 import { LambdaMartRanker } from '../funnel/ranker.ts';
 import { DENSE_FEATURES, denseRankingFeatures, type RankingContext } from '../funnel/ranking-features.ts';
 
@@ -36,7 +42,10 @@ export function rankingQueries(examples: readonly RankerExample[]): Query[] {
   }
   return [...byRec.values()]
     .filter((docs) => docs.length >= 2 && new Set(docs.map(exampleLabel)).size > 1)
-    .map((docs) => ({ at: Math.min(...docs.map((d) => d.impressionMs)), docs: docs.sort((a, b) => a.position - b.position) }))
+    .map((docs) => ({
+      at: Math.min(...docs.map((d) => d.impressionMs)),
+      docs: docs.sort((a, b) => a.position - b.position),
+    }))
     .sort((a, b) => a.at - b.at);
 }
 
@@ -88,7 +97,9 @@ export function trainTreeRanker(
 ): { model: LambdaMartModel; report: RankerTrainingReport } {
   const queries = rankingQueries(examples);
   if (queries.length < o.minQueries) {
-    throw new Error(`too little to train a tree ranker: ${queries.length} recommendations with both clicked and unclicked items (from ${examples.length} labelled impressions); need ${o.minQueries}`);
+    throw new Error(
+      `too little to train a tree ranker: ${queries.length} recommendations with both clicked and unclicked items (from ${examples.length} labelled impressions); need ${o.minQueries}`,
+    );
   }
   const cut = Math.max(1, Math.min(queries.length - 1, Math.round(queries.length * (1 - o.holdoutShare))));
   const train = queries.slice(0, cut);
@@ -100,8 +111,19 @@ export function trainTreeRanker(
     // what users saw: the first slot first
     servedOrder: meanNdcg(holdout, (doc) => -doc.position, params.ndcgAt),
   };
-  for (const [name, f] of Object.entries(o.baselines ?? {})) holdoutNdcg[name] = meanNdcg(holdout, (doc) => f(doc.context), params.ndcgAt);
+  for (const [name, f] of Object.entries(o.baselines ?? {}))
+    holdoutNdcg[name] = meanNdcg(holdout, (doc) => f(doc.context), params.ndcgAt);
   const model = trainLambdaMart(rankingData(queries), params);
   const documents = queries.reduce((s, q) => s + q.docs.length, 0);
-  return { model, report: { examples: examples.length, queries: queries.length, documents, trainQueries: train.length, holdoutQueries: holdout.length, holdoutNdcg } };
+  return {
+    model,
+    report: {
+      examples: examples.length,
+      queries: queries.length,
+      documents,
+      trainQueries: train.length,
+      holdoutQueries: holdout.length,
+      holdoutNdcg,
+    },
+  };
 }

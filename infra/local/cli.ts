@@ -5,7 +5,11 @@ import { down, status, up, type DownResult, type StatusResult, type UpResult } f
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -26,7 +30,13 @@ function statusTable(rows: StatusResult[]): string {
 function upTable(rows: UpResult[]): string {
   return table(
     ['SERVICE', 'ACTION', 'PID', 'TIME', 'ENDPOINT'],
-    rows.map((r) => [r.name, r.action, r.pid === undefined ? '-' : String(r.pid), `${(r.ms / 1000).toFixed(1)}s`, r.endpoint]),
+    rows.map((r) => [
+      r.name,
+      r.action,
+      r.pid === undefined ? '-' : String(r.pid),
+      `${(r.ms / 1000).toFixed(1)}s`,
+      r.endpoint,
+    ]),
   );
 }
 

@@ -268,7 +268,11 @@ async function tail(file: string, lines = 40): Promise<string> {
       const len = Math.min(size, 64 * 1024);
       const buf = Buffer.alloc(len);
       await fh.read(buf, 0, len, size - len);
-      return buf.toString('utf8').split('\n').slice(-lines - 1).join('\n');
+      return buf
+        .toString('utf8')
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n');
     } finally {
       await fh.close();
     }
@@ -357,7 +361,8 @@ function clickhouseDef(cfg: Config, l: Layout): ServiceDef {
       const bin = findBin('clickhouse-server');
       if (bin === undefined) throw new Error('clickhouse-server not found (run infra/local/install.sh clickhouse)');
       const d = b.dataDir;
-      for (const sub of ['', 'tmp', 'user_files', 'format_schemas']) await fsp.mkdir(path.join(d, sub), { recursive: true });
+      for (const sub of ['', 'tmp', 'user_files', 'format_schemas'])
+        await fsp.mkdir(path.join(d, sub), { recursive: true });
       // ClickHouse 18.16 (Debian) still uses the <yandex> root. No interserver_http_port: without it the
       // replication port is not opened at all. Logs go to the console, i.e. our log file.
       await fsp.writeFile(
@@ -564,15 +569,29 @@ function kafkaDef(cfg: Config, l: Layout): ServiceDef {
         const idFile = path.join(b.confDir, 'cluster.id');
         let clusterId = fs.existsSync(idFile) ? (await fsp.readFile(idFile, 'utf8')).trim() : '';
         if (clusterId === '') {
-          const { stdout } = await execFileP(java, ['-cp', cp, 'kafka.tools.StorageTool', 'random-uuid'], { timeout: 60_000 });
+          const { stdout } = await execFileP(java, ['-cp', cp, 'kafka.tools.StorageTool', 'random-uuid'], {
+            timeout: 60_000,
+          });
           clusterId = stdout.trim().split('\n').pop() ?? '';
-          if (!/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new Error(`StorageTool random-uuid printed '${stdout.trim()}'`);
+          if (!/^[A-Za-z0-9_-]{22}$/.test(clusterId))
+            throw new Error(`StorageTool random-uuid printed '${stdout.trim()}'`);
           await fsp.writeFile(idFile, `${clusterId}\n`);
         }
         log(`kafka: formatting KRaft storage (cluster ${clusterId})`);
         const { stdout } = await execFileP(
           java,
-          [`-Dlog4j.configuration=file:${log4jProps}`, '-cp', cp, 'kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', clusterId, '-c', serverProps],
+          [
+            `-Dlog4j.configuration=file:${log4jProps}`,
+            '-cp',
+            cp,
+            'kafka.tools.StorageTool',
+            'format',
+            '--ignore-formatted',
+            '-t',
+            clusterId,
+            '-c',
+            serverProps,
+          ],
           { timeout: 60_000 },
         );
         await fsp.appendFile(b.logFile, stdout);
@@ -698,7 +717,11 @@ function ourPid(def: ServiceDef): number | undefined {
   return def.cmdlineMarkers.every((m) => cmdline.includes(m)) ? pid : undefined;
 }
 
-async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 250): Promise<boolean> {
+async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;
@@ -711,7 +734,10 @@ async function startProcess(def: ServiceDef, log: Log): Promise<number> {
   await fsp.mkdir(def.confDir, { recursive: true });
   await fsp.mkdir(path.dirname(def.logFile), { recursive: true });
   await fsp.mkdir(path.dirname(def.pidFile), { recursive: true });
-  await fsp.appendFile(def.logFile, `\n===== ${new Date().toISOString()} rankstream infra: starting ${def.name} =====\n`);
+  await fsp.appendFile(
+    def.logFile,
+    `\n===== ${new Date().toISOString()} rankstream infra: starting ${def.name} =====\n`,
+  );
   const launch = await def.prepare(log);
   const fd = fs.openSync(def.logFile, 'a');
   // detached: own session, so Ctrl-C on `up` or the test runner exiting does not take the service down.
@@ -743,7 +769,9 @@ async function startProcess(def: ServiceDef, log: Log): Promise<number> {
   const ready = await waitUntil(async () => exited !== undefined || (await def.isReady()), def.readyTimeoutMs, 300);
   if (exited !== undefined) {
     await fsp.rm(def.pidFile, { force: true });
-    throw new Error(`${def.name} exited during startup (${exited}). Last lines of ${def.logFile}:\n${await tail(def.logFile)}`);
+    throw new Error(
+      `${def.name} exited during startup (${exited}). Last lines of ${def.logFile}:\n${await tail(def.logFile)}`,
+    );
   }
   if (!ready) {
     throw new Error(
@@ -820,12 +848,20 @@ async function runInstall(components: ServiceName[], l: Layout, log: Log): Promi
 /** One service: reuse ours, leave an external one alone, or start it. */
 async function upOne(def: ServiceDef, log: Log): Promise<UpResult> {
   const t0 = Date.now();
-  const result = (action: UpAction, pid?: number): UpResult => ({ name: def.name, action, pid, endpoint: def.endpoint, ms: Date.now() - t0 });
+  const result = (action: UpAction, pid?: number): UpResult => ({
+    name: def.name,
+    action,
+    pid,
+    endpoint: def.endpoint,
+    ms: Date.now() - t0,
+  });
   const pid = ourPid(def);
   if (pid !== undefined) {
     // Ours but maybe still starting (e.g. a previous `up` timed out): give it the normal startup budget.
     if (!(await waitUntil(() => def.isReady(), def.readyTimeoutMs, 300))) {
-      throw new Error(`${def.name}: our pid ${pid} is running but not ready. Last lines of ${def.logFile}:\n${await tail(def.logFile)}`);
+      throw new Error(
+        `${def.name}: our pid ${pid} is running but not ready. Last lines of ${def.logFile}:\n${await tail(def.logFile)}`,
+      );
     }
     return result('running', pid);
   }
@@ -833,12 +869,16 @@ async function upOne(def: ServiceDef, log: Log): Promise<UpResult> {
   if (await isReachable(def.host, def.port)) {
     // Not ours; could be a compose stack or another checkout's `up` that is still starting.
     if (!(await waitUntil(() => def.isReady(), 30_000, 500))) {
-      throw new Error(`${def.host}:${def.port} is taken by a process we did not start and it does not answer as ${def.name}`);
+      throw new Error(
+        `${def.host}:${def.port} is taken by a process we did not start and it does not answer as ${def.name}`,
+      );
     }
     return result('external');
   }
   if (!isLoopback(def.host)) {
-    throw new Error(`${def.name} is configured at ${def.endpoint}, which is not local and not reachable; not starting it here`);
+    throw new Error(
+      `${def.name} is configured at ${def.endpoint}, which is not local and not reachable; not starting it here`,
+    );
   }
   return result('started', await startProcess(def, log));
 }
@@ -863,7 +903,9 @@ export async function up(opts: UpOptions = {}): Promise<UpResult[]> {
     if (toInstall.length > 0) await runInstall(toInstall, l, log);
 
     const settled = await Promise.allSettled(defs.map((def) => upOne(def, log)));
-    const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason instanceof Error ? s.reason.message : String(s.reason)] : []));
+    const failures = settled.flatMap((s) =>
+      s.status === 'rejected' ? [s.reason instanceof Error ? s.reason.message : String(s.reason)] : [],
+    );
     if (failures.length > 0) throw new Error(failures.join('\n\n'));
     return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   });
@@ -902,13 +944,22 @@ async function downOne(def: ServiceDef, log: Log, signal: 'SIGTERM' | 'SIGKILL')
       // exited in between
     }
     action = 'killed';
-    if (!(await waitUntil(() => !isAlive(pid), 5_000, 100))) throw new Error(`${def.name}: pid ${pid} survives SIGKILL`);
+    if (!(await waitUntil(() => !isAlive(pid), 5_000, 100)))
+      throw new Error(`${def.name}: pid ${pid} survives SIGKILL`);
   }
   // The group leader turns zombie while the JVM's other threads are still tearing down and holding the listening
   // sockets: a start right away would find the port taken by "someone else". Gone means its ports are closed too.
   const host = def.host;
-  if (!(await waitUntil(async () => (await Promise.all(def.ports.map((p) => isReachable(host, p, 200)))).every((open) => !open), 30_000, 50))) {
-    throw new Error(`${def.name}: pid ${pid} has exited but ${def.ports.join(', ')} still accept connections after 30 s`);
+  if (
+    !(await waitUntil(
+      async () => (await Promise.all(def.ports.map((p) => isReachable(host, p, 200)))).every((open) => !open),
+      30_000,
+      50,
+    ))
+  ) {
+    throw new Error(
+      `${def.name}: pid ${pid} has exited but ${def.ports.join(', ')} still accept connections after 30 s`,
+    );
   }
   await fsp.rm(def.pidFile, { force: true });
   return { name: def.name, action, pid };
@@ -920,8 +971,14 @@ export interface DownOptions extends InfraOptions {
 }
 
 /** Stops the services we started (all, or `only`). External processes are never touched. */
-export async function down(only?: readonly ServiceName[], log: Log = stderrLog, opts: DownOptions = {}): Promise<DownResult[]> {
-  const defs = serviceDefs(opts.config ?? loadConfig(), opts).filter((d) => only === undefined || only.includes(d.name));
+export async function down(
+  only?: readonly ServiceName[],
+  log: Log = stderrLog,
+  opts: DownOptions = {},
+): Promise<DownResult[]> {
+  const defs = serviceDefs(opts.config ?? loadConfig(), opts).filter(
+    (d) => only === undefined || only.includes(d.name),
+  );
   return Promise.all(defs.map((def) => downOne(def, log, opts.signal ?? 'SIGTERM')));
 }
 
@@ -945,7 +1002,16 @@ export async function status(opts: InfraOptions = {}): Promise<StatusResult[]> {
       const pid = ourPid(def);
       const [reachable, ready] = await Promise.all([isReachable(def.host, def.port), def.isReady()]);
       const state: ServiceState = pid !== undefined ? 'running' : reachable ? 'external' : 'down';
-      return { name: def.name, state, pid, reachable, ready, endpoint: def.endpoint, ports: def.ports, logFile: def.logFile };
+      return {
+        name: def.name,
+        state,
+        pid,
+        reachable,
+        ready,
+        endpoint: def.endpoint,
+        ports: def.ports,
+        logFile: def.logFile,
+      };
     }),
   );
 }

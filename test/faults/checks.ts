@@ -12,7 +12,15 @@ import { TYPE_CODE, WINDOWS, isExpiredField } from '../../core/features/session-
 import { sqlIdentifier, sqlString, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import type { Redis } from '../../platform/redis.ts';
 import { alsHistoryKey, alsItemHistoryKey } from '../../state/als-models.ts';
-import { categoryCountersKey, itemCountersKey, popularityKey, popularityMetaKey, tenantCountersKey, trendingKey, userCountersKey } from '../../state/features.ts';
+import {
+  categoryCountersKey,
+  itemCountersKey,
+  popularityKey,
+  popularityMetaKey,
+  tenantCountersKey,
+  trendingKey,
+  userCountersKey,
+} from '../../state/features.ts';
 import { scalerAccKey } from '../../processors/scaler.ts';
 import { parseDeadLetter, type DeadLetter } from '../../streams/dead-letter.ts';
 import { INVALID_KINDS, INVALID_KIND_NAMES, type InvalidKind } from './generator.ts';
@@ -32,7 +40,12 @@ export interface HashDiff {
  * Differences between a recomputed hash and the stored one. A field the store lacks is fine when `mayBeMissing` says
  * so (counter buckets pruned once they left every window); any stored field must match exactly.
  */
-export function compareHash(key: string, expected: ReadonlyMap<string, number>, actual: Readonly<Record<string, string>>, mayBeMissing: (field: string) => boolean = () => false): HashDiff[] {
+export function compareHash(
+  key: string,
+  expected: ReadonlyMap<string, number>,
+  actual: Readonly<Record<string, string>>,
+  mayBeMissing: (field: string) => boolean = () => false,
+): HashDiff[] {
   const diffs: HashDiff[] = [];
   for (const [field, n] of expected) {
     const raw = actual[field];
@@ -40,7 +53,8 @@ export function compareHash(key: string, expected: ReadonlyMap<string, number>, 
       if (!mayBeMissing(field)) diffs.push({ key, field, expected: n, actual: null });
     } else if (Number(raw) !== n) diffs.push({ key, field, expected: n, actual: Number(raw) });
   }
-  for (const [field, raw] of Object.entries(actual)) if (!expected.has(field)) diffs.push({ key, field, expected: null, actual: Number(raw) });
+  for (const [field, raw] of Object.entries(actual))
+    if (!expected.has(field)) diffs.push({ key, field, expected: null, actual: Number(raw) });
   return diffs;
 }
 
@@ -72,8 +86,13 @@ export interface DlqReport {
 }
 
 /** Matches dead letters to the injected messages by the message key they keep (base64 of `bad/<kind>/<n>`). */
-export function classifyDeadLetters(letters: readonly DeadLetter[], injected: ReadonlyMap<string, InvalidKind>): DlqReport {
-  const byKind = Object.fromEntries(INVALID_KIND_NAMES.map((k) => [k, { injected: 0, found: 0, duplicates: 0, wrongReason: 0, sampleReason: null }])) as Record<InvalidKind, KindReport>;
+export function classifyDeadLetters(
+  letters: readonly DeadLetter[],
+  injected: ReadonlyMap<string, InvalidKind>,
+): DlqReport {
+  const byKind = Object.fromEntries(
+    INVALID_KIND_NAMES.map((k) => [k, { injected: 0, found: 0, duplicates: 0, wrongReason: 0, sampleReason: null }]),
+  ) as Record<InvalidKind, KindReport>;
   for (const kind of injected.values()) byKind[kind].injected++;
   const seen = new Set<string>();
   const unexpectedSample: DlqReport['unexpectedSample'] = [];
@@ -83,7 +102,8 @@ export function classifyDeadLetters(letters: readonly DeadLetter[], injected: Re
     const kind = key === null ? undefined : injected.get(key);
     if (key === null || kind === undefined) {
       unexpected++;
-      if (unexpectedSample.length < SAMPLES) unexpectedSample.push({ stage: l.stage, processor: l.processor, reason: l.reason, key });
+      if (unexpectedSample.length < SAMPLES)
+        unexpectedSample.push({ stage: l.stage, processor: l.processor, reason: l.reason, key });
       continue;
     }
     const report = byKind[kind];
@@ -99,7 +119,15 @@ export function classifyDeadLetters(letters: readonly DeadLetter[], injected: Re
   }
   const missingKeys = [...injected.keys()].filter((k) => !seen.has(k));
   const ok = missingKeys.length === 0 && unexpected === 0 && Object.values(byKind).every((r) => r.wrongReason === 0);
-  return { records: letters.length, byKind, missing: missingKeys.length, missingSample: missingKeys.slice(0, SAMPLES), unexpected, unexpectedSample, ok };
+  return {
+    records: letters.length,
+    byKind,
+    missing: missingKeys.length,
+    missingSample: missingKeys.slice(0, SAMPLES),
+    unexpected,
+    unexpectedSample,
+    ok,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------ ledger
@@ -133,7 +161,11 @@ async function queryRows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
 }
 
 /** Streams rows of a query, calling `each` per row (bounded memory for million-row results). */
-async function streamRows<T>(ch: ClickHouseClient, query: string, each: (row: T) => void | Promise<void>): Promise<void> {
+async function streamRows<T>(
+  ch: ClickHouseClient,
+  query: string,
+  each: (row: T) => void | Promise<void>,
+): Promise<void> {
   const rs = await ch.query({ query, format: 'JSONEachRow' });
   for await (const chunk of rs.stream()) for (const row of chunk) await each(row.json<T>());
 }
@@ -142,10 +174,22 @@ async function streamRows<T>(ch: ClickHouseClient, query: string, each: (row: T)
  * Ledger against the accepted events. `acceptedIds` yields every accepted event id once (the generator re-run),
  * `acceptedPerTenant` their counts by tenant.
  */
-export async function checkLedger(ch: ClickHouseClient, db: string, ledger: string, acceptedIds: () => Iterable<string>, acceptedPerTenant: ReadonlyMap<string, number>): Promise<LedgerReport> {
+export async function checkLedger(
+  ch: ClickHouseClient,
+  db: string,
+  ledger: string,
+  acceptedIds: () => Iterable<string>,
+  acceptedPerTenant: ReadonlyMap<string, number>,
+): Promise<LedgerReport> {
   const t = table(db, ledger);
-  const [raw] = await queryRows<{ rows: string; ids: string }>(ch, `SELECT count() AS rows, uniqExact(event_id) AS ids FROM ${t}`);
-  const finals = await queryRows<{ tenant: string; rows: string }>(ch, `SELECT tenant, count() AS rows FROM ${t} FINAL GROUP BY tenant`);
+  const [raw] = await queryRows<{ rows: string; ids: string }>(
+    ch,
+    `SELECT count() AS rows, uniqExact(event_id) AS ids FROM ${t}`,
+  );
+  const finals = await queryRows<{ tenant: string; rows: string }>(
+    ch,
+    `SELECT tenant, count() AS rows FROM ${t} FINAL GROUP BY tenant`,
+  );
   const rowsRaw = Number(raw?.rows ?? 0);
   const distinct = Number(raw?.ids ?? 0);
   const rowsFinal = finals.reduce((s, r) => s + Number(r.rows), 0);
@@ -209,7 +253,13 @@ export function counterRecomputeSql(db: string, ledger: string, tenant: string, 
 }
 
 /** Per user (or item): the summed ALS weight of each item (user) it interacted with, from the ledger (FINAL). */
-export function historyRecomputeSql(db: string, ledger: string, tenant: string, side: 'user' | 'item', weights: Record<EventType, number>): string {
+export function historyRecomputeSql(
+  db: string,
+  ledger: string,
+  tenant: string,
+  side: 'user' | 'item',
+  weights: Record<EventType, number>,
+): string {
   const [k, f] = side === 'user' ? ['user_id', 'item_id'] : ['item_id', 'user_id'];
   const types = (Object.keys(weights) as EventType[]).filter((t) => weights[t] !== 0);
   const w = `multiIf(${types.map((t) => `event_type = ${sqlString(t)}, ${weights[t]}`).join(', ')}, 0)`;
@@ -235,7 +285,14 @@ function emptyHashReport(): HashSetReport {
 }
 
 /** Streams `sql` (rows k, fields[], counts[]) and compares each key's hash in Redis, 500 keys per pipeline. */
-async function compareHashes(ch: ClickHouseClient, redis: Redis, sql: string, keyOf: (k: string) => string, mayBeMissing: (field: string) => boolean, report: HashSetReport): Promise<void> {
+async function compareHashes(
+  ch: ClickHouseClient,
+  redis: Redis,
+  sql: string,
+  keyOf: (k: string) => string,
+  mayBeMissing: (field: string) => boolean,
+  report: HashSetReport,
+): Promise<void> {
   let chunk: { key: string; expected: Map<string, number> }[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
@@ -276,25 +333,64 @@ export async function readTenantMeta(redis: Redis, tenant: string): Promise<Tena
 }
 
 /** Windowed counters of every user, item, category and the tenant, against the ledger. */
-export async function checkCounters(ch: ClickHouseClient, redis: Redis, db: string, ledger: string, tenants: readonly string[]): Promise<Record<CounterScope, HashSetReport>> {
-  const out = { user: emptyHashReport(), item: emptyHashReport(), category: emptyHashReport(), tenant: emptyHashReport() };
+export async function checkCounters(
+  ch: ClickHouseClient,
+  redis: Redis,
+  db: string,
+  ledger: string,
+  tenants: readonly string[],
+): Promise<Record<CounterScope, HashSetReport>> {
+  const out = {
+    user: emptyHashReport(),
+    item: emptyHashReport(),
+    category: emptyHashReport(),
+    tenant: emptyHashReport(),
+  };
   for (const tenant of tenants) {
     const { latestEventMs } = await readTenantMeta(redis, tenant);
     // Buckets are pruned (only) once out of every window as of a batch's newest event, never after the tenant's newest.
     const mayBeMissing = (field: string) => latestEventMs !== null && isExpiredField(field, latestEventMs);
     for (const scope of Object.keys(SCOPES) as CounterScope[]) {
-      await compareHashes(ch, redis, counterRecomputeSql(db, ledger, tenant, scope), (k) => SCOPES[scope].key(tenant, k), mayBeMissing, out[scope]);
+      await compareHashes(
+        ch,
+        redis,
+        counterRecomputeSql(db, ledger, tenant, scope),
+        (k) => SCOPES[scope].key(tenant, k),
+        mayBeMissing,
+        out[scope],
+      );
     }
   }
   return out;
 }
 
 /** ALS fold-in interaction histories (user -> item weights and item -> user weights), against the ledger. */
-export async function checkAlsHistories(ch: ClickHouseClient, redis: Redis, db: string, ledger: string, tenants: readonly string[], weights: Record<EventType, number>): Promise<{ user: HashSetReport; item: HashSetReport }> {
+export async function checkAlsHistories(
+  ch: ClickHouseClient,
+  redis: Redis,
+  db: string,
+  ledger: string,
+  tenants: readonly string[],
+  weights: Record<EventType, number>,
+): Promise<{ user: HashSetReport; item: HashSetReport }> {
   const out = { user: emptyHashReport(), item: emptyHashReport() };
   for (const tenant of tenants) {
-    await compareHashes(ch, redis, historyRecomputeSql(db, ledger, tenant, 'user', weights), (k) => alsHistoryKey(tenant, k), () => false, out.user);
-    await compareHashes(ch, redis, historyRecomputeSql(db, ledger, tenant, 'item', weights), (k) => alsItemHistoryKey(tenant, k), () => false, out.item);
+    await compareHashes(
+      ch,
+      redis,
+      historyRecomputeSql(db, ledger, tenant, 'user', weights),
+      (k) => alsHistoryKey(tenant, k),
+      () => false,
+      out.user,
+    );
+    await compareHashes(
+      ch,
+      redis,
+      historyRecomputeSql(db, ledger, tenant, 'item', weights),
+      (k) => alsItemHistoryKey(tenant, k),
+      () => false,
+      out.item,
+    );
   }
   return out;
 }
@@ -312,8 +408,20 @@ export interface ScoreReport {
  * the ledger, with the tenant's stored epoch. Floating-point sums in another order: equal within `rel`. Valid while
  * no rebase happened and no item was trimmed (the suite's span and catalogue keep it so; a rebase is reported).
  */
-export async function checkScores(ch: ClickHouseClient, redis: Redis, db: string, ledger: string, tenants: readonly string[], weights: Record<EventType, number>, halfLives: { popularity: number; trending: number }, rel = 1e-9): Promise<{ popularity: ScoreReport; trending: ScoreReport }> {
-  const out = { popularity: { items: 0, mismatched: 0, maxRelativeError: 0, sample: [], ok: true } as ScoreReport, trending: { items: 0, mismatched: 0, maxRelativeError: 0, sample: [], ok: true } as ScoreReport };
+export async function checkScores(
+  ch: ClickHouseClient,
+  redis: Redis,
+  db: string,
+  ledger: string,
+  tenants: readonly string[],
+  weights: Record<EventType, number>,
+  halfLives: { popularity: number; trending: number },
+  rel = 1e-9,
+): Promise<{ popularity: ScoreReport; trending: ScoreReport }> {
+  const out = {
+    popularity: { items: 0, mismatched: 0, maxRelativeError: 0, sample: [], ok: true } as ScoreReport,
+    trending: { items: 0, mismatched: 0, maxRelativeError: 0, sample: [], ok: true } as ScoreReport,
+  };
   const types = (Object.keys(weights) as EventType[]).filter((t) => weights[t] !== 0);
   const w = `multiIf(${types.map((t) => `event_type = ${sqlString(t)}, ${weights[t]}`).join(', ')}, 0)`;
   for (const tenant of tenants) {
@@ -334,11 +442,15 @@ FROM ${table(db, ledger)} FINAL WHERE tenant = ${sqlString(tenant)} AND event_ty
         report.items++;
         const actual = stored.get(item);
         stored.delete(item);
-        const err = actual === undefined ? Infinity : Math.abs(actual - Number(score)) / Math.max(Math.abs(Number(score)), 1e-300);
+        const err =
+          actual === undefined
+            ? Infinity
+            : Math.abs(actual - Number(score)) / Math.max(Math.abs(Number(score)), 1e-300);
         report.maxRelativeError = Math.max(report.maxRelativeError, err);
         if (actual === undefined || !closeEnough(actual, Number(score), rel)) {
           report.mismatched++;
-          if (report.sample.length < SAMPLES) report.sample.push({ tenant, item, expected: Number(score), actual: actual ?? null });
+          if (report.sample.length < SAMPLES)
+            report.sample.push({ tenant, item, expected: Number(score), actual: actual ?? null });
         }
       }
       for (const [item, actual] of stored) {
@@ -362,7 +474,11 @@ export interface MarkerReport {
 }
 
 /** Counts the per-event de-duplication markers by tenant with one SCAN of the keyspace. */
-export async function checkMarkers(redis: Redis, expectedFeatures: ReadonlyMap<string, number>, expectedAls: ReadonlyMap<string, number>): Promise<MarkerReport> {
+export async function checkMarkers(
+  redis: Redis,
+  expectedFeatures: ReadonlyMap<string, number>,
+  expectedAls: ReadonlyMap<string, number>,
+): Promise<MarkerReport> {
   const features: MarkerReport['features'] = {};
   const als: MarkerReport['als'] = {};
   for (const [t, n] of expectedFeatures) features[t] = { markers: 0, expected: n };
@@ -392,14 +508,29 @@ export interface ScalerReport {
 }
 
 /** The scaler's exactly-once position: each (tenant, partition) accumulator has folded up to its last event. */
-export async function checkScalerOffsets(ch: ClickHouseClient, redis: Redis, db: string, ledger: string, topic: string, tenants: readonly string[]): Promise<ScalerReport> {
+export async function checkScalerOffsets(
+  ch: ClickHouseClient,
+  redis: Redis,
+  db: string,
+  ledger: string,
+  topic: string,
+  tenants: readonly string[],
+): Promise<ScalerReport> {
   const partitions: ScalerReport['partitions'] = [];
   for (const tenant of tenants) {
     const stored = await redis.hgetall(scalerAccKey(tenant));
-    const rows = await queryRows<{ p: number; o: string }>(ch, `SELECT kafka_partition AS p, toString(max(kafka_offset)) AS o FROM ${table(db, ledger)} WHERE tenant = ${sqlString(tenant)} GROUP BY p ORDER BY p`);
+    const rows = await queryRows<{ p: number; o: string }>(
+      ch,
+      `SELECT kafka_partition AS p, toString(max(kafka_offset)) AS o FROM ${table(db, ledger)} WHERE tenant = ${sqlString(tenant)} GROUP BY p ORDER BY p`,
+    );
     for (const { p, o } of rows) {
       const raw = stored[`${topic}:${p}`];
-      partitions.push({ tenant, partition: Number(p), folded: raw ? (JSON.parse(raw) as { offset: string }).offset : null, ledgerMax: o });
+      partitions.push({
+        tenant,
+        partition: Number(p),
+        folded: raw ? (JSON.parse(raw) as { offset: string }).offset : null,
+        ledgerMax: o,
+      });
     }
   }
   return { partitions, ok: partitions.every((p) => p.folded === p.ledgerMax) };
@@ -408,9 +539,16 @@ export async function checkScalerOffsets(ch: ClickHouseClient, redis: Redis, db:
 // ------------------------------------------------------------------------------------------------ dead letters
 
 /** Every record on a topic up to its current end, parsed as dead letters. */
-export async function readDeadLetters(kafka: Kafka, admin: Admin, topic: string, timeoutMs = 120_000): Promise<DeadLetter[]> {
+export async function readDeadLetters(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  timeoutMs = 120_000,
+): Promise<DeadLetter[]> {
   const ends = await admin.fetchTopicOffsets(topic);
-  const remaining = new Map(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]));
+  const remaining = new Map(
+    ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]),
+  );
   const letters: DeadLetter[] = [];
   if (remaining.size === 0) return letters;
   const consumer = kafka.consumer({ groupId: `faults-dlq-reader-${process.pid}-${Date.now()}` });
@@ -431,7 +569,21 @@ export async function readDeadLetters(kafka: Kafka, admin: Admin, topic: string,
       },
     });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([finished, new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error(`reading ${topic}: partitions ${[...remaining.keys()].join(', ')} not read to their end after ${timeoutMs} ms`)), timeoutMs)))]).finally(() => clearTimeout(timer));
+    await Promise.race([
+      finished,
+      new Promise<void>(
+        (_, reject) =>
+          (timer = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `reading ${topic}: partitions ${[...remaining.keys()].join(', ')} not read to their end after ${timeoutMs} ms`,
+                ),
+              ),
+            timeoutMs,
+          )),
+      ),
+    ]).finally(() => clearTimeout(timer));
   } finally {
     await consumer.disconnect();
   }

@@ -41,13 +41,22 @@ export const INVALID_KINDS = {
   /** A registered event schema id with a truncated Avro body. */
   'corrupt-avro': { stage: 'decode', reason: /^Avro body does not decode with schema id \d+/ },
   /** A valid catalogue item: a registered schema, but not an interaction event. */
-  'foreign-schema': { stage: 'decode', reason: /^schema id \d+ is io\.rankstream\.catalog\.Item, not an interaction event$/ },
+  'foreign-schema': {
+    stage: 'decode',
+    reason: /^schema id \d+ is io\.rankstream\.catalog\.Item, not an interaction event$/,
+  },
   /** Valid Avro, but an empty event id. */
   'empty-event-id': { stage: 'validate', reason: /^invalid io\.rankstream\.events\.\w+: eventId: must not be empty$/ },
   /** Valid Avro, a timestamp before 1990. */
-  'ancient-timestamp': { stage: 'validate', reason: /^invalid io\.rankstream\.events\.\w+: timestamp: before 1990-01-01$/ },
+  'ancient-timestamp': {
+    stage: 'validate',
+    reason: /^invalid io\.rankstream\.events\.\w+: timestamp: before 1990-01-01$/,
+  },
   /** Valid Avro, a timestamp in 2100. */
-  'future-timestamp': { stage: 'validate', reason: /^invalid io\.rankstream\.events\.\w+: timestamp: more than 24 h in the future$/ },
+  'future-timestamp': {
+    stage: 'validate',
+    reason: /^invalid io\.rankstream\.events\.\w+: timestamp: more than 24 h in the future$/,
+  },
   /** Valid Avro, a tenant id breaking the tenant rule. */
   'bad-tenant': { stage: 'validate', reason: /^invalid io\.rankstream\.events\.\w+: tenant: must match/ },
 } as const satisfies Record<string, { stage: 'decode' | 'validate'; reason: RegExp }>;
@@ -122,13 +131,53 @@ export function* eventStream(o: StreamOptions): Generator<Generated> {
     const context = { category, device: r() < 0.6 ? 'mobile' : 'web' };
     let event: InteractionEvent;
     if (roll < 0.6) {
-      event = { type: 'impression', eventId, tenant, userId: user, itemId: item, timestamp, context, recommendationId: feed.id, position: feed.shown++, feedId: 'home' };
+      event = {
+        type: 'impression',
+        eventId,
+        tenant,
+        userId: user,
+        itemId: item,
+        timestamp,
+        context,
+        recommendationId: feed.id,
+        position: feed.shown++,
+        feedId: 'home',
+      };
     } else if (roll < 0.85) {
-      event = { type: 'click', eventId, tenant, userId: user, itemId: item, timestamp, context, recommendationId: r() < 0.7 ? feed.id : null };
+      event = {
+        type: 'click',
+        eventId,
+        tenant,
+        userId: user,
+        itemId: item,
+        timestamp,
+        context,
+        recommendationId: r() < 0.7 ? feed.id : null,
+      };
     } else if (roll < 0.95) {
-      event = { type: 'engagement', eventId, tenant, userId: user, itemId: item, timestamp, context, action: r() < 0.5 ? 'cart' : 'fav', recommendationId: r() < 0.5 ? feed.id : null };
+      event = {
+        type: 'engagement',
+        eventId,
+        tenant,
+        userId: user,
+        itemId: item,
+        timestamp,
+        context,
+        action: r() < 0.5 ? 'cart' : 'fav',
+        recommendationId: r() < 0.5 ? feed.id : null,
+      };
     } else {
-      event = { type: 'conversion', eventId, tenant, userId: user, itemId: item, timestamp, context, value: Math.round(r() * 20_000) / 100, recommendationId: r() < 0.5 ? feed.id : null };
+      event = {
+        type: 'conversion',
+        eventId,
+        tenant,
+        userId: user,
+        itemId: item,
+        timestamp,
+        context,
+        value: Math.round(r() * 20_000) / 100,
+        recommendationId: r() < 0.5 ? feed.id : null,
+      };
     }
     if (i >= nextInvalid) {
       nextInvalid += invalidEvery;

@@ -30,22 +30,49 @@ import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { eventKey } from '../../streams/event-producer.ts';
 import { createKafka, createProducer } from '../../streams/kafka.ts';
 import { consumerLag, fetchPartitionLags, type PartitionLag } from '../../streams/offsets.ts';
-import { checkAlsHistories, checkCounters, checkLedger, checkMarkers, checkScalerOffsets, checkScores, classifyDeadLetters, readDeadLetters } from './checks.ts';
+import {
+  checkAlsHistories,
+  checkCounters,
+  checkLedger,
+  checkMarkers,
+  checkScalerOffsets,
+  checkScores,
+  classifyDeadLetters,
+  readDeadLetters,
+} from './checks.ts';
 import { DEFAULT_STREAM, eventStream, type Generated, type InvalidKind, type StreamOptions } from './generator.ts';
 
 // ------------------------------------------------------------------------------------------------ options
 
 /** The event processors, one child process each (the catalogue processor has no part in this stream). */
-const PROCESSORS = ['ledger-writer', 'features', 'scaler', 'als-fold-in', 'ranker-trainer'] as const satisfies readonly ProcessorName[];
+const PROCESSORS = [
+  'ledger-writer',
+  'features',
+  'scaler',
+  'als-fold-in',
+  'ranker-trainer',
+] as const satisfies readonly ProcessorName[];
 type SuiteProcessor = (typeof PROCESSORS)[number];
 
-const DEFAULT_FAULTS = [...PROCESSORS.map((p) => `kill-${p}` as const), 'restart-kafka', 'restart-redis', 'restart-clickhouse'] as const;
+const DEFAULT_FAULTS = [
+  ...PROCESSORS.map((p) => `kill-${p}` as const),
+  'restart-kafka',
+  'restart-redis',
+  'restart-clickhouse',
+] as const;
 /** Also available: the schema registry (its schemas are kept in an H2 file, so a restart keeps the ids). */
 const FAULTS = [...DEFAULT_FAULTS, 'restart-registry'] as const;
 type Fault = (typeof FAULTS)[number];
 
 /** The suite's services: ports next to nothing the default set (1xxxx) or the app uses. */
-const PORTS = { kafka: 29092, registry: 28081, redis: 26379, clickhouseHttp: 28123, clickhouseTcp: 29000, processorHttpBase: 28201 };
+const PORTS = {
+  kafka: 29092,
+  registry: 28081,
+  redis: 26379,
+  clickhouseHttp: 28123,
+  clickhouseTcp: 29000,
+  processorHttpBase: 28201,
+};
 
 interface Options {
   events: number;
@@ -69,7 +96,14 @@ interface Options {
  * consumers ~30 s more to rejoin; Redis and ClickHouse are back within seconds of their restart; the registry ~25 s.
  */
 function expectedFaultSeconds(faults: readonly Fault[], outageS: number): number {
-  const each = (f: Fault) => (f.startsWith('kill-') ? 35 : f === 'restart-kafka' ? 60 + outageS : f === 'restart-registry' ? 30 + outageS : 10 + outageS);
+  const each = (f: Fault) =>
+    f.startsWith('kill-')
+      ? 35
+      : f === 'restart-kafka'
+        ? 60 + outageS
+        : f === 'restart-registry'
+          ? 30 + outageS
+          : 10 + outageS;
   return Math.max(60, Math.round(faults.reduce((sum, f) => sum + each(f), 0) * 1.15));
 }
 
@@ -80,38 +114,84 @@ const int = (name: string, min: number) => (v: string) => {
 };
 
 function faultList(v: string): Fault[] {
-  const names = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const names = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (names.length === 1 && names[0] === 'none') return [];
   const bad = names.filter((n) => !(FAULTS as readonly string[]).includes(n));
-  if (bad.length > 0) throw new InvalidArgumentError(`unknown fault(s) ${bad.join(', ')}; expected none or a list of ${FAULTS.join(', ')}`);
+  if (bad.length > 0)
+    throw new InvalidArgumentError(
+      `unknown fault(s) ${bad.join(', ')}; expected none or a list of ${FAULTS.join(', ')}`,
+    );
   return names as Fault[];
 }
 
 function parseOptions(): Options {
   const program = new Command('test:faults')
-    .description('Fault injection on dedicated local services: kill processors mid-batch, restart Kafka, Redis and ClickHouse while events stream; then check ledger, Redis and DLQ.')
+    .description(
+      'Fault injection on dedicated local services: kill processors mid-batch, restart Kafka, Redis and ClickHouse while events stream; then check ledger, Redis and DLQ.',
+    )
     .option('--events <n>', 'messages to produce (valid and invalid)', int('--events', 1), 1_000_000)
     .option('--quick', 'a smaller run: 100k messages (the same faults)')
     .option('--seed <n>', 'generator seed', int('--seed', 0), DEFAULT_STREAM.seed)
     .option('--tenants <n>', 'tenants in the stream', int('--tenants', 1), DEFAULT_STREAM.tenants)
-    .option('--invalid-share <x>', 'share of invalid messages', (v) => {
-      const x = Number(v);
-      if (!(x >= 0 && x < 0.5)) throw new InvalidArgumentError('--invalid-share must be in [0, 0.5)');
-      return x;
-    }, DEFAULT_STREAM.invalidShare)
-    .option('--duration <s>', 'spread the production over this many seconds (default: what the faults take, about 5 min; the last 10% slow down while faults are still to come)', int('--duration', 1))
+    .option(
+      '--invalid-share <x>',
+      'share of invalid messages',
+      (v) => {
+        const x = Number(v);
+        if (!(x >= 0 && x < 0.5)) throw new InvalidArgumentError('--invalid-share must be in [0, 0.5)');
+        return x;
+      },
+      DEFAULT_STREAM.invalidShare,
+    )
+    .option(
+      '--duration <s>',
+      'spread the production over this many seconds (default: what the faults take, about 5 min; the last 10% slow down while faults are still to come)',
+      int('--duration', 1),
+    )
     .option('--batch <n>', 'messages per produce request', int('--batch', 1), 500)
-    .option('--faults <list>', `faults to inject, in order (default: ${DEFAULT_FAULTS.join(',')}; also restart-registry; or none)`, faultList, [...DEFAULT_FAULTS])
-    .option('--service-signal <sig>', 'how services are stopped before their restart: KILL (crash) or TERM (clean)', (v) => {
-      if (v !== 'KILL' && v !== 'TERM') throw new InvalidArgumentError('KILL or TERM');
-      return v;
-    }, 'KILL')
-    .option('--outage <s>', 'seconds a stopped service stays down before its restart (the processors\' retries run out meanwhile)', int('--outage', 0), 5)
-    .option('--keep-services', 'leave the suite\'s services running afterwards (faster next run)')
-    .option('--stop-services', 'only stop the suite\'s services (left by --keep-services) and exit')
+    .option(
+      '--faults <list>',
+      `faults to inject, in order (default: ${DEFAULT_FAULTS.join(',')}; also restart-registry; or none)`,
+      faultList,
+      [...DEFAULT_FAULTS],
+    )
+    .option(
+      '--service-signal <sig>',
+      'how services are stopped before their restart: KILL (crash) or TERM (clean)',
+      (v) => {
+        if (v !== 'KILL' && v !== 'TERM') throw new InvalidArgumentError('KILL or TERM');
+        return v;
+      },
+      'KILL',
+    )
+    .option(
+      '--outage <s>',
+      "seconds a stopped service stays down before its restart (the processors' retries run out meanwhile)",
+      int('--outage', 0),
+      5,
+    )
+    .option('--keep-services', "leave the suite's services running afterwards (faster next run)")
+    .option('--stop-services', "only stop the suite's services (left by --keep-services) and exit")
     .option('--out <file>', 'where to write the JSON summary', path.join(REPO_ROOT, '.rankstream/faults/summary.json'))
     .parse();
-  const o = program.opts<{ events: number; quick?: boolean; seed: number; tenants: number; invalidShare: number; duration?: number; batch: number; faults: Fault[]; serviceSignal: 'KILL' | 'TERM'; outage: number; keepServices?: boolean; stopServices?: boolean; out: string }>();
+  const o = program.opts<{
+    events: number;
+    quick?: boolean;
+    seed: number;
+    tenants: number;
+    invalidShare: number;
+    duration?: number;
+    batch: number;
+    faults: Fault[];
+    serviceSignal: 'KILL' | 'TERM';
+    outage: number;
+    keepServices?: boolean;
+    stopServices?: boolean;
+    out: string;
+  }>();
   const explicitEvents = program.getOptionValueSource('events') === 'cli';
   const events = o.quick && !explicitEvents ? 100_000 : o.events;
   return {
@@ -137,7 +217,12 @@ const secs = (ms: number) => Math.round(ms) / 1000;
 let t0 = Date.now();
 const log = (line: string) => process.stderr.write(`[faults +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<number> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<number> {
   const start = Date.now();
   for (;;) {
     if (await check().catch(() => false)) return Date.now() - start;
@@ -213,7 +298,12 @@ class ProcessorChild {
   }
 
   async ready(timeoutMs = 180_000): Promise<number> {
-    return waitFor(`${this.name} /readyz`, async () => (await httpGet(`${this.url}/readyz`))?.status === 200, timeoutMs, 100);
+    return waitFor(
+      `${this.name} /readyz`,
+      async () => (await httpGet(`${this.url}/readyz`))?.status === 200,
+      timeoutMs,
+      100,
+    );
   }
 
   async inFlight(): Promise<boolean> {
@@ -234,7 +324,10 @@ class ProcessorChild {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+    ]);
     clearTimeout(timer);
     if (timedOut && signal === 'SIGTERM') {
       log(`${this.name}: pid ${child.pid} did not stop within ${timeoutMs / 1000}s of SIGTERM; SIGKILL`);
@@ -293,7 +386,18 @@ async function encode(g: Generated, enc: Encoders): Promise<{ key: string; value
       return { key: g.key, value: full.subarray(0, 5 + Math.floor((full.length - 5) / 2)) };
     }
     case 'foreign-schema':
-      return { key: g.key, value: await encodeItem(enc.registry, enc.itemSchemaId, { tenant: e.tenant, itemId: e.itemId, attributes: {}, numeric: {}, createdAt: e.timestamp, updatedAt: e.timestamp, deleted: false }) };
+      return {
+        key: g.key,
+        value: await encodeItem(enc.registry, enc.itemSchemaId, {
+          tenant: e.tenant,
+          itemId: e.itemId,
+          attributes: {},
+          numeric: {},
+          createdAt: e.timestamp,
+          updatedAt: e.timestamp,
+          deleted: false,
+        }),
+      };
     default:
       // the Avro kinds: encoded as-is, bypassing the producer-side validation that would refuse them
       return { key: g.key, value: await enc.registry.encode(enc.ids[e.type], toAvroRecord(e)) };
@@ -307,7 +411,17 @@ async function encode(g: Generated, enc: Encoders): Promise<{ key: string; value
 const TAIL_SHARE = 0.1;
 const TAIL_SLOWDOWN = 4;
 
-async function produce(producer: Producer, topic: string, stream: StreamOptions, ratePerS: number, batchSize: number, enc: Encoders, stats: ProduceStats, shouldStop: () => boolean, slowTail: () => boolean): Promise<void> {
+async function produce(
+  producer: Producer,
+  topic: string,
+  stream: StreamOptions,
+  ratePerS: number,
+  batchSize: number,
+  enc: Encoders,
+  stats: ProduceStats,
+  shouldStop: () => boolean,
+  slowTail: () => boolean,
+): Promise<void> {
   stats.startedAt = Date.now();
   let due = stats.startedAt;
   let batch: { key: string; value: Buffer }[] = [];
@@ -381,7 +495,12 @@ interface FaultRecord {
    * kill-ledger-writer: what became of the rows applied beyond the commit at the kill: events among them inserted
    * again by the restarted writer (ingested after the restart: re-delivered), and their rows with FINAL (one each).
    */
-  ledgerRedelivery?: { appliedAtKill: number; reinsertedAfterRestart: number; rowsFinal: number; distinctEvents: number };
+  ledgerRedelivery?: {
+    appliedAtKill: number;
+    reinsertedAfterRestart: number;
+    rowsFinal: number;
+    distinctEvents: number;
+  };
   /** kill-*: ms from the SIGKILL to the new process's /readyz answering 200. */
   processReadyMs?: number;
   /** ms from the fault until every affected group committed past what it had committed at the fault, on every partition. */
@@ -432,7 +551,8 @@ async function main(): Promise<void> {
   const cleanup = async () => {
     stopping = true;
     await Promise.all(children.map((c) => c.stop('SIGTERM', 20_000).catch(() => undefined)));
-    if (!opts.keepServices) await down(undefined, serviceLog, infra).catch((err: unknown) => log(`stopping services failed: ${String(err)}`));
+    if (!opts.keepServices)
+      await down(undefined, serviceLog, infra).catch((err: unknown) => log(`stopping services failed: ${String(err)}`));
     await fsp.rm(lockFile, { force: true });
   };
   const onSignal = (sig: NodeJS.Signals) => {
@@ -444,12 +564,16 @@ async function main(): Promise<void> {
 
   try {
     // -------------------------------------------------------------- services
-    log(`services under ${path.relative(REPO_ROOT, dataDir)}: kafka ${config.kafka.brokers.join(',')}, registry ${config.schemaRegistryUrl}, redis ${config.redisUrl}, clickhouse ${config.clickhouse.url}`);
+    log(
+      `services under ${path.relative(REPO_ROOT, dataDir)}: kafka ${config.kafka.brokers.join(',')}, registry ${config.schemaRegistryUrl}, redis ${config.redisUrl}, clickhouse ${config.clickhouse.url}`,
+    );
     const upStart = Date.now();
     const started = await up({ ...infra, log: serviceLog });
     const external = started.filter((s) => s.action === 'external');
     if (external.length > 0) {
-      throw new Error(`ports of the fault suite's services are taken by processes it did not start: ${external.map((s) => `${s.name} at ${s.endpoint}`).join(', ')}; it only restarts its own services`);
+      throw new Error(
+        `ports of the fault suite's services are taken by processes it did not start: ${external.map((s) => `${s.name} at ${s.endpoint}`).join(', ')}; it only restarts its own services`,
+      );
     }
     const servicesUpMs = Date.now() - upStart;
     log(`services ready in ${secs(servicesUpMs)}s (${started.map((s) => `${s.name}: ${s.action}`).join(', ')})`);
@@ -471,26 +595,73 @@ async function main(): Promise<void> {
     await fsp.rm(config.artifactsDir, { recursive: true, force: true });
     await provision(config, logger);
     const registry = new SchemaRegistryClient(config.schemaRegistryUrl);
-    const enc: Encoders = { registry, ids: await registerEventSchemas(registry, config.topics.events), itemSchemaId: await registerItemSchema(registry, config.topics.items) };
+    const enc: Encoders = {
+      registry,
+      ids: await registerEventSchemas(registry, config.topics.events),
+      itemSchemaId: await registerItemSchema(registry, config.topics.items),
+    };
 
     // -------------------------------------------------------------- processors
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...appEnv };
-    PROCESSORS.forEach((name, i) => children.push(new ProcessorChild(name, PORTS.processorHttpBase + i, childEnv, path.join(dataDir, 'logs', `processor-${name}.log`))));
+    PROCESSORS.forEach((name, i) =>
+      children.push(
+        new ProcessorChild(
+          name,
+          PORTS.processorHttpBase + i,
+          childEnv,
+          path.join(dataDir, 'logs', `processor-${name}.log`),
+        ),
+      ),
+    );
     for (const c of children) c.start();
     await Promise.all(children.map((c) => c.ready()));
     log(`processors ready: ${children.map((c) => `${c.name} pid ${c.pid}`).join(', ')}`);
-    const groups = Object.fromEntries(PROCESSORS.map((p) => [p, `${config.runner.groupPrefix}-${p}`])) as Record<SuiteProcessor, string>;
+    const groups = Object.fromEntries(PROCESSORS.map((p) => [p, `${config.runner.groupPrefix}-${p}`])) as Record<
+      SuiteProcessor,
+      string
+    >;
     const topic = config.topics.events;
 
     // -------------------------------------------------------------- produce while injecting faults
-    const stream: StreamOptions = { ...DEFAULT_STREAM, seed: opts.seed, tenants: opts.tenants, invalidShare: opts.invalidShare, events: opts.events };
+    const stream: StreamOptions = {
+      ...DEFAULT_STREAM,
+      seed: opts.seed,
+      tenants: opts.tenants,
+      invalidShare: opts.invalidShare,
+      events: opts.events,
+    };
     const rate = opts.events / opts.duration;
-    const stats: ProduceStats = { messages: 0, valid: 0, invalid: 0, requests: 0, resends: 0, errors: [], startedAt: Date.now(), finishedAt: null, slowedMessages: 0, acceptedPerTenant: new Map(), weightedPerTenant: new Map(), injected: new Map() };
+    const stats: ProduceStats = {
+      messages: 0,
+      valid: 0,
+      invalid: 0,
+      requests: 0,
+      resends: 0,
+      errors: [],
+      startedAt: Date.now(),
+      finishedAt: null,
+      slowedMessages: 0,
+      acceptedPerTenant: new Map(),
+      weightedPerTenant: new Map(),
+      injected: new Map(),
+    };
     const producer = createProducer(kafka);
     await producer.connect();
-    log(`producing ${opts.events} messages (seed ${opts.seed}, ${opts.tenants} tenants, ${(opts.invalidShare * 100).toFixed(2)}% invalid) at up to ${Math.round(rate)}/s to ${topic}`);
+    log(
+      `producing ${opts.events} messages (seed ${opts.seed}, ${opts.tenants} tenants, ${(opts.invalidShare * 100).toFixed(2)}% invalid) at up to ${Math.round(rate)}/s to ${topic}`,
+    );
     let faultsPending = opts.faults.length > 0;
-    const production = produce(producer, topic, stream, rate, opts.batch, enc, stats, () => stopping, () => faultsPending);
+    const production = produce(
+      producer,
+      topic,
+      stream,
+      rate,
+      opts.batch,
+      enc,
+      stats,
+      () => stopping,
+      () => faultsPending,
+    );
     let productionError: unknown = null;
     production.catch((err: unknown) => {
       productionError = err;
@@ -503,16 +674,34 @@ async function main(): Promise<void> {
       const threshold = ((i + 1) / (opts.faults.length + 1)) * opts.events * (1 - TAIL_SHARE);
       while (stats.messages < threshold && stats.finishedAt === null && productionError === null) await sleep(100);
       if (productionError !== null) throw productionError;
-      faultRecords.push(await inject(fault, { children, admin, groups, topic, stats, infra, signal: opts.serviceSignal, outageMs: opts.outage * 1000, clickhouse: faultClickhouse, redis, ledger: `${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}` }));
+      faultRecords.push(
+        await inject(fault, {
+          children,
+          admin,
+          groups,
+          topic,
+          stats,
+          infra,
+          signal: opts.serviceSignal,
+          outageMs: opts.outage * 1000,
+          clickhouse: faultClickhouse,
+          redis,
+          ledger: `${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}`,
+        }),
+      );
       const r = faultRecords.at(-1)!;
-      log(`${fault}: resumed after ${secs(r.resumedMs)}s${r.inFlightAtKill !== undefined ? ` (batch in flight at kill: ${r.inFlightAtKill})` : ''}`);
+      log(
+        `${fault}: resumed after ${secs(r.resumedMs)}s${r.inFlightAtKill !== undefined ? ` (batch in flight at kill: ${r.inFlightAtKill})` : ''}`,
+      );
     }
     faultsPending = false;
     await production;
     await producer.disconnect();
     await faultClickhouse.close();
     const produceMs = (stats.finishedAt ?? Date.now()) - stats.startedAt;
-    log(`produced ${stats.messages} messages (${stats.valid} valid, ${stats.invalid} invalid) in ${secs(produceMs)}s; waiting for every processor to catch up`);
+    log(
+      `produced ${stats.messages} messages (${stats.valid} valid, ${stats.invalid} invalid) in ${secs(produceMs)}s; waiting for every processor to catch up`,
+    );
 
     // -------------------------------------------------------------- catch up
     const caughtUpAt: Record<string, number> = {};
@@ -541,10 +730,20 @@ async function main(): Promise<void> {
       for (const g of eventStream(stream)) if (g.kind === 'valid') yield g.event.eventId;
     };
     const ledger = await checkLedger(clickhouse, db, ledgerTable, acceptedIds, stats.acceptedPerTenant);
-    log(`ledger: ${ledger.rowsFinal} rows FINAL for ${ledger.accepted} accepted (${ledger.duplicateRowsRaw} re-delivered duplicates before FINAL), lost ${ledger.lost}`);
+    log(
+      `ledger: ${ledger.rowsFinal} rows FINAL for ${ledger.accepted} accepted (${ledger.duplicateRowsRaw} re-delivered duplicates before FINAL), lost ${ledger.lost}`,
+    );
     const counters = await checkCounters(clickhouse, redis, db, ledgerTable, tenants);
     const als = await checkAlsHistories(clickhouse, redis, db, ledgerTable, tenants, config.als.weights);
-    const scores = await checkScores(clickhouse, redis, db, ledgerTable, tenants, { impression: 0, click: 1, engagement: 3, conversion: 5 }, { popularity: config.features.halfLifeS * 1000, trending: config.features.trendingHalfLifeS * 1000 });
+    const scores = await checkScores(
+      clickhouse,
+      redis,
+      db,
+      ledgerTable,
+      tenants,
+      { impression: 0, click: 1, engagement: 3, conversion: 5 },
+      { popularity: config.features.halfLifeS * 1000, trending: config.features.trendingHalfLifeS * 1000 },
+    );
     const markers = await checkMarkers(redis, stats.acceptedPerTenant, stats.weightedPerTenant);
     const scaler = await checkScalerOffsets(clickhouse, redis, db, ledgerTable, topic, tenants);
     const letters = await readDeadLetters(kafka, admin, config.topics.eventsDlq);
@@ -585,8 +784,20 @@ async function main(): Promise<void> {
         invalidShare: opts.invalidShare,
         faults: opts.faults,
         serviceSignal: opts.serviceSignal,
-        machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-        services: { kafka: config.kafka.brokers.join(','), registry: config.schemaRegistryUrl, redis: config.redisUrl, clickhouse: config.clickhouse.url, dataDir: path.relative(REPO_ROOT, dataDir), startS: secs(servicesUpMs) },
+        machine: {
+          cpus: os.cpus().length,
+          cpuModel: os.cpus()[0]?.model ?? 'unknown',
+          memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+          node: process.version,
+        },
+        services: {
+          kafka: config.kafka.brokers.join(','),
+          registry: config.schemaRegistryUrl,
+          redis: config.redisUrl,
+          clickhouse: config.clickhouse.url,
+          dataDir: path.relative(REPO_ROOT, dataDir),
+          startS: secs(servicesUpMs),
+        },
       },
       counts: {
         produced: stats.messages,
@@ -611,7 +822,12 @@ async function main(): Promise<void> {
         checksS: secs(checkMs),
         totalS: secs(Date.now() - t0),
       },
-      producer: { requests: stats.requests, resends: stats.resends, errors: stats.errors, tailSentSlowly: stats.slowedMessages },
+      producer: {
+        requests: stats.requests,
+        resends: stats.resends,
+        errors: stats.errors,
+        tailSentSlowly: stats.slowedMessages,
+      },
       faults: faultRecords,
       processExits,
       checks,
@@ -646,7 +862,9 @@ interface FaultContext {
 }
 
 async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
-  const affected: SuiteProcessor[] = fault.startsWith('kill-') ? [fault.slice('kill-'.length) as SuiteProcessor] : [...PROCESSORS];
+  const affected: SuiteProcessor[] = fault.startsWith('kill-')
+    ? [fault.slice('kill-'.length) as SuiteProcessor]
+    : [...PROCESSORS];
   const lagAtFault: Record<string, string> = {};
   const committedAtFault = new Map<SuiteProcessor, PartitionLag[]>();
   /** Where every affected group stands at the fault (taken while a killed process is frozen, so it cannot commit). */
@@ -657,7 +875,12 @@ async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
       lagAtFault[p] = lags.reduce((sum, l) => sum + l.lag, 0n).toString();
     }
   };
-  const base = { fault, duringProduction: ctx.stats.finishedAt === null, producedAtFault: ctx.stats.messages, lagAtFault };
+  const base = {
+    fault,
+    duringProduction: ctx.stats.finishedAt === null,
+    producedAtFault: ctx.stats.messages,
+    lagAtFault,
+  };
   let record: FaultRecord;
   let faultAt: number;
   /** kill-ledger-writer: the ledger rows applied beyond the commit at the kill, as a WHERE condition. */
@@ -690,7 +913,9 @@ async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
     if (!inFlight) child.pause(true);
     await snapshot();
     appliedWhere = applied?.where;
-    log(`${fault}: SIGKILL pid ${child.pid}${inFlight ? ' in the middle of a batch' : ' (no batch in flight seen)'}${applied !== null ? `, ${applied.applied} records applied beyond the committed offsets` : ''}`);
+    log(
+      `${fault}: SIGKILL pid ${child.pid}${inFlight ? ' in the middle of a batch' : ' (no batch in flight seen)'}${applied !== null ? `, ${applied.applied} records applied beyond the committed offsets` : ''}`,
+    );
     faultAt = Date.now();
     await child.stop('SIGKILL');
     child.start();
@@ -714,7 +939,14 @@ async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
     const downForMs = Date.now() - faultAt + ctx.outageMs;
     await sleep(ctx.outageMs);
     await up({ ...ctx.infra, only: [service], log: (l) => log(`infra: ${l}`) });
-    record = { ...base, at: secs(faultAt - t0), signal: ctx.signal, downForMs, serviceReadyMs: Date.now() - faultAt, resumedMs: 0 };
+    record = {
+      ...base,
+      at: secs(faultAt - t0),
+      signal: ctx.signal,
+      downForMs,
+      serviceReadyMs: Date.now() - faultAt,
+      resumedMs: 0,
+    };
   }
   // recovered: on every partition, every affected group has committed beyond its position at the fault (or has
   // nothing left to consume there)
@@ -726,7 +958,8 @@ async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
         if (resumedAt.has(p)) continue;
         const before = new Map(committedAtFault.get(p)!.map((l) => [l.partition, l.committed ?? -1n]));
         const lags = await fetchPartitionLags(ctx.admin, ctx.groups[p], ctx.topic);
-        if (lags.every((now) => now.lag === 0n || (now.committed ?? -1n) > (before.get(now.partition) ?? -1n))) resumedAt.set(p, Date.now());
+        if (lags.every((now) => now.lag === 0n || (now.committed ?? -1n) > (before.get(now.partition) ?? -1n)))
+          resumedAt.set(p, Date.now());
       }
       return resumedAt.size === affected.length;
     },
@@ -734,7 +967,8 @@ async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
     200,
   );
   record.resumedMs = Date.now() - faultAt;
-  if (affected.length > 1) record.resumedMsByProcessor = Object.fromEntries([...resumedAt].map(([p, t]) => [p, t - faultAt]));
+  if (affected.length > 1)
+    record.resumedMsByProcessor = Object.fromEntries([...resumedAt].map(([p, t]) => [p, t - faultAt]));
   if (fault === 'kill-ledger-writer' && appliedWhere !== undefined) {
     // ingested_at of a row is its insert's second; after a merge the last insert's row is the one kept
     const restartS = Math.floor(faultAt / 1000) + 1;
@@ -743,7 +977,12 @@ async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
       format: 'JSONEachRow',
     });
     const r = (await rs.json<{ again: string; rows: string; ids: string }>())[0];
-    record.ledgerRedelivery = { appliedAtKill: record.appliedBeyondCommitAtKill ?? 0, reinsertedAfterRestart: Number(r?.again ?? 0), rowsFinal: Number(r?.rows ?? 0), distinctEvents: Number(r?.ids ?? 0) };
+    record.ledgerRedelivery = {
+      appliedAtKill: record.appliedBeyondCommitAtKill ?? 0,
+      reinsertedAfterRestart: Number(r?.again ?? 0),
+      rowsFinal: Number(r?.rows ?? 0),
+      distinctEvents: Number(r?.ids ?? 0),
+    };
   }
   return record;
 }
@@ -751,7 +990,9 @@ async function inject(fault: Fault, ctx: FaultContext): Promise<FaultRecord> {
 /** Committed offset per partition of a group (partitions without a commit are absent). */
 async function committedByPartition(admin: Admin, group: string, topic: string): Promise<Map<number, bigint>> {
   const offsets = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  return new Map((offsets[0]?.partitions ?? []).filter((p) => BigInt(p.offset) >= 0n).map((p) => [p.partition, BigInt(p.offset)]));
+  return new Map(
+    (offsets[0]?.partitions ?? []).filter((p) => BigInt(p.offset) >= 0n).map((p) => [p.partition, BigInt(p.offset)]),
+  );
 }
 
 /**
@@ -770,10 +1011,18 @@ function appliedBeyondCommitProbe(name: SuiteProcessor, ctx: FaultContext): (() 
       const committed = await committedByPartition(ctx.admin, ctx.groups[name], ctx.topic);
       if (committed.size === 0) return { applied: 0 };
       const beyond = [...committed].map(([p, o]) => `(kafka_partition = ${p} AND kafka_offset >= ${o})`).join(' OR ');
-      const rs = await ctx.clickhouse.query({ query: `SELECT kafka_partition AS p, toString(max(kafka_offset)) AS last, count() AS n FROM ${ctx.ledger} WHERE ${beyond} GROUP BY p`, format: 'JSONEachRow' });
+      const rs = await ctx.clickhouse.query({
+        query: `SELECT kafka_partition AS p, toString(max(kafka_offset)) AS last, count() AS n FROM ${ctx.ledger} WHERE ${beyond} GROUP BY p`,
+        format: 'JSONEachRow',
+      });
       const rows = await rs.json<{ p: number; last: string; n: string | number }>();
       // the applied rows exactly: from the commit to the last one written, per partition (later ones come after the kill)
-      const where = rows.map((r) => `(kafka_partition = ${r.p} AND kafka_offset BETWEEN ${committed.get(Number(r.p)) ?? 0n} AND ${r.last})`).join(' OR ');
+      const where = rows
+        .map(
+          (r) =>
+            `(kafka_partition = ${r.p} AND kafka_offset BETWEEN ${committed.get(Number(r.p)) ?? 0n} AND ${r.last})`,
+        )
+        .join(' OR ');
       return { applied: rows.reduce((sum, r) => sum + Number(r.n), 0), ...(rows.length > 0 ? { where } : {}) };
     };
   }

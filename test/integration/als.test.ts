@@ -18,7 +18,14 @@ import { isolatedConfig, logger, startStack, type Stack } from '../support/harne
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-als-'));
 // Small planted data (30 users, 8 clicks each): few factors and light regularisation, not the MovieLens-tuned defaults.
-const config = isolatedConfig('als', { ARTIFACTS_DIR: artifactsDir, ALS_ITERATIONS: '10', ALS_FACTORS: '8', ALS_REGULARIZATION: '0.1', ALS_ALPHA: '10', QUEUE_PREFIX: `q-${Date.now()}` });
+const config = isolatedConfig('als', {
+  ARTIFACTS_DIR: artifactsDir,
+  ALS_ITERATIONS: '10',
+  ALS_FACTORS: '8',
+  ALS_REGULARIZATION: '0.1',
+  ALS_ALPHA: '10',
+  QUEUE_PREFIX: `q-${Date.now()}`,
+});
 const tenant = `als-${config.suffix}`.replace(/_/g, '-');
 let producer: EventProducer;
 let stack: Stack;
@@ -31,7 +38,16 @@ let events: QueueEvents;
 
 const t0 = Date.UTC(2026, 2, 1);
 let seq = 0;
-const click = (user: string, item: string): InteractionEvent => ({ type: 'click', eventId: `c-${seq++}`, tenant, userId: user, itemId: item, timestamp: t0 + seq * 1000, context: {}, recommendationId: null });
+const click = (user: string, item: string): InteractionEvent => ({
+  type: 'click',
+  eventId: `c-${seq++}`,
+  tenant,
+  userId: user,
+  itemId: item,
+  timestamp: t0 + seq * 1000,
+  context: {},
+  recommendationId: null,
+});
 // Two tastes: users a* click items A*, users b* click items B*; each user leaves some of their side unseen.
 const A = Array.from({ length: 12 }, (_, i) => `A${i}`);
 const B = Array.from({ length: 12 }, (_, i) => `B${i}`);
@@ -43,17 +59,30 @@ async function caughtUp() {
 
 async function feed(user: string, k = 4) {
   const res = await fetch(`${reader.url}/v1/feeds/${user}?tenant=${tenant}&k=${k}`);
-  return (await res.json()) as { modelVersion: string; indexVersion: string; items: { itemId: string; score: number }[] };
+  return (await res.json()) as {
+    modelVersion: string;
+    indexVersion: string;
+    items: { itemId: string; score: number }[];
+  };
 }
 
 beforeAll(async () => {
   stack = await startStack(config);
   ({ producer, reader, redis, clickhouse, models } = stack);
-  ({ worker, events } = startAlsWorker(config, { config, clickhouse, models, scalerVersion: async () => null, logger }));
+  ({ worker, events } = startAlsWorker(config, {
+    config,
+    clickhouse,
+    models,
+    scalerVersion: async () => null,
+    logger,
+  }));
 
   const history: InteractionEvent[] = [];
   for (let u = 0; u < 15; u++) {
-    for (const [prefix, items] of [['a', A], ['b', B]] as const) {
+    for (const [prefix, items] of [
+      ['a', A],
+      ['b', B],
+    ] as const) {
       // each user clicks 8 of their side's 12 items, a different window per user
       for (let j = 0; j < 8; j++) history.push(click(`${prefix}${u}`, items[(u + j) % items.length]!));
     }
@@ -85,7 +114,7 @@ describe('ALS', () => {
     expect(manifest.meta).toMatchObject({ tenant, nUsers: 30, nItems: 24, params: { factors: 8 } });
   });
 
-  it('serves feeds from the model: unseen items of the user\'s own taste', async () => {
+  it("serves feeds from the model: unseen items of the user's own taste", async () => {
     for (const user of ['a3', 'b7']) {
       const f = await feed(user, 2);
       expect(f.modelVersion).toMatch(/^als-/);
@@ -93,12 +122,12 @@ describe('ALS', () => {
       const side = user.startsWith('a') ? 'A' : 'B';
       // the head of the list is the user's taste (farther down, unclicked items of either taste score near zero)
       expect(f.items.map((i) => i.itemId[0])).toEqual([side, side]);
-      const seen = new Set((await redis.zrange(`rs:{${tenant}}:seen:${user}`, '0', '-1')));
+      const seen = new Set(await redis.zrange(`rs:{${tenant}}:seen:${user}`, '0', '-1'));
       for (const i of f.items) expect(seen.has(i.itemId)).toBe(false);
     }
   });
 
-  it('folds a new user\'s first events in within the stream and personalises their next feed', async () => {
+  it("folds a new user's first events in within the stream and personalises their next feed", async () => {
     const version = (await models.currentVersion(tenant))!;
     expect(await models.userVector(tenant, version, 'newbie')).toBeNull();
     newbieEvents.push(click('newbie', 'B1'), click('newbie', 'B2'), click('newbie', 'B3'));
@@ -108,7 +137,12 @@ describe('ALS', () => {
     expect(vector).not.toBeNull();
     // the stored vector is the exact fold-in of the user's history with the model's item factors
     const model = await models.load(version);
-    const expected = foldInUser(model, model.gram, ['B1', 'B2', 'B3'].map((id) => ({ item: model.itemIndex.get(id)!, value: 1 })), model.params);
+    const expected = foldInUser(
+      model,
+      model.gram,
+      ['B1', 'B2', 'B3'].map((id) => ({ item: model.itemIndex.get(id)!, value: 1 })),
+      model.params,
+    );
     for (let d = 0; d < model.factors; d++) expect(vector![d]).toBeCloseTo(expected[d]!, 4);
     const f = await feed('newbie', 2);
     expect(f.modelVersion).toBe(version);
@@ -129,8 +163,11 @@ describe('ALS', () => {
       return v.reduce((s, x, d) => s + x * item[d]!, 0);
     };
     // A-taste users who never clicked it score it higher, on average, than B-taste users
-    const mean = async (users: string[]) => (await Promise.all(users.map(score))).reduce((s, x) => s + x, 0) / users.length;
-    const otherA = Array.from({ length: 15 }, (_, u) => `a${u}`).filter((u) => !['a0', 'a1', 'a2', 'a4', 'a5'].includes(u));
+    const mean = async (users: string[]) =>
+      (await Promise.all(users.map(score))).reduce((s, x) => s + x, 0) / users.length;
+    const otherA = Array.from({ length: 15 }, (_, u) => `a${u}`).filter(
+      (u) => !['a0', 'a1', 'a2', 'a4', 'a5'].includes(u),
+    );
     expect(await mean(otherA)).toBeGreaterThan(await mean(Array.from({ length: 15 }, (_, u) => `b${u}`)));
   });
 

@@ -34,7 +34,11 @@ async function gauge(name: string): Promise<number> {
 beforeAll(async () => {
   const target = new URL(direct.redisUrl);
   proxy = await startLatencyProxy({ targetHost: target.hostname, targetPort: Number(target.port || 6379), delayMs: 0 });
-  config = isolatedConfig('backpressure', { REDIS_URL: proxy.via(direct.redisUrl), HTTP_MAX_IN_FLIGHT: String(LIMIT), TOPIC_PARTITIONS: '1' });
+  config = isolatedConfig('backpressure', {
+    REDIS_URL: proxy.via(direct.redisUrl),
+    HTTP_MAX_IN_FLIGHT: String(LIMIT),
+    TOPIC_PARTITIONS: '1',
+  });
   tenant = `bp-${config.suffix}`.replace(/_/g, '-');
   await provision(config, logger);
   // a little state, written straight to Redis: popular items for the tenant
@@ -42,7 +46,16 @@ beforeAll(async () => {
   const f = config.features;
   const features = new FeaturesProcessor(redis, decayParams(f.halfLifeS, f.trendingHalfLifeS), f);
   const records: ConsumedRecord<InteractionEvent>[] = Array.from({ length: 200 }, (_, i) => ({
-    value: { type: 'click', eventId: `bp${i}`, tenant, userId: `u${i % 20}`, itemId: `i${(i * 7) % 50}`, timestamp: Date.now() - 60_000 + i, context: {}, recommendationId: null },
+    value: {
+      type: 'click',
+      eventId: `bp${i}`,
+      tenant,
+      userId: `u${i % 20}`,
+      itemId: `i${(i * 7) % 50}`,
+      timestamp: Date.now() - 60_000 + i,
+      context: {},
+      recommendationId: null,
+    },
     topic: 'bp',
     partition: 0,
     offset: String(i),
@@ -54,7 +67,8 @@ beforeAll(async () => {
   await features.process(records);
   metrics = createMetrics(false);
   reader = await startReader(config, logger, metrics, { groupId: `test-${config.suffix}-reader`, port: 0 });
-  for (let i = 0; i < 300 && (await reader.readiness.report()).status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 300 && (await reader.readiness.report()).status !== 'ready'; i++)
+    await new Promise((r) => setTimeout(r, 100));
 });
 
 afterAll(async () => {
@@ -95,7 +109,8 @@ describe('reader load shedding with a slow Redis', () => {
         const res = await feed(`u${i % 20}`);
         statuses.push(res.status);
         const body = (await res.json()) as { field?: string };
-        if (res.status === 503) shedBodies.push({ status: res.status, retryAfter: res.headers.get('retry-after'), body });
+        if (res.status === 503)
+          shedBodies.push({ status: res.status, retryAfter: res.headers.get('retry-after'), body });
       });
       // liveness is not an API request: it answers while the reader is saturated
       if (wave === 0) probeStatus = (await fetch(`${reader.url}/livez`)).status;
@@ -119,12 +134,16 @@ describe('reader load shedding with a slow Redis', () => {
     expect(maxInFlight).toBeLessThanOrEqual(LIMIT);
     expect(probeStatus).toBe(200);
     const text = await metrics.registry.metrics();
-    const counted = [...text.matchAll(/^rankstream_http_shed_total\{[^}]*\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+    const counted = [...text.matchAll(/^rankstream_http_shed_total\{[^}]*\} (\d+)$/gm)].reduce(
+      (s, m) => s + Number(m[1]),
+      0,
+    );
     expect(counted).toBe(shed);
   });
 
   it('lets go once Redis is fast again: nothing left in flight, feeds served', async () => {
-    for (let i = 0; i < 100 && (await gauge('rankstream_http_in_flight')) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await gauge('rankstream_http_in_flight')) > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(await gauge('rankstream_http_in_flight')).toBe(0);
     const results = await Promise.all(Array.from({ length: LIMIT }, (_, i) => feed(`u${i}`).then((r) => r.status)));
     expect(results.every((s) => s === 200)).toBe(true);

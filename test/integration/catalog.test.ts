@@ -22,7 +22,10 @@ import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { eventually, isolatedConfig, logger, readTopic } from '../support/harness.ts';
 
 const TRIGGER = 5;
-const config = isolatedConfig('catalog', { QUEUE_PREFIX: `q-catalog-${randomBytes(4).toString('hex')}`, RETCON_NEW_ITEMS_TRIGGER: String(TRIGGER) });
+const config = isolatedConfig('catalog', {
+  QUEUE_PREFIX: `q-catalog-${randomBytes(4).toString('hex')}`,
+  RETCON_NEW_ITEMS_TRIGGER: String(TRIGGER),
+});
 const tenantOf = (name: string) => `${name}-${config.suffix}`.replace(/_/g, '-');
 const db = config.clickhouse.database;
 const table = config.catalog.table;
@@ -40,7 +43,16 @@ const announcements: ItemDeletionAnnouncement[] = [];
 const applied: { tenant: string; items: CatalogItem[] }[] = [];
 
 function item(tenant: string, itemId: string, over: Partial<CatalogItem> = {}): CatalogItem {
-  return { tenant, itemId, attributes: { genres: ['Comedy', 'Drama'], title: [`title ${itemId}`] }, numeric: { year: 1995 }, createdAt: t0, updatedAt: t0 + 1000, deleted: false, ...over };
+  return {
+    tenant,
+    itemId,
+    attributes: { genres: ['Comedy', 'Drama'], title: [`title ${itemId}`] },
+    numeric: { year: 1995 },
+    createdAt: t0,
+    updatedAt: t0 + 1000,
+    deleted: false,
+    ...over,
+  };
 }
 
 const caughtUp = () => waitForCaughtUp(admin, [`test-${config.suffix}-catalog`], config.topics.items, 60_000);
@@ -90,7 +102,11 @@ async function tableRows(tenant: string): Promise<Record<string, unknown>[]> {
 describe('item catalogue', () => {
   it('lands valid records in Redis (records, fresh rail) and in ClickHouse (one row per item under FINAL)', async () => {
     const tenant = tenantOf('land');
-    const items = [item(tenant, 'a', { createdAt: t0 }), item(tenant, 'b', { createdAt: t0 + 2000 }), item(tenant, 'c', { createdAt: t0 + 1000, attributes: { genres: [] }, numeric: {} })];
+    const items = [
+      item(tenant, 'a', { createdAt: t0 }),
+      item(tenant, 'b', { createdAt: t0 + 2000 }),
+      item(tenant, 'c', { createdAt: t0 + 1000, attributes: { genres: [] }, numeric: {} }),
+    ];
     await producer.send(items);
     await caughtUp();
     await producer.send([{ ...items[0]!, attributes: { genres: ['Horror'] }, updatedAt: t0 + 5000 }]); // a newer version of a
@@ -108,17 +124,55 @@ describe('item catalogue', () => {
     ]);
     expect(await readFreshItems(redis, tenant, 10, t0 + 500)).toHaveLength(2);
 
-    await eventually('3 items in the table', () => countCatalogRows(clickhouse, db, table, tenant), (n) => n === 3);
-    const raw = await clickhouse.query({ query: `SELECT count() AS n FROM ${db}.${table} WHERE tenant = ${sqlString(tenant)}`, format: 'JSONEachRow' });
+    await eventually(
+      '3 items in the table',
+      () => countCatalogRows(clickhouse, db, table, tenant),
+      (n) => n === 3,
+    );
+    const raw = await clickhouse.query({
+      query: `SELECT count() AS n FROM ${db}.${table} WHERE tenant = ${sqlString(tenant)}`,
+      format: 'JSONEachRow',
+    });
     expect(Number((await raw.json<{ n: string }>())[0]!.n)).toBeGreaterThanOrEqual(3);
     expect(await tableRows(tenant)).toEqual([
-      { item_id: 'a', attribute_keys: ['genres'], attribute_values: ['Horror'], numeric_keys: ['year'], numeric_values: [1995], created_at_ms: String(t0), updated_at_ms: String(t0 + 5000), deleted: 0 },
-      { item_id: 'b', attribute_keys: ['genres', 'genres', 'title'], attribute_values: ['Comedy', 'Drama', 'title b'], numeric_keys: ['year'], numeric_values: [1995], created_at_ms: String(t0 + 2000), updated_at_ms: String(t0 + 1000), deleted: 0 },
-      { item_id: 'c', attribute_keys: [], attribute_values: [], numeric_keys: [], numeric_values: [], created_at_ms: String(t0 + 1000), updated_at_ms: String(t0 + 1000), deleted: 0 },
+      {
+        item_id: 'a',
+        attribute_keys: ['genres'],
+        attribute_values: ['Horror'],
+        numeric_keys: ['year'],
+        numeric_values: [1995],
+        created_at_ms: String(t0),
+        updated_at_ms: String(t0 + 5000),
+        deleted: 0,
+      },
+      {
+        item_id: 'b',
+        attribute_keys: ['genres', 'genres', 'title'],
+        attribute_values: ['Comedy', 'Drama', 'title b'],
+        numeric_keys: ['year'],
+        numeric_values: [1995],
+        created_at_ms: String(t0 + 2000),
+        updated_at_ms: String(t0 + 1000),
+        deleted: 0,
+      },
+      {
+        item_id: 'c',
+        attribute_keys: [],
+        attribute_values: [],
+        numeric_keys: [],
+        numeric_values: [],
+        created_at_ms: String(t0 + 1000),
+        updated_at_ms: String(t0 + 1000),
+        deleted: 0,
+      },
     ]);
     // the hook saw every created/updated item of the tenant
-    const hooked = applied.filter((a) => a.tenant === tenant).flatMap((a) => a.items.map((i) => `${i.itemId}@${i.updatedAt}`));
-    expect(hooked.sort()).toEqual(['a@' + (t0 + 1000), 'a@' + (t0 + 5000), 'b@' + (t0 + 1000), 'c@' + (t0 + 1000)].sort());
+    const hooked = applied
+      .filter((a) => a.tenant === tenant)
+      .flatMap((a) => a.items.map((i) => `${i.itemId}@${i.updatedAt}`));
+    expect(hooked.sort()).toEqual(
+      ['a@' + (t0 + 1000), 'a@' + (t0 + 5000), 'b@' + (t0 + 1000), 'c@' + (t0 + 1000)].sort(),
+    );
   });
 
   it('ignores a stale re-send (older updatedAt) in Redis and in the table', async () => {
@@ -130,7 +184,11 @@ describe('item catalogue', () => {
     await producer.send([older]);
     await caughtUp();
     expect((await readCatalogItems(redis, tenant, ['s'])).get('s')).toEqual(newer);
-    await eventually('the newer row wins under FINAL', () => tableRows(tenant), (rows) => rows.length === 1 && (rows[0]!.attribute_values as string[])[0] === 'New');
+    await eventually(
+      'the newer row wins under FINAL',
+      () => tableRows(tenant),
+      (rows) => rows.length === 1 && (rows[0]!.attribute_values as string[])[0] === 'New',
+    );
     expect(applied.filter((a) => a.tenant === tenant).flatMap((a) => a.items)).toEqual([newer]); // the stale one reached no hook
   });
 
@@ -141,15 +199,26 @@ describe('item catalogue', () => {
     expect((await readFreshItems(redis, tenant, 10, 0)).map((f) => f.itemId).sort()).toEqual(['gone', 'keep']);
 
     await producer.send([item(tenant, 'gone', { updatedAt: t0 + 2000, deleted: true })]);
-    await eventually('the deletion announced', async () => announcements.filter((a) => a.tenant === tenant), (a) => a.length === 1);
+    await eventually(
+      'the deletion announced',
+      async () => announcements.filter((a) => a.tenant === tenant),
+      (a) => a.length === 1,
+    );
     expect(announcements.filter((a) => a.tenant === tenant)).toEqual([{ tenant, deleted: ['gone'] }]);
     expect((await readFreshItems(redis, tenant, 10, 0)).map((f) => f.itemId)).toEqual(['keep']);
-    expect((await readCatalogItems(redis, tenant, ['gone'])).get('gone')).toMatchObject({ deleted: true, updatedAt: t0 + 2000 });
+    expect((await readCatalogItems(redis, tenant, ['gone'])).get('gone')).toMatchObject({
+      deleted: true,
+      updatedAt: t0 + 2000,
+    });
     // an older version arriving late does not resurrect it
     await producer.send([item(tenant, 'gone', { updatedAt: t0 + 1500 })]);
     await caughtUp();
     expect((await readFreshItems(redis, tenant, 10, 0)).map((f) => f.itemId)).toEqual(['keep']);
-    await eventually('the deletion in the table', () => tableRows(tenant), (rows) => rows.find((r) => r.item_id === 'gone')?.deleted === 1);
+    await eventually(
+      'the deletion in the table',
+      () => tableRows(tenant),
+      (rows) => rows.find((r) => r.item_id === 'gone')?.deleted === 1,
+    );
     expect(announcements.filter((a) => a.tenant === tenant)).toHaveLength(1);
   });
 
@@ -166,9 +235,25 @@ describe('item catalogue', () => {
       topic: config.topics.items,
       messages: [
         { key: 'k-bytes', value: Buffer.from('{"itemId":"not avro"}') },
-        { key: 'k-click', value: await registry.encode(clickId, { eventId: 'e', tenant, userId: 'u', itemId: 'i', timestamp: t0, recommendationId: null, context: {} }) },
+        {
+          key: 'k-click',
+          value: await registry.encode(clickId, {
+            eventId: 'e',
+            tenant,
+            userId: 'u',
+            itemId: 'i',
+            timestamp: t0,
+            recommendationId: null,
+            context: {},
+          }),
+        },
         { key: 'k-empty', value: await registry.encode(producer.schemaId, { ...item(tenant, '') }) },
-        { key: 'k-future', value: await registry.encode(producer.schemaId, { ...item(tenant, 'f', { createdAt: future, updatedAt: future }) }) },
+        {
+          key: 'k-future',
+          value: await registry.encode(producer.schemaId, {
+            ...item(tenant, 'f', { createdAt: future, updatedAt: future }),
+          }),
+        },
       ],
     });
     await raw.disconnect();
@@ -180,7 +265,11 @@ describe('item catalogue', () => {
     const letters = (await readTopic(config, config.topics.itemsDlq, 4)).map((m) => parseDeadLetter(m.value));
     const byKey = new Map(letters.map((l) => [Buffer.from(l.source.key ?? '', 'base64').toString(), l]));
     expect(letters).toHaveLength(4);
-    expect(byKey.get('k-bytes')).toMatchObject({ stage: 'decode', processor: 'catalog', source: { topic: config.topics.items } });
+    expect(byKey.get('k-bytes')).toMatchObject({
+      stage: 'decode',
+      processor: 'catalog',
+      source: { topic: config.topics.items },
+    });
     expect(byKey.get('k-bytes')!.reason).toContain('magic byte');
     expect(Buffer.from(byKey.get('k-bytes')!.payload!, 'base64').toString()).toBe('{"itemId":"not avro"}');
     expect(byKey.get('k-click')).toMatchObject({ stage: 'decode', schemaId: clickId });
@@ -199,8 +288,15 @@ describe('item catalogue', () => {
     // an index needs a model: the trigger counts only for tenants with a current ALS version
     await redis.set(alsCurrentKey(tenant), 'als-0000000000000000');
     try {
-      const jobsOf = async (t: string) => (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])).filter((j) => j.data.tenant === t);
-      await producer.send([...Array.from({ length: TRIGGER - 1 }, (_, i) => item(tenant, `n${i}`)), item(quiet, 'q0'), ...Array.from({ length: TRIGGER + 1 }, (_, i) => item(modelless, `m${i}`))]);
+      const jobsOf = async (t: string) =>
+        (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])).filter(
+          (j) => j.data.tenant === t,
+        );
+      await producer.send([
+        ...Array.from({ length: TRIGGER - 1 }, (_, i) => item(tenant, `n${i}`)),
+        item(quiet, 'q0'),
+        ...Array.from({ length: TRIGGER + 1 }, (_, i) => item(modelless, `m${i}`)),
+      ]);
       await caughtUp();
       expect(await newItemCount(redis, tenant)).toBe(TRIGGER - 1);
       expect(await jobsOf(tenant)).toHaveLength(0);

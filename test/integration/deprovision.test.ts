@@ -15,11 +15,18 @@ async function state() {
   const admin = kafka.admin();
   await admin.connect();
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(runPrefix));
-  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${config.runner.groupPrefix}-`));
+  const groups = (await admin.listGroups()).groups
+    .map((g) => g.groupId)
+    .filter((g) => g.startsWith(`${config.runner.groupPrefix}-`));
   await admin.disconnect();
-  const subjects = (await new SchemaRegistryClient(config.schemaRegistryUrl).subjects()).filter((s) => allTopics(config).some((t) => s.startsWith(`${t}-`)));
+  const subjects = (await new SchemaRegistryClient(config.schemaRegistryUrl).subjects()).filter((s) =>
+    allTopics(config).some((t) => s.startsWith(`${t}-`)),
+  );
   const clickhouse = createClickHouse(config);
-  const rs = await clickhouse.query({ query: `SELECT name FROM system.tables WHERE database = ${sqlString(config.clickhouse.database)} AND name IN (${provisionedTables(config).map(sqlString).join(', ')})`, format: 'JSONEachRow' });
+  const rs = await clickhouse.query({
+    query: `SELECT name FROM system.tables WHERE database = ${sqlString(config.clickhouse.database)} AND name IN (${provisionedTables(config).map(sqlString).join(', ')})`,
+    format: 'JSONEachRow',
+  });
   const tables = (await rs.json<{ name: string }>()).map((r) => r.name);
   await clickhouse.close();
   return { topics: topics.length, groups: groups.length, subjects: subjects.length, tables: tables.length };
@@ -51,7 +58,12 @@ describe('deprovision', () => {
     expect(before.subjects).toBeGreaterThanOrEqual(7);
 
     const report = await deprovision(config, logger);
-    expect(report).toEqual({ consumerGroups: 'removed 1', topics: 'removed 8', schemaSubjects: `removed ${before.subjects}`, tables: 'removed 3' });
+    expect(report).toEqual({
+      consumerGroups: 'removed 1',
+      topics: 'removed 8',
+      schemaSubjects: `removed ${before.subjects}`,
+      tables: 'removed 3',
+    });
     expect(await state()).toEqual({ topics: 0, groups: 0, subjects: 0, tables: 0 });
   });
 });

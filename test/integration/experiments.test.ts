@@ -15,9 +15,22 @@ const tenant = `ex-${config.suffix}`.replace(/_/g, '-');
 let stack: Stack;
 let seq = 0;
 const t0 = Date.UTC(2026, 6, 1);
-const event = (type: 'click' | 'impression' | 'conversion', user: string, item: string, recommendationId: string | null = null): InteractionEvent => {
-  const base = { eventId: `${tenant}-${seq++}`, tenant, userId: user, itemId: item, timestamp: t0 + seq * 100, context: {} };
-  if (type === 'impression') return { ...base, type, recommendationId: recommendationId ?? 'r', position: 0, feedId: 'f' };
+const event = (
+  type: 'click' | 'impression' | 'conversion',
+  user: string,
+  item: string,
+  recommendationId: string | null = null,
+): InteractionEvent => {
+  const base = {
+    eventId: `${tenant}-${seq++}`,
+    tenant,
+    userId: user,
+    itemId: item,
+    timestamp: t0 + seq * 100,
+    context: {},
+  };
+  if (type === 'impression')
+    return { ...base, type, recommendationId: recommendationId ?? 'r', position: 0, feedId: 'f' };
   if (type === 'conversion') return { ...base, type, value: 25, recommendationId };
   return { ...base, type, recommendationId };
 };
@@ -26,11 +39,17 @@ const experiment: Experiment = experimentSchema.parse({
   salt: 'explore-test-1',
   variants: [
     { name: 'control', weight: 1 },
-    { name: 'explore', weight: 1, overrides: { rerank: { exploration: { kind: 'epsilon-greedy', epsilon: 1, slots: 2 } } } },
+    {
+      name: 'explore',
+      weight: 1,
+      overrides: { rerank: { exploration: { kind: 'epsilon-greedy', epsilon: 1, slots: 2 } } },
+    },
   ],
 });
 
-async function feed(user: string): Promise<{ experiments: Record<string, string>; items: { itemId: string; propensity: number }[] }> {
+async function feed(
+  user: string,
+): Promise<{ experiments: Record<string, string>; items: { itemId: string; propensity: number }[] }> {
   const res = await fetch(`${stack.reader.url}/v1/feeds/${user}?tenant=${tenant}&k=5`);
   expect(res.status).toBe(200);
   return (await res.json()) as { experiments: Record<string, string>; items: { itemId: string; propensity: number }[] };
@@ -72,7 +91,12 @@ describe('A/B experiments', () => {
 
   it('stops an experiment on every reader within seconds', async () => {
     await saveExperiment(stack.redis, tenant, { ...experiment, active: false });
-    await eventually('the reader drops the experiment', async () => (await feed('u1')).experiments, (e) => Object.keys(e).length === 0, 15_000);
+    await eventually(
+      'the reader drops the experiment',
+      async () => (await feed('u1')).experiments,
+      (e) => Object.keys(e).length === 0,
+      15_000,
+    );
     await saveExperiment(stack.redis, tenant, experiment);
   });
 
@@ -95,8 +119,14 @@ describe('A/B experiments', () => {
     }
     await stack.producer.send(events);
     await stack.caughtUp();
-    const outcomes = await readUserOutcomes(stack.clickhouse, config.clickhouse.database, config.ledger.table, { tenant, sinceMs: t0 });
-    const report = experimentReport(experiment, outcomes.filter((o) => o.userId.startsWith('r')));
+    const outcomes = await readUserOutcomes(stack.clickhouse, config.clickhouse.database, config.ledger.table, {
+      tenant,
+      sinceMs: t0,
+    });
+    const report = experimentReport(
+      experiment,
+      outcomes.filter((o) => o.userId.startsWith('r')),
+    );
     const [control, explore] = report;
     expect(control!.users + explore!.users).toBe(1200);
     expect(control!.impressions + explore!.impressions).toBe(4800);

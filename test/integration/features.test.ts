@@ -12,7 +12,13 @@ import { createClickHouse } from '../../platform/clickhouse.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
 import { FeaturesProcessor } from '../../processors/features.ts';
-import { itemCountersKey, popularityKey, popularityMetaKey, tenantCountersKey, userCountersKey } from '../../state/features.ts';
+import {
+  itemCountersKey,
+  popularityKey,
+  popularityMetaKey,
+  tenantCountersKey,
+  userCountersKey,
+} from '../../state/features.ts';
 import { countLedgerRows } from '../../processors/ledger-writer.ts';
 import { startProcessors, type RunningProcessors } from '../../apps/processors.ts';
 import { decodeEvent } from '../../schemas/event-codec.ts';
@@ -29,15 +35,22 @@ import { seededRandom } from '../../core/math/seeded-random.ts';
 const t0 = Date.UTC(2026, 5, 1, 12);
 const tenantOf = (config: Config & { suffix: string }, name: string) => `${name}-${config.suffix}`.replace(/_/g, '-');
 
-
 /** A seeded stream: mostly impressions, some clicks, few engagements and conversions, over two hours. */
 function generate(tenant: string, n: number, seed: number): InteractionEvent[] {
   const rand = seededRandom(seed);
   const out: InteractionEvent[] = [];
   for (let i = 0; i < n; i++) {
-    const base = { eventId: `${tenant}-${i}`, tenant, userId: `u${Math.floor(rand() * 200)}`, itemId: `i${Math.floor(rand() ** 2 * 500)}`, timestamp: t0 + Math.floor((i / n) * 2 * 3_600_000), context: { category: `c${Math.floor(rand() * 10)}` } };
+    const base = {
+      eventId: `${tenant}-${i}`,
+      tenant,
+      userId: `u${Math.floor(rand() * 200)}`,
+      itemId: `i${Math.floor(rand() ** 2 * 500)}`,
+      timestamp: t0 + Math.floor((i / n) * 2 * 3_600_000),
+      context: { category: `c${Math.floor(rand() * 10)}` },
+    };
     const r = rand();
-    if (r < 0.7) out.push({ ...base, type: 'impression', recommendationId: `rec-${i}`, position: i % 10, feedId: 'home' });
+    if (r < 0.7)
+      out.push({ ...base, type: 'impression', recommendationId: `rec-${i}`, position: i % 10, feedId: 'home' });
     else if (r < 0.95) out.push({ ...base, type: 'click', recommendationId: null });
     else if (r < 0.98) out.push({ ...base, type: 'engagement', action: 'cart', recommendationId: null });
     else out.push({ ...base, type: 'conversion', value: 10, recommendationId: null });
@@ -46,11 +59,21 @@ function generate(tenant: string, n: number, seed: number): InteractionEvent[] {
 }
 
 /** Checks every counter and score in Redis against a recomputation from the events (exact counts). */
-async function expectStateMatches(redis: Redis, config: Config, tenant: string, events: InteractionEvent[]): Promise<void> {
+async function expectStateMatches(
+  redis: Redis,
+  config: Config,
+  tenant: string,
+  events: InteractionEvent[],
+): Promise<void> {
   const now = Math.max(...events.map((e) => e.timestamp));
   const all = windowCounts(await redis.hgetall(tenantCountersKey(tenant)), now);
   const count = (pred: (e: InteractionEvent) => boolean) => events.filter(pred).length;
-  expect(all['7d']).toEqual({ impression: count((e) => e.type === 'impression'), click: count((e) => e.type === 'click'), engagement: count((e) => e.type === 'engagement'), conversion: count((e) => e.type === 'conversion') });
+  expect(all['7d']).toEqual({
+    impression: count((e) => e.type === 'impression'),
+    click: count((e) => e.type === 'click'),
+    engagement: count((e) => e.type === 'engagement'),
+    conversion: count((e) => e.type === 'conversion'),
+  });
   for (const item of ['i0', 'i1', 'i7', 'i42']) {
     const c = windowCounts(await redis.hgetall(itemCountersKey(tenant, item)), now);
     expect(c['24h'].click).toBe(count((e) => e.itemId === item && e.type === 'click'));
@@ -63,7 +86,9 @@ async function expectStateMatches(redis: Redis, config: Config, tenant: string, 
   const epoch = Number(await redis.hget(popularityMetaKey(tenant), 'epochMs'));
   const params = decayParams(config.features.halfLifeS, config.features.trendingHalfLifeS);
   for (const item of ['i0', 'i3']) {
-    const expected = events.filter((e) => e.itemId === item).reduce((s, e) => s + forwardWeight(params.weights[e.type], e.timestamp, epoch, params.longHalfLifeMs), 0);
+    const expected = events
+      .filter((e) => e.itemId === item)
+      .reduce((s, e) => s + forwardWeight(params.weights[e.type], e.timestamp, epoch, params.longHalfLifeMs), 0);
     expect(Number(await redis.zscore(popularityKey(tenant), item))).toBeCloseTo(expected, 6);
   }
 }
@@ -86,7 +111,10 @@ describe('features in process', () => {
     registry = new SchemaRegistryClient(config.schemaRegistryUrl);
     producer = await EventProducer.connect(kafka, registry, config.topics.events);
     processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
-    reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
+    reader = await startReader(config, logger, createMetrics(false), {
+      groupId: `test-${config.suffix}-reader`,
+      port: 0,
+    });
     redis = createRedis(config);
     admin = kafka.admin();
     await admin.connect();
@@ -103,21 +131,57 @@ describe('features in process', () => {
   it('turns events into session, recent-item, windowed-count and rate features', async () => {
     const ev = (i: number, type: 'impression' | 'click', item: string, minutes: number): InteractionEvent =>
       type === 'impression'
-        ? { type, eventId: `f-${i}`, tenant, userId: 'alice', itemId: item, timestamp: t0 + minutes * 60_000, context: { category: 'books' }, recommendationId: 'r1', position: i, feedId: 'home' }
-        : { type, eventId: `f-${i}`, tenant, userId: 'alice', itemId: item, timestamp: t0 + minutes * 60_000, context: { category: 'books' }, recommendationId: 'r1' };
+        ? {
+            type,
+            eventId: `f-${i}`,
+            tenant,
+            userId: 'alice',
+            itemId: item,
+            timestamp: t0 + minutes * 60_000,
+            context: { category: 'books' },
+            recommendationId: 'r1',
+            position: i,
+            feedId: 'home',
+          }
+        : {
+            type,
+            eventId: `f-${i}`,
+            tenant,
+            userId: 'alice',
+            itemId: item,
+            timestamp: t0 + minutes * 60_000,
+            context: { category: 'books' },
+            recommendationId: 'r1',
+          };
     // session 1: minutes 0-10; 45 idle minutes; session 2: minutes 55-60
-    await producer.send([ev(1, 'impression', 'b1', 0), ev(2, 'impression', 'b2', 0), ev(3, 'click', 'b1', 1), ev(4, 'click', 'b2', 10), ev(5, 'impression', 'b3', 55), ev(6, 'click', 'b3', 60)]);
+    await producer.send([
+      ev(1, 'impression', 'b1', 0),
+      ev(2, 'impression', 'b2', 0),
+      ev(3, 'click', 'b1', 1),
+      ev(4, 'click', 'b2', 10),
+      ev(5, 'impression', 'b3', 55),
+      ev(6, 'click', 'b3', 60),
+    ]);
     await waitForCaughtUp(admin, groups, config.topics.events, 60_000);
 
     const user = (await (await fetch(`${reader.url}/v1/users/alice/features?tenant=${tenant}`)).json()) as UserFeatures;
-    expect(user.session).toMatchObject({ startMs: t0 + 55 * 60_000, lastMs: t0 + 60 * 60_000, durationMs: 5 * 60_000, events: 2, counts: { impression: 1, click: 1 }, items: ['b3'] });
+    expect(user.session).toMatchObject({
+      startMs: t0 + 55 * 60_000,
+      lastMs: t0 + 60 * 60_000,
+      durationMs: 5 * 60_000,
+      events: 2,
+      counts: { impression: 1, click: 1 },
+      items: ['b3'],
+    });
     expect(user.recentItems).toEqual(['b3', 'b2', 'b1']);
     expect(user.windows['1h']).toMatchObject({ impression: 1, click: 2 }); // as of minute 60: the 5-minute buckets from minute 5 on
     expect(user.windows['24h']).toMatchObject({ impression: 3, click: 3 });
     expect(user.ctr['24h']).toBeGreaterThan(user.ctr['1h'] - 1); // smoothed, finite
     expect(user.ctr['24h']).toBeLessThan(1);
 
-    const item = (await (await fetch(`${reader.url}/v1/items/b1/features?tenant=${tenant}&category=books`)).json()) as ItemFeatures;
+    const item = (await (
+      await fetch(`${reader.url}/v1/items/b1/features?tenant=${tenant}&category=books`)
+    ).json()) as ItemFeatures;
     expect(item.windows['24h']).toMatchObject({ impression: 1, click: 1 });
     // CTR 1/1 is shrunk toward the tenant-wide rate (3 clicks / 3 impressions here, so the prior is ~1 as well)
     expect(item.ctr['24h']).toBeGreaterThan(0.5);
@@ -127,15 +191,41 @@ describe('features in process', () => {
   });
 
   it('shows a committed event to the next feed request (read-after-write)', async () => {
-    await producer.send([{ type: 'click', eventId: 'raw-0', tenant, userId: 'bob', itemId: 'b1', timestamp: t0 + 61 * 60_000, context: {}, recommendationId: null }]);
+    await producer.send([
+      {
+        type: 'click',
+        eventId: 'raw-0',
+        tenant,
+        userId: 'bob',
+        itemId: 'b1',
+        timestamp: t0 + 61 * 60_000,
+        context: {},
+        recommendationId: null,
+      },
+    ]);
     await waitForCaughtUp(admin, groups, config.topics.events, 60_000);
-    const before = (await (await fetch(`${reader.url}/v1/feeds/bob?tenant=${tenant}&k=10`)).json()) as { items: { itemId: string }[] };
+    const before = (await (await fetch(`${reader.url}/v1/feeds/bob?tenant=${tenant}&k=10`)).json()) as {
+      items: { itemId: string }[];
+    };
     expect(before.items.map((i) => i.itemId)).not.toContain('b1');
     expect(before.items.map((i) => i.itemId)).toContain('b2');
 
-    await producer.send([{ type: 'click', eventId: 'raw-1', tenant, userId: 'bob', itemId: 'b2', timestamp: t0 + 62 * 60_000, context: {}, recommendationId: null }]);
+    await producer.send([
+      {
+        type: 'click',
+        eventId: 'raw-1',
+        tenant,
+        userId: 'bob',
+        itemId: 'b2',
+        timestamp: t0 + 62 * 60_000,
+        context: {},
+        recommendationId: null,
+      },
+    ]);
     await waitForCaughtUp(admin, groups, config.topics.events, 60_000); // committed => applied
-    const after = (await (await fetch(`${reader.url}/v1/feeds/bob?tenant=${tenant}&k=10`)).json()) as { items: { itemId: string }[] };
+    const after = (await (await fetch(`${reader.url}/v1/feeds/bob?tenant=${tenant}&k=10`)).json()) as {
+      items: { itemId: string }[];
+    };
     expect(after.items.map((i) => i.itemId)).not.toContain('b2');
   });
 
@@ -158,9 +248,25 @@ describe('features in process', () => {
         if (crashes++ % 2 === 0) throw new Error('crash after side effects, before commit');
       },
     };
-    const running = await runConsumer({ kafka, groupId: `test-${config.suffix}-crash`, topic, dlqTopic: config.topics.eventsDlq, decode: (m) => decodeEvent(registry, m), processor: crashing, logger, metrics: createMetrics(false), maxRetries: 3, retryBackoffMs: 10 });
+    const running = await runConsumer({
+      kafka,
+      groupId: `test-${config.suffix}-crash`,
+      topic,
+      dlqTopic: config.topics.eventsDlq,
+      decode: (m) => decodeEvent(registry, m),
+      processor: crashing,
+      logger,
+      metrics: createMetrics(false),
+      maxRetries: 3,
+      retryBackoffMs: 10,
+    });
     try {
-      await eventually('crash topic consumed', () => consumerLag(admin, `test-${config.suffix}-crash`, topic), (lag) => lag === 0n, 90_000);
+      await eventually(
+        'crash topic consumed',
+        () => consumerLag(admin, `test-${config.suffix}-crash`, topic),
+        (lag) => lag === 0n,
+        90_000,
+      );
     } finally {
       await running.stop();
     }
@@ -175,7 +281,8 @@ describe('processor process killed with SIGKILL mid-stream', () => {
   const tenant = tenantOf(config, 'kill');
   let child: ChildProcess | undefined;
   const env = { ...config.env, RANKSTREAM_LOG_LEVEL: 'warn', PROCESSOR_HTTP_PORT: '0' };
-  const startChild = () => spawn(process.execPath, ['--import', 'tsx', 'cli/process.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const startChild = () =>
+    spawn(process.execPath, ['--import', 'tsx', 'cli/process.ts'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 
   afterAll(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
@@ -196,7 +303,12 @@ describe('processor process killed with SIGKILL mid-stream', () => {
     const total = BigInt(events.length);
     child = startChild();
     // kill -9 once the features processor has committed some, but not all, of the stream
-    await eventually('features partly committed', () => consumerLag(admin, groups[1]!, config.topics.events), (lag) => lag < total && lag > 0n, 120_000);
+    await eventually(
+      'features partly committed',
+      () => consumerLag(admin, groups[1]!, config.topics.events),
+      (lag) => lag < total && lag > 0n,
+      120_000,
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
     const lagAtKill = await consumerLag(admin, groups[1]!, config.topics.events);
@@ -212,7 +324,9 @@ describe('processor process killed with SIGKILL mid-stream', () => {
     const clickhouse = createClickHouse(config);
     try {
       await expectStateMatches(redis, config, tenant, events);
-      expect(await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table, tenant)).toBe(events.length);
+      expect(await countLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table, tenant)).toBe(
+        events.length,
+      );
     } finally {
       await clickhouse.close();
       redis.disconnect();

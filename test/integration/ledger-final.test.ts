@@ -49,12 +49,28 @@ beforeAll(async () => {
   const random = seededRandom(7);
   // one new part per month per batch, as the consumer batches of a backfill make
   for (let b = 0; b < BATCHES; b++) {
-    const values = Array.from({ length: PER_BATCH }, (_, i) => row(`e${b}-${i}`, T0 + Math.floor(random() * SPAN), `u${i % 50}`, `i${Math.floor(random() * 300)}`, i % 10 === 0 ? 'impression' : 'click'));
+    const values = Array.from({ length: PER_BATCH }, (_, i) =>
+      row(
+        `e${b}-${i}`,
+        T0 + Math.floor(random() * SPAN),
+        `u${i % 50}`,
+        `i${Math.floor(random() * 300)}`,
+        i % 10 === 0 ? 'impression' : 'click',
+      ),
+    );
     await clickhouse.insert({ table: `${database}.${table}`, values, format: 'JSONEachRow' });
   }
   // a replayed batch: the same events again (same ids, same times), which FINAL must collapse
   const replay = seededRandom(7);
-  const again = Array.from({ length: PER_BATCH }, (_, i) => row(`e0-${i}`, T0 + Math.floor(replay() * SPAN), `u${i % 50}`, `i${Math.floor(replay() * 300)}`, i % 10 === 0 ? 'impression' : 'click'));
+  const again = Array.from({ length: PER_BATCH }, (_, i) =>
+    row(
+      `e0-${i}`,
+      T0 + Math.floor(replay() * SPAN),
+      `u${i % 50}`,
+      `i${Math.floor(replay() * 300)}`,
+      i % 10 === 0 ? 'impression' : 'click',
+    ),
+  );
   await clickhouse.insert({ table: `${database}.${table}`, values: again, format: 'JSONEachRow' });
 }, 120_000);
 
@@ -64,7 +80,10 @@ afterAll(async () => {
 
 describe('FINAL reads by partition groups', () => {
   it('splits into groups of whole partitions that cover every partition once', async () => {
-    const rs = await clickhouse.query({ query: `SELECT count() AS parts, uniqExact(partition) AS partitions FROM system.parts WHERE database = '${database}' AND table = '${table}' AND active`, format: 'JSONEachRow' });
+    const rs = await clickhouse.query({
+      query: `SELECT count() AS parts, uniqExact(partition) AS partitions FROM system.parts WHERE database = '${database}' AND table = '${table}' AND active`,
+      format: 'JSONEachRow',
+    });
     const [row] = await rs.json<{ parts: string; partitions: string }>();
     const { parts, partitions } = row!;
     expect(Number(parts)).toBeGreaterThan(300);
@@ -84,6 +103,6 @@ describe('FINAL reads by partition groups', () => {
     const m = await readInteractions(clickhouse, config, { tenant: 't' });
     // every (user, item) pair once, with clicks summed across partition groups: clicks weigh config.als.weights.click
     expect(new Set(Array.from(m.rows, (u, k) => `${u}:${m.cols[k]}`)).size).toBe(m.rows.length);
-    expect(m.values.reduce((s, v) => s + v, 0)).toBeCloseTo((distinct * 9) / 10 * config.als.weights.click, 6);
+    expect(m.values.reduce((s, v) => s + v, 0)).toBeCloseTo(((distinct * 9) / 10) * config.als.weights.click, 6);
   });
 });

@@ -12,7 +12,11 @@ import { down, isReachable, layout, status, up, type InfraOptions } from '../../
 
 function hasRedisServer(): boolean {
   try {
-    execFileSync('sh', ['-c', 'command -v redis-server || test -x /usr/sbin/redis-server || test -x /usr/bin/redis-server'], { stdio: 'ignore' });
+    execFileSync(
+      'sh',
+      ['-c', 'command -v redis-server || test -x /usr/sbin/redis-server || test -x /usr/bin/redis-server'],
+      { stdio: 'ignore' },
+    );
     return true;
   } catch {
     return false;

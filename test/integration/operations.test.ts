@@ -112,25 +112,46 @@ describe('processor readiness and consumer lag', () => {
     });
     const monitor = await startLagMonitor(kafka, metrics, logger, config.ops.lagIntervalS * 1000);
     try {
-      const ready = await eventually('readiness after the group join', () => getJson(`${ops.url}/readyz`), (r) => r.status === 200, 30_000);
+      const ready = await eventually(
+        'readiness after the group join',
+        () => getJson(`${ops.url}/readyz`),
+        (r) => r.status === 200,
+        30_000,
+      );
       expect((ready.body as unknown as ReadinessReport).checks.consumers).toEqual({ ok: true });
 
       const producer = createProducer(kafka);
       await producer.connect();
-      await producer.send({ topic: config.topics.events, messages: Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
+      await producer.send({
+        topic: config.topics.events,
+        messages: Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+      });
 
       // held: nothing is committed, so the whole backlog is lag
-      const held = await eventually('lag while the processor is held', () => scrapedLag(ops.url, groupId), (l) => l !== null && l > 0, 30_000);
+      const held = await eventually(
+        'lag while the processor is held',
+        () => scrapedLag(ops.url, groupId),
+        (l) => l !== null && l > 0,
+        30_000,
+      );
       expect(held).toBeGreaterThan(0);
       expect(held).toBeLessThanOrEqual(20);
       gate.open();
-      await eventually('lag back to 0', () => scrapedLag(ops.url, groupId), (l) => l === 0, 30_000);
+      await eventually(
+        'lag back to 0',
+        () => scrapedLag(ops.url, groupId),
+        (l) => l === 0,
+        30_000,
+      );
       expect(processed).toBe(20);
 
       // graceful stop: the batch in flight finishes and commits before the member leaves
       gate.close();
       inFlight = new Promise<void>((r) => (entered = r));
-      await producer.send({ topic: config.topics.events, messages: Array.from({ length: 10 }, (_, i) => ({ partition: 0, key: `s${i}`, value: `s${i}` })) });
+      await producer.send({
+        topic: config.topics.events,
+        messages: Array.from({ length: 10 }, (_, i) => ({ partition: 0, key: `s${i}`, value: `s${i}` })),
+      });
       await producer.disconnect();
       await inFlight;
       const stopped = running.stop();
@@ -158,11 +179,21 @@ describe('processor readiness and consumer lag', () => {
     const processors = await startProcessors(config, logger, m, prefix);
     const monitor = await startLagMonitor(kafka, m, logger, config.ops.lagIntervalS * 1000);
     try {
-      await eventually('all processors joined', () => getJson(`${server.url}/readyz`), (x) => x.status === 200, 60_000);
+      await eventually(
+        'all processors joined',
+        () => getJson(`${server.url}/readyz`),
+        (x) => x.status === 200,
+        60_000,
+      );
       const groups = m.consumers.groups().map((g) => g.groupId);
       expect(groups).toContain(`${prefix}-ledger-writer`);
       expect(groups).toContain(`${prefix}-catalog`);
-      await eventually('every group measured', async () => Promise.all(groups.map((g) => scrapedLag(server.url, g))), (lags) => lags.every((l) => l === 0), 60_000);
+      await eventually(
+        'every group measured',
+        async () => Promise.all(groups.map((g) => scrapedLag(server.url, g))),
+        (lags) => lags.every((l) => l === 0),
+        60_000,
+      );
       r.drain();
       const draining = await getJson(`${server.url}/readyz`);
       expect(draining.status).toBe(503);
@@ -223,9 +254,17 @@ describe('reader readiness', () => {
     const proxy = await redisProxy({ host: target.hostname, port: Number(target.port || 6379) });
     const proxied = new URL(config.redisUrl);
     proxied.port = String(proxy.port);
-    const reader = await startReader({ ...config, redisUrl: proxied.toString() }, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader-${randomBytes(2).toString('hex')}`, port: 0 });
+    const reader = await startReader({ ...config, redisUrl: proxied.toString() }, logger, createMetrics(false), {
+      groupId: `test-${config.suffix}-reader-${randomBytes(2).toString('hex')}`,
+      port: 0,
+    });
     try {
-      const ready = await eventually('reader ready', () => getJson(`${reader.url}/readyz`), (r) => r.status === 200, 60_000);
+      const ready = await eventually(
+        'reader ready',
+        () => getJson(`${reader.url}/readyz`),
+        (r) => r.status === 200,
+        60_000,
+      );
       const checks = (ready.body as unknown as ReadinessReport).checks;
       expect(Object.keys(checks).sort()).toEqual(['indexes', 'kafka-producer', 'redis', 'shutdown']);
 
@@ -235,14 +274,24 @@ describe('reader readiness', () => {
       expect(metricsText).toContain('# TYPE rankstream_model_version_info gauge');
 
       await proxy.cut();
-      const down = await eventually('reader not ready without Redis', () => getJson(`${reader.url}/readyz`), (r) => r.status === 503, 30_000);
+      const down = await eventually(
+        'reader not ready without Redis',
+        () => getJson(`${reader.url}/readyz`),
+        (r) => r.status === 503,
+        30_000,
+      );
       const report = down.body as unknown as ReadinessReport;
       expect(report.notReady).toEqual(['redis']);
       expect(report.checks.redis?.ok).toBe(false);
       expect((await getJson(`${reader.url}/livez`)).status).toBe(200);
 
       await proxy.restore();
-      await eventually('reader ready again', () => getJson(`${reader.url}/readyz`), (r) => r.status === 200, 30_000);
+      await eventually(
+        'reader ready again',
+        () => getJson(`${reader.url}/readyz`),
+        (r) => r.status === 200,
+        30_000,
+      );
     } finally {
       await proxy.restore().catch(() => {});
       await reader.stop();

@@ -29,7 +29,16 @@ let redis: Redis;
 
 const t0 = Date.UTC(2026, 0, 1);
 function click(id: string, user: string, item: string, ts = t0): InteractionEvent {
-  return { type: 'click', eventId: id, tenant, userId: user, itemId: item, timestamp: ts, context: {}, recommendationId: null };
+  return {
+    type: 'click',
+    eventId: id,
+    tenant,
+    userId: user,
+    itemId: item,
+    timestamp: ts,
+    context: {},
+    recommendationId: null,
+  };
 }
 
 beforeAll(async () => {
@@ -54,10 +63,50 @@ const ledgerCount = () => countLedgerRows(clickhouse, db, table, tenant);
 describe('event pipeline', () => {
   it('round-trips each event type into the ledger and Redis', async () => {
     const events: InteractionEvent[] = [
-      { type: 'impression', eventId: 'rt-imp', tenant, userId: 'u1', itemId: 'shown', timestamp: t0, context: { surface: 'home' }, recommendationId: 'rec-1', position: 2, feedId: 'home' },
-      { type: 'click', eventId: 'rt-click', tenant, userId: 'u1', itemId: 'i-click', timestamp: t0 + 1, context: {}, recommendationId: 'rec-1' },
-      { type: 'engagement', eventId: 'rt-eng', tenant, userId: 'u1', itemId: 'i-eng', timestamp: t0 + 2, context: {}, action: 'cart', recommendationId: null },
-      { type: 'conversion', eventId: 'rt-conv', tenant, userId: 'u1', itemId: 'i-conv', timestamp: t0 + 3, context: {}, value: 19.99, recommendationId: null },
+      {
+        type: 'impression',
+        eventId: 'rt-imp',
+        tenant,
+        userId: 'u1',
+        itemId: 'shown',
+        timestamp: t0,
+        context: { surface: 'home' },
+        recommendationId: 'rec-1',
+        position: 2,
+        feedId: 'home',
+      },
+      {
+        type: 'click',
+        eventId: 'rt-click',
+        tenant,
+        userId: 'u1',
+        itemId: 'i-click',
+        timestamp: t0 + 1,
+        context: {},
+        recommendationId: 'rec-1',
+      },
+      {
+        type: 'engagement',
+        eventId: 'rt-eng',
+        tenant,
+        userId: 'u1',
+        itemId: 'i-eng',
+        timestamp: t0 + 2,
+        context: {},
+        action: 'cart',
+        recommendationId: null,
+      },
+      {
+        type: 'conversion',
+        eventId: 'rt-conv',
+        tenant,
+        userId: 'u1',
+        itemId: 'i-conv',
+        timestamp: t0 + 3,
+        context: {},
+        value: 19.99,
+        recommendationId: null,
+      },
     ];
     await producer.send(events);
     await eventually('4 ledger rows', ledgerCount, (n) => n === 4);
@@ -67,12 +116,68 @@ describe('event pipeline', () => {
     });
     const rows = await rs.json<Record<string, unknown>>();
     expect(rows).toEqual([
-      { event_id: 'rt-click', event_type: 'click', user_id: 'u1', item_id: 'i-click', ts_ms: String(t0 + 1), recommendation_id: 'rec-1', feed_id: null, position: null, action: null, value: null, context_keys: [], context_values: [] },
-      { event_id: 'rt-conv', event_type: 'conversion', user_id: 'u1', item_id: 'i-conv', ts_ms: String(t0 + 3), recommendation_id: null, feed_id: null, position: null, action: null, value: 19.99, context_keys: [], context_values: [] },
-      { event_id: 'rt-eng', event_type: 'engagement', user_id: 'u1', item_id: 'i-eng', ts_ms: String(t0 + 2), recommendation_id: null, feed_id: null, position: null, action: 'cart', value: null, context_keys: [], context_values: [] },
-      { event_id: 'rt-imp', event_type: 'impression', user_id: 'u1', item_id: 'shown', ts_ms: String(t0), recommendation_id: 'rec-1', feed_id: 'home', position: 2, action: null, value: null, context_keys: ['surface'], context_values: ['home'] },
+      {
+        event_id: 'rt-click',
+        event_type: 'click',
+        user_id: 'u1',
+        item_id: 'i-click',
+        ts_ms: String(t0 + 1),
+        recommendation_id: 'rec-1',
+        feed_id: null,
+        position: null,
+        action: null,
+        value: null,
+        context_keys: [],
+        context_values: [],
+      },
+      {
+        event_id: 'rt-conv',
+        event_type: 'conversion',
+        user_id: 'u1',
+        item_id: 'i-conv',
+        ts_ms: String(t0 + 3),
+        recommendation_id: null,
+        feed_id: null,
+        position: null,
+        action: null,
+        value: 19.99,
+        context_keys: [],
+        context_values: [],
+      },
+      {
+        event_id: 'rt-eng',
+        event_type: 'engagement',
+        user_id: 'u1',
+        item_id: 'i-eng',
+        ts_ms: String(t0 + 2),
+        recommendation_id: null,
+        feed_id: null,
+        position: null,
+        action: 'cart',
+        value: null,
+        context_keys: [],
+        context_values: [],
+      },
+      {
+        event_id: 'rt-imp',
+        event_type: 'impression',
+        user_id: 'u1',
+        item_id: 'shown',
+        ts_ms: String(t0),
+        recommendation_id: 'rec-1',
+        feed_id: 'home',
+        position: 2,
+        action: null,
+        value: null,
+        context_keys: ['surface'],
+        context_values: ['home'],
+      },
     ]);
-    const seen = await eventually('seen set', () => redis.zrange(seenKey(tenant, 'u1'), '0', '-1'), (s) => s.length === 3);
+    const seen = await eventually(
+      'seen set',
+      () => redis.zrange(seenKey(tenant, 'u1'), '0', '-1'),
+      (s) => s.length === 3,
+    );
     expect(seen.sort()).toEqual(['i-click', 'i-conv', 'i-eng']);
     const pop = await redis.zrevrange(popularityKey(tenant), 0, -1);
     expect(pop).toEqual(['i-conv', 'i-eng', 'i-click']); // weights 5 > 3 > 1; impressions do not count
@@ -81,9 +186,24 @@ describe('event pipeline', () => {
   it('dead-letters a corrupt payload, an unknown schema id and an invalid event while later events flow', async () => {
     const raw = createProducer(kafka);
     await raw.connect();
-    const invalid = await registry.encode(producer.schemaIds.click, { eventId: 'bad-tenant', tenant: 'NOT A TENANT', userId: 'u', itemId: 'i', timestamp: t0, recommendationId: null, context: {} });
+    const invalid = await registry.encode(producer.schemaIds.click, {
+      eventId: 'bad-tenant',
+      tenant: 'NOT A TENANT',
+      userId: 'u',
+      itemId: 'i',
+      timestamp: t0,
+      recommendationId: null,
+      context: {},
+    });
     const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 2, 4, 6]);
-    await raw.send({ topic: config.topics.events, messages: [{ key: 'p1', value: Buffer.from('{"json":"not avro"}') }, { key: 'p2', value: unknownId }, { key: 'p3', value: invalid }] });
+    await raw.send({
+      topic: config.topics.events,
+      messages: [
+        { key: 'p1', value: Buffer.from('{"json":"not avro"}') },
+        { key: 'p2', value: unknownId },
+        { key: 'p3', value: invalid },
+      ],
+    });
     await raw.disconnect();
     await producer.send([click('after-poison', 'u2', 'i-after')]);
 
@@ -91,7 +211,12 @@ describe('event pipeline', () => {
     const letters = (await readTopic(config, config.topics.eventsDlq, 3)).map((m) => parseDeadLetter(m.value));
     expect(letters).toHaveLength(3); // once each, from the ledger writer; the popularity processor skips them
     const byKey = new Map(letters.map((l) => [Buffer.from(l.source.key ?? '', 'base64').toString(), l]));
-    expect(byKey.get('p1')).toMatchObject({ stage: 'decode', processor: 'ledger-writer', schemaId: null, source: { topic: config.topics.events } });
+    expect(byKey.get('p1')).toMatchObject({
+      stage: 'decode',
+      processor: 'ledger-writer',
+      schemaId: null,
+      source: { topic: config.topics.events },
+    });
     expect(byKey.get('p1')!.reason).toContain('magic byte');
     expect(Buffer.from(byKey.get('p1')!.payload!, 'base64').toString()).toBe('{"json":"not avro"}');
     expect(byKey.get('p2')!.reason).toContain(`unknown schema id ${0x7ffffff0}`);
@@ -109,7 +234,10 @@ describe('event pipeline', () => {
     await waitForCaughtUp(admin, [`test-${config.suffix}-ledger-writer`], config.topics.events, 60_000);
     await admin.disconnect();
     // both copies reached ClickHouse (unless a merge already collapsed them); FINAL shows one row per event id
-    const rs = await clickhouse.query({ query: `SELECT count() AS n, uniqExact(event_id) AS u FROM ${db}.${table} WHERE tenant = ${sqlString(tenant)} AND event_id LIKE 'replay-%'`, format: 'JSONEachRow' });
+    const rs = await clickhouse.query({
+      query: `SELECT count() AS n, uniqExact(event_id) AS u FROM ${db}.${table} WHERE tenant = ${sqlString(tenant)} AND event_id LIKE 'replay-%'`,
+      format: 'JSONEachRow',
+    });
     const [{ n, u }] = (await rs.json<{ n: string; u: string }>()) as [{ n: string; u: string }];
     expect(Number(u)).toBe(50);
     expect(Number(n)).toBeGreaterThanOrEqual(50);

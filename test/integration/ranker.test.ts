@@ -14,7 +14,12 @@ import { RankerStore, rankerCurrentKey } from '../../state/ranker-models.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
 
-const config = isolatedConfig('ranker', { RANKER_ATTRIBUTION_WINDOW_S: '60', RANKER_PUBLISH_INTERVAL_S: '1', RANKER_ALPHA: '0.5', RANKER_PRIOR_CTR: '0.2' });
+const config = isolatedConfig('ranker', {
+  RANKER_ATTRIBUTION_WINDOW_S: '60',
+  RANKER_PUBLISH_INTERVAL_S: '1',
+  RANKER_ALPHA: '0.5',
+  RANKER_PRIOR_CTR: '0.2',
+});
 const tenant = `rk-${config.suffix}`.replace(/_/g, '-');
 const t0 = Date.UTC(2026, 7, 1);
 let stack: Stack;
@@ -30,7 +35,17 @@ interface Feed {
   recommendationId: string;
   rankerVersion: string | null;
   experiments: Record<string, string>;
-  items: { itemId: string; source: string; explanation?: { model: string; score: number; probability?: number; bias: number; contributions: { feature: string; contribution: number }[] } }[];
+  items: {
+    itemId: string;
+    source: string;
+    explanation?: {
+      model: string;
+      score: number;
+      probability?: number;
+      bias: number;
+      contributions: { feature: string; contribution: number }[];
+    };
+  }[];
 }
 
 async function feed(user: string, explain = false): Promise<Feed> {
@@ -39,13 +54,25 @@ async function feed(user: string, explain = false): Promise<Feed> {
   return (await res.json()) as Feed;
 }
 
-const ev = (e: Omit<InteractionEvent, 'eventId' | 'tenant' | 'timestamp' | 'context'> & Partial<InteractionEvent>): InteractionEvent => ({ eventId: `${tenant}-${seq++}`, tenant, timestamp: (clock += 1000), context: {}, ...e }) as InteractionEvent;
+const ev = (
+  e: Omit<InteractionEvent, 'eventId' | 'tenant' | 'timestamp' | 'context'> & Partial<InteractionEvent>,
+): InteractionEvent =>
+  ({ eventId: `${tenant}-${seq++}`, tenant, timestamp: (clock += 1000), context: {}, ...e }) as InteractionEvent;
 
 beforeAll(async () => {
   stack = await startStack(config);
   const random = seededRandom(3);
   // some history so every user is known and every item is on the popular rails
-  await stack.producer.send(Array.from({ length: 400 }, (_, i) => ev({ type: 'click', userId: `h${i % 20}`, itemId: ITEMS[Math.floor(random() * ITEMS.length)]!, recommendationId: null })));
+  await stack.producer.send(
+    Array.from({ length: 400 }, (_, i) =>
+      ev({
+        type: 'click',
+        userId: `h${i % 20}`,
+        itemId: ITEMS[Math.floor(random() * ITEMS.length)]!,
+        recommendationId: null,
+      }),
+    ),
+  );
   await stack.caughtUp();
 });
 
@@ -62,8 +89,25 @@ describe('learned ranker', () => {
       for (let u = 0; u < 20; u++) {
         const f = await feed(`h${u}`);
         f.items.forEach((item, position) => {
-          events.push(ev({ type: 'impression', userId: `v${round}-${u}`, itemId: item.itemId, recommendationId: f.recommendationId, position, feedId: 'home' }));
-          if (good(item.itemId)) events.push(ev({ type: 'click', userId: `v${round}-${u}`, itemId: item.itemId, recommendationId: f.recommendationId }));
+          events.push(
+            ev({
+              type: 'impression',
+              userId: `v${round}-${u}`,
+              itemId: item.itemId,
+              recommendationId: f.recommendationId,
+              position,
+              feedId: 'home',
+            }),
+          );
+          if (good(item.itemId))
+            events.push(
+              ev({
+                type: 'click',
+                userId: `v${round}-${u}`,
+                itemId: item.itemId,
+                recommendationId: f.recommendationId,
+              }),
+            );
         });
       }
       await stack.producer.send(events);
@@ -73,14 +117,20 @@ describe('learned ranker', () => {
     clock += 120_000;
     // (the trainer publishes in the first batch after its interval: wait until it has learned everything, then give
     // it one more batch after the interval, so the last version has learned from every window)
-    const trainerCaughtUp = () => waitForCaughtUp(stack.admin, [`test-${config.suffix}-ranker-trainer`], config.topics.events, 60_000);
+    const trainerCaughtUp = () =>
+      waitForCaughtUp(stack.admin, [`test-${config.suffix}-ranker-trainer`], config.topics.events, 60_000);
     await stack.producer.send([ev({ type: 'click', userId: 'tick', itemId: 'i1', recommendationId: null })]);
     await stack.caughtUp();
     await trainerCaughtUp();
     await new Promise((r) => setTimeout(r, 1100));
     await stack.producer.send([ev({ type: 'click', userId: 'tick', itemId: 'i3', recommendationId: null })]);
     await trainerCaughtUp();
-    await eventually('a ranker version', () => stack.redis.get(rankerCurrentKey(tenant)), (v) => v !== null, 30_000);
+    await eventually(
+      'a ranker version',
+      () => stack.redis.get(rankerCurrentKey(tenant)),
+      (v) => v !== null,
+      30_000,
+    );
     // the trainer may publish again meanwhile: the reader follows the pointer within its refresh interval
     await eventually(
       'the reader ranks with the current version',
@@ -110,56 +160,146 @@ describe('learned ranker', () => {
     const examples = new RankerExampleLog(stack.clickhouse, config.clickhouse.database, config.ranker.examplesTable);
     const rankers = new RankerStore(stack.redis, stack.artifacts);
     // every impression of the first test's rounds is an example once its window closed
-    await eventually('labelled impressions in ClickHouse', async () => (await examples.read(tenant, 0)).length, (n) => n === impressionsSent, 30_000);
+    await eventually(
+      'labelled impressions in ClickHouse',
+      async () => (await examples.read(tenant, 0)).length,
+      (n) => n === impressionsSent,
+      30_000,
+    );
 
     // the window decides: a click within 60 s counts, one after it does not; a conversion is its own label
     const f = await feed('h4');
     const shownAt = (clock += 1000);
     const [a, b, c] = f.items;
     await stack.producer.send([
-      ...f.items.map((item, position) => ev({ type: 'impression', userId: 'w', itemId: item.itemId, recommendationId: f.recommendationId, position, feedId: 'home', timestamp: shownAt })),
-      ev({ type: 'click', userId: 'w', itemId: a!.itemId, recommendationId: f.recommendationId, timestamp: shownAt + 5_000 }),
-      ev({ type: 'conversion', userId: 'w', itemId: c!.itemId, recommendationId: f.recommendationId, value: 9.5, timestamp: shownAt + 6_000 }),
+      ...f.items.map((item, position) =>
+        ev({
+          type: 'impression',
+          userId: 'w',
+          itemId: item.itemId,
+          recommendationId: f.recommendationId,
+          position,
+          feedId: 'home',
+          timestamp: shownAt,
+        }),
+      ),
+      ev({
+        type: 'click',
+        userId: 'w',
+        itemId: a!.itemId,
+        recommendationId: f.recommendationId,
+        timestamp: shownAt + 5_000,
+      }),
+      ev({
+        type: 'conversion',
+        userId: 'w',
+        itemId: c!.itemId,
+        recommendationId: f.recommendationId,
+        value: 9.5,
+        timestamp: shownAt + 6_000,
+      }),
     ]);
-    await stack.producer.send([ev({ type: 'click', userId: 'w', itemId: b!.itemId, recommendationId: f.recommendationId, timestamp: shownAt + 90_000 })]);
+    await stack.producer.send([
+      ev({
+        type: 'click',
+        userId: 'w',
+        itemId: b!.itemId,
+        recommendationId: f.recommendationId,
+        timestamp: shownAt + 90_000,
+      }),
+    ]);
     clock = shownAt + 200_000;
     await stack.producer.send([ev({ type: 'click', userId: 'tick', itemId: 'i1', recommendationId: null })]);
-    const rows = await eventually('the feed\'s examples', async () => (await examples.read(tenant, shownAt)).filter((e) => e.recommendationId === f.recommendationId), (r) => r.length === f.items.length, 30_000);
+    const rows = await eventually(
+      "the feed's examples",
+      async () => (await examples.read(tenant, shownAt)).filter((e) => e.recommendationId === f.recommendationId),
+      (r) => r.length === f.items.length,
+      30_000,
+    );
     const row = (id: string) => rows.find((r) => r.itemId === id)!;
-    expect([row(a!.itemId).clicked, row(b!.itemId).clicked, row(c!.itemId).converted, row(c!.itemId).clicked]).toEqual([true, false, true, false]);
+    expect([row(a!.itemId).clicked, row(b!.itemId).clicked, row(c!.itemId).converted, row(c!.itemId).clicked]).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
     expect(row(a!.itemId).context.itemShows).toBeGreaterThan(0); // served with the item's recent feedback
 
-    const result = await trainTreeRankerJob({ config, examples, rankers, logger }, { tenant, days: 3650, activate: true, minQueries: 20, holdoutShare: 0.2 });
+    const result = await trainTreeRankerJob(
+      { config, examples, rankers, logger },
+      { tenant, days: 3650, activate: true, minQueries: 20, holdoutShare: 0.2 },
+    );
     expect(result.version).toMatch(/^lambdamart-/);
     // held-out feeds: the trees put the clicked (even) items first. The rounds were served by the online FTRL model as it
     // learned, so the served order of the newest feeds is near the ceiling already: the trees match it, within noise
     const ndcg = result.holdoutNdcg;
     expect(ndcg.lambdamart, JSON.stringify(ndcg)).toBeGreaterThan(0.95);
     expect(ndcg.lambdamart, JSON.stringify(ndcg)).toBeGreaterThan(ndcg.servedOrder! - 0.02);
-    await eventually('the reader serves the tree ranker', async () => (await feed('h5')).rankerVersion, (v) => v === result.version, 20_000);
+    await eventually(
+      'the reader serves the tree ranker',
+      async () => (await feed('h5')).rankerVersion,
+      (v) => v === result.version,
+      20_000,
+    );
     // the trees rank by what generalises beyond item ids, the items' recent click rate: the clicked (even) items lead
     let goodTop = 0;
-    for (let u = 0; u < 20; u++) goodTop += (await feed(`h${u}`)).items.slice(0, 3).filter((i) => good(i.itemId)).length;
+    for (let u = 0; u < 20; u++)
+      goodTop += (await feed(`h${u}`)).items.slice(0, 3).filter((i) => good(i.itemId)).length;
     expect(goodTop / 60).toBeGreaterThan(0.9);
     const top = (await feed('h6', true)).items[0]!;
     expect(top.explanation!.model).toBe('lambdamart');
-    expect(top.explanation!.bias + top.explanation!.contributions.reduce((s, x) => s + x.contribution, 0)).toBeCloseTo(top.explanation!.score, 6);
+    expect(top.explanation!.bias + top.explanation!.contributions.reduce((s, x) => s + x.contribution, 0)).toBeCloseTo(
+      top.explanation!.score,
+      6,
+    );
     expect(top.explanation!.contributions[0]!.feature).toBe('itemCtr');
 
     // an experiment's variant can choose the ranker: the reader follows each user's variant
-    await saveExperiment(stack.redis, tenant, experimentSchema.parse({ id: 'rankers', salt: 'r1', variants: [{ name: 'trees', weight: 1 }, { name: 'online', weight: 1, overrides: { ranker: 'ftrl' } }] }));
+    await saveExperiment(
+      stack.redis,
+      tenant,
+      experimentSchema.parse({
+        id: 'rankers',
+        salt: 'r1',
+        variants: [
+          { name: 'trees', weight: 1 },
+          { name: 'online', weight: 1, overrides: { ranker: 'ftrl' } },
+        ],
+      }),
+    );
     const ftrlVersion = await stack.redis.get(rankerCurrentKey(tenant));
     await eventually(
       'feeds ranked per variant',
       async () => Promise.all(Array.from({ length: 20 }, (_, u) => feed(`h${u}`))),
-      (feeds) => feeds.every((g) => g.rankerVersion === (g.experiments.rankers === 'online' ? ftrlVersion : result.version)) && new Set(feeds.map((g) => g.rankerVersion)).size === 2,
+      (feeds) =>
+        feeds.every((g) => g.rankerVersion === (g.experiments.rankers === 'online' ? ftrlVersion : result.version)) &&
+        new Set(feeds.map((g) => g.rankerVersion)).size === 2,
       20_000,
     );
-    await saveExperiment(stack.redis, tenant, experimentSchema.parse({ id: 'rankers', salt: 'r1', active: false, variants: [{ name: 'trees', weight: 1 }, { name: 'online', weight: 1 }] }));
+    await saveExperiment(
+      stack.redis,
+      tenant,
+      experimentSchema.parse({
+        id: 'rankers',
+        salt: 'r1',
+        active: false,
+        variants: [
+          { name: 'trees', weight: 1 },
+          { name: 'online', weight: 1 },
+        ],
+      }),
+    );
 
     // switching back is as quick: no learned ranker orders the feeds
     await rankers.setServing(tenant, 'none');
-    await eventually('the reader drops the ranker', async () => (await feed('h5')).rankerVersion, (v) => v === null, 20_000);
-    await expect(new RankerStore(stack.redis, stack.artifacts).setServing(`${tenant}-new`, 'lambdamart')).rejects.toThrow(/no lambdamart ranker version/);
+    await eventually(
+      'the reader drops the ranker',
+      async () => (await feed('h5')).rankerVersion,
+      (v) => v === null,
+      20_000,
+    );
+    await expect(
+      new RankerStore(stack.redis, stack.artifacts).setServing(`${tenant}-new`, 'lambdamart'),
+    ).rejects.toThrow(/no lambdamart ranker version/);
   });
 });

@@ -24,9 +24,11 @@ let reader: RunningReader;
 let feedIds: FeedSchemaIds;
 
 const t0 = Date.UTC(2026, 0, 1);
-const itemsOf = { [A]: Array.from({ length: 30 }, (_, i) => `a${i}`), [B]: Array.from({ length: 30 }, (_, i) => `b${i}`) };
+const itemsOf = {
+  [A]: Array.from({ length: 30 }, (_, i) => `a${i}`),
+  [B]: Array.from({ length: 30 }, (_, i) => `b${i}`),
+};
 const seenBy = new Map<string, Set<string>>(); // `${tenant}/${user}` -> items
-
 
 beforeAll(async () => {
   await provision(config, logger);
@@ -34,16 +36,31 @@ beforeAll(async () => {
   registry = new SchemaRegistryClient(config.schemaRegistryUrl);
   feedIds = await registerFeedSchemas(registry, config.topics.feedRequests, config.topics.feeds);
   processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
-  reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
+  reader = await startReader(config, logger, createMetrics(false), {
+    groupId: `test-${config.suffix}-reader`,
+    port: 0,
+  });
 
   // B's items are far more popular than A's: a leak would put them at the top of A's feeds
   const rand = seededRandom(42);
   const events: InteractionEvent[] = [];
-  for (const [tenant, clicks] of [[A, 300], [B, 3000]] as const) {
+  for (const [tenant, clicks] of [
+    [A, 300],
+    [B, 3000],
+  ] as const) {
     for (let i = 0; i < clicks; i++) {
       const user = `u${Math.floor(rand() * 20)}`;
       const item = itemsOf[tenant]![Math.floor(rand() ** 2 * 30)]!;
-      events.push({ type: 'click', eventId: `${tenant}-${i}`, tenant, userId: user, itemId: item, timestamp: t0 + i * 1000, context: {}, recommendationId: null });
+      events.push({
+        type: 'click',
+        eventId: `${tenant}-${i}`,
+        tenant,
+        userId: user,
+        itemId: item,
+        timestamp: t0 + i * 1000,
+        context: {},
+        recommendationId: null,
+      });
       const key = `${tenant}/${user}`;
       if (!seenBy.has(key)) seenBy.set(key, new Set());
       seenBy.get(key)!.add(item);
@@ -86,7 +103,7 @@ describe('reader over HTTP', () => {
     expect(next.filter((i) => top.includes(i))).toEqual([]);
   });
 
-  it('never returns another tenant\'s items or the user\'s seen items (randomized)', async () => {
+  it("never returns another tenant's items or the user's seen items (randomized)", async () => {
     const rand = seededRandom(7);
     for (let i = 0; i < 300; i++) {
       const tenant = rand() < 0.5 ? A : B;
@@ -119,13 +136,25 @@ describe('reader over HTTP', () => {
   });
 
   it('rejects malformed JSON and non-object bodies naming the body', async () => {
-    const bad = await fetch(`${reader.url}/v1/feeds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tenant": ' });
+    const bad = await fetch(`${reader.url}/v1/feeds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"tenant": ',
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ field: 'body' });
-    const arr = await fetch(`${reader.url}/v1/feeds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1,2]' });
+    const arr = await fetch(`${reader.url}/v1/feeds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[1,2]',
+    });
     expect(arr.status).toBe(400);
     expect(await arr.json()).toMatchObject({ field: 'body' });
-    const ok = await fetch(`${reader.url}/v1/feeds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tenant: A, user: 'u1', k: 2 }) });
+    const ok = await fetch(`${reader.url}/v1/feeds`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tenant: A, user: 'u1', k: 2 }),
+    });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { items: unknown[] }).items).toHaveLength(2);
   });
@@ -148,12 +177,15 @@ describe('reader over Kafka', () => {
       { requestId: randomUUID(), tenant: A, userId: 'u2', k: 0, exclude: [], timestamp: Date.now() },
     ];
     const messages: { key: string; value: Buffer }[] = [{ key: 'junk', value: Buffer.from('garbage') }];
-    for (const r of reqs) messages.push({ key: `${r.tenant}/${r.userId}`, value: await registry.encode(feedIds.request, r) });
+    for (const r of reqs)
+      messages.push({ key: `${r.tenant}/${r.userId}`, value: await registry.encode(feedIds.request, r) });
     await producer.send({ topic: config.topics.feedRequests, messages });
     await producer.disconnect();
 
     const out = await readTopic(config, config.topics.feeds, 3);
-    const feeds = await Promise.all(out.map(async (m) => ({ key: m.key?.toString(), feed: await decodeFeed(registry, m.value) })));
+    const feeds = await Promise.all(
+      out.map(async (m) => ({ key: m.key?.toString(), feed: await decodeFeed(registry, m.value) })),
+    );
     const byReq = new Map(feeds.map((f) => [f.feed.requestId, f]));
     const ok = byReq.get(reqs[0]!.requestId)!;
     expect(ok.key).toBe(`${A}/u2`);

@@ -17,7 +17,14 @@ import type { RunningReader } from '../../apps/reader.ts';
 import type { EventProducer } from '../../streams/event-producer.ts';
 import { alsQueue, enqueueAlsTraining, startAlsWorker, trainTenantAls } from '../../jobs/als-training.ts';
 import { bullConnection } from '../../platform/queue-connection.ts';
-import { RETCON_QUEUE, enqueueRetcon, retconQueue, scheduleRetcon, startRetconWorker, type RetconResult } from '../../jobs/retcon.ts';
+import {
+  RETCON_QUEUE,
+  enqueueRetcon,
+  retconQueue,
+  scheduleRetcon,
+  startRetconWorker,
+  type RetconResult,
+} from '../../jobs/retcon.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { ItemProducer } from '../../streams/item-producer.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
@@ -27,7 +34,14 @@ import { eventually, isolatedConfig, logger, startStack, type Stack } from '../s
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-retcon-'));
 // Small planted data: few factors and light regularisation, not the MovieLens-tuned defaults.
-const config = isolatedConfig('retcon', { ARTIFACTS_DIR: artifactsDir, ALS_ITERATIONS: '10', ALS_FACTORS: '8', ALS_REGULARIZATION: '0.1', ALS_ALPHA: '10', QUEUE_PREFIX: `q-${Date.now()}` });
+const config = isolatedConfig('retcon', {
+  ARTIFACTS_DIR: artifactsDir,
+  ALS_ITERATIONS: '10',
+  ALS_FACTORS: '8',
+  ALS_REGULARIZATION: '0.1',
+  ALS_ALPHA: '10',
+  QUEUE_PREFIX: `q-${Date.now()}`,
+});
 const tenant = `rc-${config.suffix}`.replace(/_/g, '-');
 let producer: EventProducer;
 let stack: Stack;
@@ -40,11 +54,27 @@ let worker: Worker;
 let events: QueueEvents;
 
 let seq = 0;
-const click = (user: string, item: string): InteractionEvent => ({ type: 'click', eventId: `r-${seq++}`, tenant, userId: user, itemId: item, timestamp: Date.UTC(2026, 3, 1) + seq * 1000, context: {}, recommendationId: null });
+const click = (user: string, item: string): InteractionEvent => ({
+  type: 'click',
+  eventId: `r-${seq++}`,
+  tenant,
+  userId: user,
+  itemId: item,
+  timestamp: Date.UTC(2026, 3, 1) + seq * 1000,
+  context: {},
+  recommendationId: null,
+});
 
 async function feed(user: string) {
   const res = await fetch(`${reader.url}/v1/feeds/${user}?tenant=${tenant}&k=3`);
-  return { status: res.status, body: (await res.json()) as { indexVersion: string; modelVersion: string; items: { itemId: string; source: string }[] } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      indexVersion: string;
+      modelVersion: string;
+      items: { itemId: string; source: string }[];
+    },
+  };
 }
 
 async function runRetcon(): Promise<string> {
@@ -63,7 +93,11 @@ beforeAll(async () => {
 
   const history: InteractionEvent[] = [];
   for (let u = 0; u < 15; u++) {
-    for (const [p, side] of [['a', 'A'], ['b', 'B']] as const) for (let j = 0; j < 8; j++) history.push(click(`${p}${u}`, `${side}${(u + j) % 12}`));
+    for (const [p, side] of [
+      ['a', 'A'],
+      ['b', 'B'],
+    ] as const)
+      for (let j = 0; j < 8; j++) history.push(click(`${p}${u}`, `${side}${(u + j) % 12}`));
   }
   await producer.send(history);
   await stack.caughtUp();
@@ -82,7 +116,12 @@ describe('retcon and hot swap', () => {
     const version = await runRetcon();
     expect(version).toMatch(/^idx-[0-9a-f]{16}$/);
     expect(await redis.get(indexCurrentKey(tenant))).toBe(version);
-    await eventually('reader on the new index', async () => (await feed('a3')).body.indexVersion, (v) => v === version, 30_000);
+    await eventually(
+      'reader on the new index',
+      async () => (await feed('a3')).body.indexVersion,
+      (v) => v === version,
+      30_000,
+    );
     const f = await feed('a3');
     const ann = f.body.items.filter((i) => i.source === 'ann');
     expect(ann.length).toBeGreaterThan(0);
@@ -94,13 +133,21 @@ describe('retcon and hot swap', () => {
     expect(index.has('A-new')).toBe(false);
     await producer.send(['a0', 'a1', 'a2', 'a5', 'a6'].map((u) => click(u, 'A-new')));
     await stack.caughtUp();
-    await eventually('upsert into the live index', async () => reader.indexes.get(tenant)!.has('A-new'), (v) => v, 30_000);
+    await eventually(
+      'upsert into the live index',
+      async () => reader.indexes.get(tenant)!.has('A-new'),
+      (v) => v,
+      30_000,
+    );
     const version = (await models.currentVersion(tenant))!;
     const vector = (await models.itemVectors(tenant, version, ['A-new'])).get('A-new')!;
     const live = reader.indexes.get(tenant)!;
     const hit = live.search(vector, live.size).find((h) => h.itemId === 'A-new');
     expect(hit).toBeDefined(); // retrievable, scored by its dot product with the query (here: with itself)
-    expect(hit!.score).toBeCloseTo(vector.reduce((s, x) => s + x * x, 0), 2);
+    expect(hit!.score).toBeCloseTo(
+      vector.reduce((s, x) => s + x * x, 0),
+      2,
+    );
     expect(reader.indexes.upserts).toBeGreaterThan(0);
   });
 
@@ -124,7 +171,12 @@ describe('retcon and hot swap', () => {
       await stack.caughtUp();
       next = await runRetcon();
       expect(next).not.toBe(before);
-      await eventually('load loop sees the new version', async () => versions.at(-1), (v) => v === next, 30_000);
+      await eventually(
+        'load loop sees the new version',
+        async () => versions.at(-1),
+        (v) => v === next,
+        30_000,
+      );
     } finally {
       stop = true;
       await Promise.all(loops);
@@ -138,21 +190,39 @@ describe('retcon and hot swap', () => {
   it('rebuilds the index when a new model version is trained, and on a schedule', async () => {
     const retconQ = retconQueue(config);
     const alsQ = alsQueue(config);
-    const als = startAlsWorker(config, { config, clickhouse, models, scalerVersion: async () => null, logger }, async (_r, t) => {
-      await enqueueRetcon(retconQ, { tenant: t });
-    });
+    const als = startAlsWorker(
+      config,
+      { config, clickhouse, models, scalerVersion: async () => null, logger },
+      async (_r, t) => {
+        await enqueueRetcon(retconQ, { tenant: t });
+      },
+    );
     try {
       const job = await enqueueAlsTraining(alsQ, { tenant });
       const trained = await job.waitUntilFinished(als.events, 120_000);
       const manifestOf = async () => {
         const v = await redis.get(indexCurrentKey(tenant));
-        return v ? (JSON.parse(readFileSync(join(partitionDir(artifactsDir, tenant), v, 'manifest.json'), 'utf8')) as { sources: { als: string } }) : null;
+        return v
+          ? (JSON.parse(readFileSync(join(partitionDir(artifactsDir, tenant), v, 'manifest.json'), 'utf8')) as {
+              sources: { als: string };
+            })
+          : null;
       };
-      await eventually('index rebuilt with the new model', manifestOf, (m) => m?.sources.als === trained.version, 60_000);
+      await eventually(
+        'index rebuilt with the new model',
+        manifestOf,
+        (m) => m?.sources.als === trained.version,
+        60_000,
+      );
 
       const completed = await retconQ.getCompletedCount();
       await scheduleRetcon(retconQ, tenant, 500);
-      await eventually('a scheduled retcon ran', () => retconQ.getCompletedCount(), (n) => n > completed, 30_000);
+      await eventually(
+        'a scheduled retcon ran',
+        () => retconQ.getCompletedCount(),
+        (n) => n > completed,
+        30_000,
+      );
       await retconQ.removeJobScheduler(`retcon-schedule-${tenant}`);
     } finally {
       await als.worker.close();
@@ -172,7 +242,12 @@ describe('retcon and hot swap', () => {
     writeFileSync(join(dir, bad, 'index.hnsw'), 'truncated');
     const rejections = reader.indexes.rejections;
     await announceIndex(redis, { partition: tenant, version: bad });
-    await eventually('refusal', async () => reader.indexes.rejections, (n) => n === rejections + 1, 30_000);
+    await eventually(
+      'refusal',
+      async () => reader.indexes.rejections,
+      (n) => n === rejections + 1,
+      30_000,
+    );
     const f = await feed('a3');
     expect(f.status).toBe(200);
     expect(f.body.indexVersion).toBe(current);
@@ -186,10 +261,15 @@ describe('retcon over a real log', () => {
   const real = `rc-tb-${config.suffix}`.replace(/_/g, '-');
   const LINES = 3000;
 
-  it('builds an index of the slice\'s catalogue and the reader swaps to it under load, failing no request', async () => {
-    if (!existsSync(config.demo.logPath)) throw new Error(`the Taobao log is missing at ${config.demo.logPath} (set DEMO_LOG_PATH)`);
+  it("builds an index of the slice's catalogue and the reader swaps to it under load, failing no request", async () => {
+    if (!existsSync(config.demo.logPath))
+      throw new Error(`the Taobao log is missing at ${config.demo.logPath} (set DEMO_LOG_PATH)`);
     const catalog = await readTaobaoCatalog(config.demo.logPath, real, Date.now(), LINES);
-    const items = await ItemProducer.connect(stack.kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.items);
+    const items = await ItemProducer.connect(
+      stack.kafka,
+      new SchemaRegistryClient(config.schemaRegistryUrl),
+      config.topics.items,
+    );
     await items.send(catalog.items);
     await items.disconnect();
     const log: InteractionEvent[] = [];
@@ -219,7 +299,12 @@ describe('retcon over a real log', () => {
       const queue = retconQueue(config);
       result = await (await enqueueRetcon(queue, { tenant: real })).waitUntilFinished(events, 120_000);
       await queue.close();
-      await eventually('the load loop sees the new index', async () => versions.at(-1), (v) => v === result.version, 30_000);
+      await eventually(
+        'the load loop sees the new index',
+        async () => versions.at(-1),
+        (v) => v === result.version,
+        30_000,
+      );
     } finally {
       stop = true;
       await Promise.all(loops);
@@ -232,4 +317,3 @@ describe('retcon over a real log', () => {
     expect(new Set(versions.filter((v) => v !== 'exact' && v !== 'redis-live'))).toEqual(new Set([result.version]));
   });
 });
-

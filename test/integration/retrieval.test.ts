@@ -41,12 +41,27 @@ interface FeedBody {
   error?: string;
 }
 
-async function feed(tenant: string, user: string, body: Record<string, unknown> = {}): Promise<{ status: number; body: FeedBody }> {
-  const res = await fetch(`${stack.reader.url}/v1/feeds`, { method: 'POST', headers: { authorization: `Bearer ${keys[tenant]}`, 'content-type': 'application/json' }, body: JSON.stringify({ user, k: 10, ...body }) });
+async function feed(
+  tenant: string,
+  user: string,
+  body: Record<string, unknown> = {},
+): Promise<{ status: number; body: FeedBody }> {
+  const res = await fetch(`${stack.reader.url}/v1/feeds`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys[tenant]}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ user, k: 10, ...body }),
+  });
   return { status: res.status, body: (await res.json()) as FeedBody };
 }
 
-const item = (tenant: string, itemId: string, genre: string, price: number, createdAt: number, extra: Record<string, string[]> = {}): CatalogItem => ({
+const item = (
+  tenant: string,
+  itemId: string,
+  genre: string,
+  price: number,
+  createdAt: number,
+  extra: Record<string, string[]> = {},
+): CatalogItem => ({
   tenant,
   itemId,
   attributes: { genres: [genre], title: [`${genre} story ${itemId}`], ...extra },
@@ -55,7 +70,16 @@ const item = (tenant: string, itemId: string, genre: string, price: number, crea
   updatedAt: Date.now(),
   deleted: false,
 });
-const click = (tenant: string, user: string, itemId: string): InteractionEvent => ({ type: 'click', eventId: `${tenant}-${seq++}`, tenant, userId: user, itemId, timestamp: t0 + seq * 1000, context: {}, recommendationId: null });
+const click = (tenant: string, user: string, itemId: string): InteractionEvent => ({
+  type: 'click',
+  eventId: `${tenant}-${seq++}`,
+  tenant,
+  userId: user,
+  itemId,
+  timestamp: t0 + seq * 1000,
+  context: {},
+  recommendationId: null,
+});
 
 async function catalogCaughtUp(): Promise<void> {
   await waitForCaughtUp(stack.admin, [`test-${config.suffix}-catalog`], config.topics.items, 60_000);
@@ -63,7 +87,11 @@ async function catalogCaughtUp(): Promise<void> {
 
 beforeAll(async () => {
   stack = await startStack(config);
-  items = await ItemProducer.connect(stack.kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.items);
+  items = await ItemProducer.connect(
+    stack.kafka,
+    new SchemaRegistryClient(config.schemaRegistryUrl),
+    config.topics.items,
+  );
   // two tastes in the tenant (action A*, drama B*), one in the community (comedy C*), 36 items each
   const catalog: CatalogItem[] = [];
   for (let i = 0; i < 36; i++) {
@@ -75,7 +103,11 @@ beforeAll(async () => {
   const events: InteractionEvent[] = [];
   for (let u = 0; u < 24; u++) {
     for (let j = 0; j < 12; j++) {
-      events.push(click(T, `a${u}`, `A${Math.floor(rand() * 36)}`), click(T, `b${u}`, `B${Math.floor(rand() * 36)}`), click(COMMUNITY, `c${u}`, `C${(u + j * 3) % 36}`));
+      events.push(
+        click(T, `a${u}`, `A${Math.floor(rand() * 36)}`),
+        click(T, `b${u}`, `B${Math.floor(rand() * 36)}`),
+        click(COMMUNITY, `c${u}`, `C${(u + j * 3) % 36}`),
+      );
     }
   }
   await stack.producer.send(events);
@@ -84,12 +116,22 @@ beforeAll(async () => {
   const { clickhouse, redis, models, artifacts } = stack;
   const c = config;
   for (const partition of [T, COMMUNITY]) {
-    await trainTenantAls({ config: c, clickhouse, models, scalerVersion: async () => null, logger }, { tenant: partition });
-    retcons[partition] = (await retconTenant({ config: c, clickhouse, redis, models, artifacts, logger }, { tenant: partition })).result;
+    await trainTenantAls(
+      { config: c, clickhouse, models, scalerVersion: async () => null, logger },
+      { tenant: partition },
+    );
+    retcons[partition] = (
+      await retconTenant({ config: c, clickhouse, redis, models, artifacts, logger }, { tenant: partition })
+    ).result;
   }
   for (const t of [T, NEW]) keys[t] = await createApiKey(redis, t);
   for (const partition of [T, COMMUNITY]) {
-    await eventually(`reader on ${partition}'s index`, async () => stack.reader.indexes.get(partition)?.manifest.version, (v) => v === retcons[partition]!.version, 30_000);
+    await eventually(
+      `reader on ${partition}'s index`,
+      async () => stack.reader.indexes.get(partition)?.manifest.version,
+      (v) => v === retcons[partition]!.version,
+      30_000,
+    );
   }
 }, 240_000);
 
@@ -128,10 +170,17 @@ describe('retrieval rails and exact filters', () => {
     expect(drama.body.items.length).toBe(10);
     expect(drama.body.items.every((i) => i.itemId.startsWith('B'))).toBe(true); // an action fan, constrained to drama
     const cheap = await feed(T, 'b2', { where: { price: { max: 15 } } });
-    const records = await readCatalogItems(stack.redis, T, cheap.body.items.map((i) => i.itemId));
+    const records = await readCatalogItems(
+      stack.redis,
+      T,
+      cheap.body.items.map((i) => i.itemId),
+    );
     expect(cheap.body.items.length).toBeGreaterThan(0);
     for (const rec of records.values()) expect(rec!.numeric.price).toBeLessThanOrEqual(15);
-    const get = await fetch(`${stack.reader.url}/v1/feeds/a3?k=5&where=${encodeURIComponent(JSON.stringify({ genres: ['drama'] }))}`, { headers: { authorization: `Bearer ${keys[T]}` } });
+    const get = await fetch(
+      `${stack.reader.url}/v1/feeds/a3?k=5&where=${encodeURIComponent(JSON.stringify({ genres: ['drama'] }))}`,
+      { headers: { authorization: `Bearer ${keys[T]}` } },
+    );
     expect(((await get.json()) as FeedBody).items.every((i) => i.itemId.startsWith('B'))).toBe(true);
     const bad = await feed(T, 'a3', { where: { price: { min: 9, max: 1 } } });
     expect(bad).toMatchObject({ status: 400, body: { field: 'where', error: 'where: price: min is above max' } });
@@ -143,18 +192,30 @@ describe('retrieval rails and exact filters', () => {
     const top = (await feed(T, 'a5')).body.items.find((i) => i.source === 'ann')!.itemId;
     const rec = (await readCatalogItems(stack.redis, T, [top])).get(top)!;
     await items.send([{ ...rec, deleted: true, updatedAt: Math.max(Date.now(), rec.updatedAt + 1) }]);
-    await eventually('the live index drops it', async () => stack.reader.indexes.get(T)!.has(top), (has) => !has, 15_000);
-    for (const user of ['a5', 'a6', 'a7', 'b1']) expect((await feed(T, user, { k: 30 })).body.items.map((i) => i.itemId)).not.toContain(top);
+    await eventually(
+      'the live index drops it',
+      async () => stack.reader.indexes.get(T)!.has(top),
+      (has) => !has,
+      15_000,
+    );
+    for (const user of ['a5', 'a6', 'a7', 'b1'])
+      expect((await feed(T, user, { k: 30 })).body.items.map((i) => i.itemId)).not.toContain(top);
   });
 
   it('makes a brand-new item retrievable by its content embedding within seconds, and offers it on the fresh rail', async () => {
     const latest = t0 + seq * 1000;
     await items.send([item(T, 'A-new', 'action', 20, latest, { collection: ['spring'] })]);
-    await eventually('the live index takes its content vector', async () => stack.reader.indexes.get(T)!.has('A-new'), (has) => has, 15_000);
+    await eventually(
+      'the live index takes its content vector',
+      async () => stack.reader.indexes.get(T)!.has('A-new'),
+      (has) => has,
+      15_000,
+    );
     const viaAnn = await feed(T, 'a4', { k: 1, where: { collection: ['spring'] } });
     expect(viaAnn.body.items).toEqual([expect.objectContaining({ itemId: 'A-new', source: 'ann' })]);
     // its content places it among the action items: an action fan ranks it above a drama fan does
-    const score = async (user: string) => (await feed(T, user, { k: 1, where: { collection: ['spring'] } })).body.items[0]!.score;
+    const score = async (user: string) =>
+      (await feed(T, user, { k: 1, where: { collection: ['spring'] } })).body.items[0]!.score;
     expect(await score('a4')).toBeGreaterThan(await score('b4'));
     const drama = await feed(T, 'b4');
     expect(drama.body.items).toContainEqual(expect.objectContaining({ itemId: 'A-new', source: 'fresh' }));
@@ -181,7 +242,8 @@ describe('community fallback', () => {
     for (let i = 0; i < 1000; i++) {
       const tenant = pick([T, NEW]);
       const body: Record<string, unknown> = { k: 1 + Math.floor(rand() * 20) };
-      if (rand() < 0.3) body.where = pick([{ genres: ['action'] }, { genres: ['comedy', 'drama'] }, { price: { max: 30 } }]);
+      if (rand() < 0.3)
+        body.where = pick([{ genres: ['action'] }, { genres: ['comedy', 'drama'] }, { price: { max: 30 } }]);
       if (rand() < 0.3) body.seedItems = [pick(['A1', 'B2', 'C3', 'C6'])];
       const f = await feed(tenant, pick(['a1', 'b1', 'c1', 'nobody']), body);
       if (f.status === 404) continue; // a user with no activity in the tenant
@@ -193,23 +255,46 @@ describe('community fallback', () => {
 });
 
 describe('re-ranking', () => {
-  it('applies a request\'s business rules: pin, exclude and boost by attribute', async () => {
+  it("applies a request's business rules: pin, exclude and boost by attribute", async () => {
     const pinned = await feed(T, 'a3', { k: 5, rules: { pin: ['B30'] } });
     expect(pinned.body.items[0]).toMatchObject({ itemId: 'B30', source: 'pinned', propensity: 1 });
     const noDrama = await feed(T, 'b3', { k: 10, rules: { exclude: [{ attribute: 'genres', values: ['drama'] }] } });
     expect(noDrama.body.items.length).toBe(10);
     expect(noDrama.body.items.filter((i) => i.itemId.startsWith('B'))).toEqual([]);
-    const boosted = await feed(T, 'a3', { k: 5, rules: { boost: [{ attribute: 'genres', value: 'drama', factor: 50 }] } });
+    const boosted = await feed(T, 'a3', {
+      k: 5,
+      rules: { boost: [{ attribute: 'genres', value: 'drama', factor: 50 }] },
+    });
     expect(boosted.body.items[0]!.itemId.startsWith('B')).toBe(true); // a drama item now leads an action fan's feed
     const bad = await feed(T, 'a3', { rules: { boost: [{ attribute: 'genres', value: 'drama', factor: -1 }] } });
     expect(bad).toMatchObject({ status: 400, body: { field: 'rules' } });
   });
 
-  it('explores in the last slots and reports each position\'s propensity', async () => {
-    const exploring = await startReader({ ...config, rerank: { ...config.rerank, config: { ...config.rerank.config, exploration: { kind: 'epsilon-greedy', epsilon: 1, slots: 2 } } } }, logger, createMetrics(false), { groupId: `test-${config.suffix}-explore`, port: 0 });
+  it("explores in the last slots and reports each position's propensity", async () => {
+    const exploring = await startReader(
+      {
+        ...config,
+        rerank: {
+          ...config.rerank,
+          config: { ...config.rerank.config, exploration: { kind: 'epsilon-greedy', epsilon: 1, slots: 2 } },
+        },
+      },
+      logger,
+      createMetrics(false),
+      { groupId: `test-${config.suffix}-explore`, port: 0 },
+    );
     try {
-      await eventually('the exploring reader loads the index', async () => exploring.indexes.get(T)?.manifest.version, (v) => v === retcons[T]!.version, 30_000);
-      const res = await fetch(`${exploring.url}/v1/feeds`, { method: 'POST', headers: { authorization: `Bearer ${keys[T]}`, 'content-type': 'application/json' }, body: JSON.stringify({ user: 'a3', k: 6 }) });
+      await eventually(
+        'the exploring reader loads the index',
+        async () => exploring.indexes.get(T)?.manifest.version,
+        (v) => v === retcons[T]!.version,
+        30_000,
+      );
+      const res = await fetch(`${exploring.url}/v1/feeds`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys[T]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'a3', k: 6 }),
+      });
       const body = (await res.json()) as FeedBody & { items: { propensity: number }[] };
       expect(body.items).toHaveLength(6);
       expect(body.items.slice(0, 4).map((i) => i.propensity)).toEqual([1, 1, 1, 1]);
@@ -240,4 +325,3 @@ describe('cold start', () => {
     expect(warm.body.items.map((i) => i.itemId)).not.toContain('B1'); // what they saw is not offered back
   });
 });
-

@@ -49,9 +49,24 @@ describe('consumer runner', () => {
       },
     };
     await produce(topic, ['v:a', 'v:b', 'v:poison', 'junk', 'v:c']);
-    const r = await runConsumer({ kafka, groupId: `g-${config.suffix}-poison`, topic, dlqTopic: dlq, decode, processor, logger, metrics: createMetrics(false), maxRetries: 2, retryBackoffMs: 20 });
+    const r = await runConsumer({
+      kafka,
+      groupId: `g-${config.suffix}-poison`,
+      topic,
+      dlqTopic: dlq,
+      decode,
+      processor,
+      logger,
+      metrics: createMetrics(false),
+      maxRetries: 2,
+      retryBackoffMs: 20,
+    });
     stops.push(() => r.stop());
-    await eventually('a, b and c processed', async () => [...done].sort(), (d) => d.join() === 'a,b,c');
+    await eventually(
+      'a, b and c processed',
+      async () => [...done].sort(),
+      (d) => d.join() === 'a,b,c',
+    );
     const letters = (await readTopic(config, dlq, 2)).map((m) => parseDeadLetter(m.value));
     expect(letters.map((l) => [l.stage, Buffer.from(l.payload!, 'base64').toString()]).sort()).toEqual([
       ['decode', 'junk'],
@@ -60,7 +75,11 @@ describe('consumer runner', () => {
     expect(letters.find((l) => l.stage === 'process')!.reason).toBe('cannot digest poison');
     const admin = kafka.admin();
     await admin.connect();
-    await eventually('committed past the poison', () => consumerLag(admin, `g-${config.suffix}-poison`, topic), (lag) => lag === 0n);
+    await eventually(
+      'committed past the poison',
+      () => consumerLag(admin, `g-${config.suffix}-poison`, topic),
+      (lag) => lag === 0n,
+    );
     await admin.disconnect();
   });
 
@@ -78,9 +97,25 @@ describe('consumer runner', () => {
       },
     };
     await produce(topic, ['v:1', 'v:2', 'v:3']);
-    const r = await runConsumer({ kafka, groupId: `g-${config.suffix}-outage`, topic, dlqTopic: dlq, decode, processor, logger, metrics: createMetrics(false), maxRetries: 1, retryBackoffMs: 20 });
+    const r = await runConsumer({
+      kafka,
+      groupId: `g-${config.suffix}-outage`,
+      topic,
+      dlqTopic: dlq,
+      decode,
+      processor,
+      logger,
+      metrics: createMetrics(false),
+      maxRetries: 1,
+      retryBackoffMs: 20,
+    });
     stops.push(() => r.stop());
-    await eventually('all records processed after the outage', async () => done.size, (n) => n === 3, 90_000);
+    await eventually(
+      'all records processed after the outage',
+      async () => done.size,
+      (n) => n === 3,
+      90_000,
+    );
     const admin = kafka.admin();
     await admin.connect();
     const dlqOffsets = await admin.fetchTopicOffsets(dlq);
@@ -107,14 +142,34 @@ describe('consumer runner', () => {
       },
     };
     await produce(topic, values);
-    const r = await runConsumer({ kafka, groupId: `g-${config.suffix}-recovering`, topic, dlqTopic: dlq, decode, processor, logger, metrics: createMetrics(false), maxRetries: 1, retryBackoffMs: 20 });
+    const r = await runConsumer({
+      kafka,
+      groupId: `g-${config.suffix}-recovering`,
+      topic,
+      dlqTopic: dlq,
+      decode,
+      processor,
+      logger,
+      metrics: createMetrics(false),
+      maxRetries: 1,
+      retryBackoffMs: 20,
+    });
     stops.push(() => r.stop());
-    await eventually('every record processed', async () => done.size, (n) => n === values.length, 60_000);
+    await eventually(
+      'every record processed',
+      async () => done.size,
+      (n) => n === values.length,
+      60_000,
+    );
     // 2 whole-batch attempts, 2 failed singles, ~log2(200) growing slices, the 2 failed records once more
     expect(calls).toBeLessThan(20);
     const admin = kafka.admin();
     await admin.connect();
-    await eventually('committed', () => consumerLag(admin, `g-${config.suffix}-recovering`, topic), (lag) => lag === 0n);
+    await eventually(
+      'committed',
+      () => consumerLag(admin, `g-${config.suffix}-recovering`, topic),
+      (lag) => lag === 0n,
+    );
     const dlqOffsets = await admin.fetchTopicOffsets(dlq);
     await admin.disconnect();
     expect(dlqOffsets.reduce((s, p) => s + Number(p.high), 0)).toBe(0);

@@ -32,7 +32,6 @@ let publisher: ScalerPublisher;
 let running: RunningConsumer;
 const groupId = `test-${config.suffix}-scaler`;
 
-
 function conversions(n: number, offset: number, meanPrice: number, seed: number): InteractionEvent[] {
   const rand = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => ({
@@ -56,7 +55,18 @@ beforeAll(async () => {
   store = new ArtifactStore(mkdtempSync(join(tmpdir(), 'rankstream-artifacts-')));
   publisher = new ScalerPublisher(redis, store, policy);
   // publishing is driven by the test (interval far away) so decisions are deterministic
-  running = await runConsumer({ kafka, groupId, topic: config.topics.events, dlqTopic: config.topics.eventsDlq, decode: (m) => decodeEvent(registry, m), processor: new ScalerProcessor(redis, publisher, 3_600_000, logger), logger, metrics: createMetrics(false), maxRetries: 2, retryBackoffMs: 20 });
+  running = await runConsumer({
+    kafka,
+    groupId,
+    topic: config.topics.events,
+    dlqTopic: config.topics.eventsDlq,
+    decode: (m) => decodeEvent(registry, m),
+    processor: new ScalerProcessor(redis, publisher, 3_600_000, logger),
+    logger,
+    metrics: createMetrics(false),
+    maxRetries: 2,
+    retryBackoffMs: 20,
+  });
 });
 
 afterAll(async () => {
@@ -101,7 +111,10 @@ describe('scaler', () => {
 
   it('holds a candidate without enough samples, then one that did not move, and promotes a real shift with its drift', async () => {
     await produce(conversions(100, 10_000, 100, 2));
-    expect((await publisher.publish(tenant)).decision).toMatchObject({ promote: false, reason: 'insufficient-samples' });
+    expect((await publisher.publish(tenant)).decision).toMatchObject({
+      promote: false,
+      reason: 'insufficient-samples',
+    });
 
     await produce(conversions(1000, 20_000, 100, 3));
     const same = await publisher.publish(tenant);

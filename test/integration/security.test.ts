@@ -12,7 +12,15 @@ import { createLogger } from '../../platform/logger.ts';
 import { createMetrics, type Metrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
 import { startProcessors, type RunningProcessors } from '../../apps/processors.ts';
-import { apiKeyId, createApiKey, hashApiKey, listApiKeys, resolveApiKey, revokeApiKey, revokeApiKeyById } from '../../state/api-keys.ts';
+import {
+  apiKeyId,
+  createApiKey,
+  hashApiKey,
+  listApiKeys,
+  resolveApiKey,
+  revokeApiKey,
+  revokeApiKeyById,
+} from '../../state/api-keys.ts';
 import { rateLimitKey } from '../../state/rate-limits.ts';
 import { startReader, type RunningReader } from '../../apps/reader.ts';
 import { createKafka } from '../../streams/kafka.ts';
@@ -59,11 +67,19 @@ interface FeedBody {
   error?: string;
 }
 
-async function call(reader: RunningReader, path: string, init: { key?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+async function call(
+  reader: RunningReader,
+  path: string,
+  init: { key?: string; headers?: Record<string, string>; body?: unknown } = {},
+) {
   const headers: Record<string, string> = { ...init.headers };
   if (init.key) headers.authorization = `Bearer ${init.key}`;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${reader.url}${path}`, { method: init.body === undefined ? 'GET' : 'POST', headers, ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }) });
+  const res = await fetch(`${reader.url}${path}`, {
+    method: init.body === undefined ? 'GET' : 'POST',
+    headers,
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
   return { status: res.status, headers: res.headers, body: (await res.json()) as FeedBody };
 }
 
@@ -71,12 +87,26 @@ beforeAll(async () => {
   await provision(config, logger);
   redis = createRedis(config);
   processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
-  for (const [i, m] of metrics.entries()) readers.push(await startReader(config, logger, m, { groupId: `test-${config.suffix}-reader-${i}`, port: 0 }));
-  unlimited = await startReader({ ...config, rateLimit: { perS: 0, burst: 1 } }, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader-open`, port: 0 });
+  for (const [i, m] of metrics.entries())
+    readers.push(await startReader(config, logger, m, { groupId: `test-${config.suffix}-reader-${i}`, port: 0 }));
+  unlimited = await startReader({ ...config, rateLimit: { perS: 0, burst: 1 } }, logger, createMetrics(false), {
+    groupId: `test-${config.suffix}-reader-open`,
+    port: 0,
+  });
   const kafka = createKafka(config, logger);
   const events: InteractionEvent[] = [];
   for (const tenant of [A, B]) {
-    for (let i = 0; i < 60; i++) events.push({ type: 'click', eventId: `${tenant}-${i}`, tenant, userId: `u${i % 4}`, itemId: `${tenant}-item-${i % 6}`, timestamp: Date.UTC(2026, 4, 1) + i, context: {}, recommendationId: null });
+    for (let i = 0; i < 60; i++)
+      events.push({
+        type: 'click',
+        eventId: `${tenant}-${i}`,
+        tenant,
+        userId: `u${i % 4}`,
+        itemId: `${tenant}-item-${i % 6}`,
+        timestamp: Date.UTC(2026, 4, 1) + i,
+        context: {},
+        recommendationId: null,
+      });
   }
   await sendEventsAndWait(config, kafka, events);
 });
@@ -103,7 +133,8 @@ describe('API keys at rest and their rotation', () => {
     const newKey = await key(A);
     expect(newKey).not.toBe(oldKey);
     for (const r of [r1, r2]) {
-      for (const k of [oldKey, newKey]) expect(await call(r, '/v1/feeds/u1?k=3', { key: k })).toMatchObject({ status: 200, body: { tenant: A } });
+      for (const k of [oldKey, newKey])
+        expect(await call(r, '/v1/feeds/u1?k=3', { key: k })).toMatchObject({ status: 200, body: { tenant: A } });
     }
     const listed = await listApiKeys(redis, A);
     expect(listed.map((k) => k.id).sort()).toEqual([apiKeyId(hashApiKey(oldKey)), apiKeyId(hashApiKey(newKey))].sort());
@@ -111,7 +142,10 @@ describe('API keys at rest and their rotation', () => {
     // revoke the old one: refused at once on both readers (no cache), the new one unaffected
     expect(await revokeApiKey(redis, oldKey)).toBe(true);
     for (const r of [r1, r2]) {
-      expect(await call(r, '/v1/feeds/u1?k=3', { key: oldKey })).toMatchObject({ status: 401, body: { field: 'authorization' } });
+      expect(await call(r, '/v1/feeds/u1?k=3', { key: oldKey })).toMatchObject({
+        status: 401,
+        body: { field: 'authorization' },
+      });
       expect((await call(r, '/v1/feeds/u1?k=3', { key: newKey })).status).toBe(200);
     }
     expect(await revokeApiKey(redis, oldKey)).toBe(false);
@@ -135,7 +169,11 @@ describe('API keys at rest and their rotation', () => {
     const listed = await run('npx', ['tsx', 'cli/keys.ts', 'list', '--tenant', B], { env });
     expect(listed.stdout).toContain(apiKeyId(hashApiKey(cliKey)));
     expect(listed.stdout + listed.stderr).not.toContain(cliKey.slice(4));
-    const revoked = await run('npx', ['tsx', 'cli/keys.ts', 'revoke', '--tenant', B, '--id', apiKeyId(hashApiKey(cliKey))], { env });
+    const revoked = await run(
+      'npx',
+      ['tsx', 'cli/keys.ts', 'revoke', '--tenant', B, '--id', apiKeyId(hashApiKey(cliKey))],
+      { env },
+    );
     expect(revoked.stderr.trim()).toBe('revoked');
     expect(await resolveApiKey(redis, cliKey)).toBeNull();
   }, 60_000);
@@ -154,22 +192,58 @@ describe('the tenant comes from the key', () => {
     expect(other.body.tenant).toBe(B);
     for (const i of other.body.items!) expect(i.itemId.startsWith(`${B}-`)).toBe(true);
 
-    expect(await call(r, `/v1/feeds/u1?tenant=${B}`, { key: a })).toMatchObject({ status: 403, body: { field: 'tenant' } });
-    expect(await call(r, '/v1/feeds', { key: a, body: { tenant: B, user: 'u1' } })).toMatchObject({ status: 403, body: { field: 'tenant' } });
-    expect(await call(r, '/v1/feeds', { key: a, body: { tenant: null, user: 'u1' } })).toMatchObject({ status: 403, body: { field: 'tenant' } });
-    expect(await call(r, '/v1/feeds', { key: a, body: { tenant: A, user: 'u1' } })).toMatchObject({ status: 200, body: { tenant: A } });
-    expect(await call(r, '/v1/feeds', { key: a, body: { user: 'u1' } })).toMatchObject({ status: 200, body: { tenant: A } });
-    expect(await call(r, '/v1/feeds/u1', { key: a, headers: { 'x-tenant': B, 'x-rankstream-tenant': B } })).toMatchObject({ status: 200, body: { tenant: A } });
+    expect(await call(r, `/v1/feeds/u1?tenant=${B}`, { key: a })).toMatchObject({
+      status: 403,
+      body: { field: 'tenant' },
+    });
+    expect(await call(r, '/v1/feeds', { key: a, body: { tenant: B, user: 'u1' } })).toMatchObject({
+      status: 403,
+      body: { field: 'tenant' },
+    });
+    expect(await call(r, '/v1/feeds', { key: a, body: { tenant: null, user: 'u1' } })).toMatchObject({
+      status: 403,
+      body: { field: 'tenant' },
+    });
+    expect(await call(r, '/v1/feeds', { key: a, body: { tenant: A, user: 'u1' } })).toMatchObject({
+      status: 200,
+      body: { tenant: A },
+    });
+    expect(await call(r, '/v1/feeds', { key: a, body: { user: 'u1' } })).toMatchObject({
+      status: 200,
+      body: { tenant: A },
+    });
+    expect(
+      await call(r, '/v1/feeds/u1', { key: a, headers: { 'x-tenant': B, 'x-rankstream-tenant': B } }),
+    ).toMatchObject({ status: 200, body: { tenant: A } });
     // Authorization wins over x-api-key when both are sent
-    expect(await call(r, '/v1/feeds/u1', { key: a, headers: { 'x-api-key': b } })).toMatchObject({ status: 200, body: { tenant: A } });
-    expect(await call(r, '/v1/feeds/u1', { headers: { 'x-api-key': b } })).toMatchObject({ status: 200, body: { tenant: B } });
+    expect(await call(r, '/v1/feeds/u1', { key: a, headers: { 'x-api-key': b } })).toMatchObject({
+      status: 200,
+      body: { tenant: A },
+    });
+    expect(await call(r, '/v1/feeds/u1', { headers: { 'x-api-key': b } })).toMatchObject({
+      status: 200,
+      body: { tenant: B },
+    });
     // without a key nothing is served, whatever the request names
     expect(await call(r, `/v1/feeds/u1?tenant=${A}`)).toMatchObject({ status: 401, body: { field: 'authorization' } });
-    expect(await call(r, '/v1/feeds', { body: { tenant: A, user: 'u1' } })).toMatchObject({ status: 401, body: { field: 'authorization' } });
-    expect(await call(r, `/v1/feeds/u1?tenant=${A}`, { headers: { authorization: `Basic ${Buffer.from(`${A}:x`).toString('base64')}` } })).toMatchObject({ status: 401, body: { field: 'authorization' } });
+    expect(await call(r, '/v1/feeds', { body: { tenant: A, user: 'u1' } })).toMatchObject({
+      status: 401,
+      body: { field: 'authorization' },
+    });
+    expect(
+      await call(r, `/v1/feeds/u1?tenant=${A}`, {
+        headers: { authorization: `Basic ${Buffer.from(`${A}:x`).toString('base64')}` },
+      }),
+    ).toMatchObject({ status: 401, body: { field: 'authorization' } });
     // features
-    expect(await call(r, `/v1/users/u1/features?tenant=${B}`, { key: a })).toMatchObject({ status: 403, body: { field: 'tenant' } });
-    expect(await call(r, `/v1/items/${B}-item-1/features?tenant=${B}`, { key: a })).toMatchObject({ status: 403, body: { field: 'tenant' } });
+    expect(await call(r, `/v1/users/u1/features?tenant=${B}`, { key: a })).toMatchObject({
+      status: 403,
+      body: { field: 'tenant' },
+    });
+    expect(await call(r, `/v1/items/${B}-item-1/features?tenant=${B}`, { key: a })).toMatchObject({
+      status: 403,
+      body: { field: 'tenant' },
+    });
     expect(await call(r, '/v1/users/u1/features', { key: a })).toMatchObject({ status: 200, body: { tenant: A } });
     expect(await call(r, `/v1/users/u1/features?tenant=${A}`)).toMatchObject({ status: 401 });
   });
@@ -180,10 +254,19 @@ describe('rate limit per API key', () => {
     const [r1, r2] = readers as [RunningReader, RunningReader];
     const limited = await key(A);
     const spare = await key(A);
-    const refusedCount = async () => (await Promise.all(metrics.map(async (m) => (await m.rateLimited.get()).values.filter((v) => v.labels.tenant === A).reduce((s, v) => s + v.value, 0)))).reduce((s, n) => s + n, 0);
+    const refusedCount = async () =>
+      (
+        await Promise.all(
+          metrics.map(async (m) =>
+            (await m.rateLimited.get()).values.filter((v) => v.labels.tenant === A).reduce((s, v) => s + v.value, 0),
+          ),
+        )
+      ).reduce((s, n) => s + n, 0);
     const refusedBefore = await refusedCount();
     const started = Date.now();
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => call(i % 2 === 0 ? r1 : r2, '/v1/feeds/u2?k=2', { key: limited })));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => call(i % 2 === 0 ? r1 : r2, '/v1/feeds/u2?k=2', { key: limited })),
+    );
     const elapsedS = (Date.now() - started) / 1000;
     const ok = results.filter((r) => r.status === 200);
     const refused = results.filter((r) => r.status === 429);
@@ -201,7 +284,9 @@ describe('rate limit per API key', () => {
     expect((await call(r1, '/v1/feeds/u2?k=2', { key: 'rsk_unknown' })).status).toBe(401);
     // the bucket holds the key's hash, not the key, and expires once idle
     expect(await redis.exists(rateLimitKey(hashApiKey(limited)))).toBe(1);
-    expect(await redis.pttl(rateLimitKey(hashApiKey(limited)))).toBeLessThanOrEqual(Math.ceil((RATE.burst / RATE.perS) * 1000) + 1000);
+    expect(await redis.pttl(rateLimitKey(hashApiKey(limited)))).toBeLessThanOrEqual(
+      Math.ceil((RATE.burst / RATE.perS) * 1000) + 1000,
+    );
     // after Retry-After the key is served again
     await new Promise((r) => setTimeout(r, 1000 * Number(refused.at(-1)!.headers.get('retry-after'))));
     expect((await call(r2, '/v1/feeds/u2?k=2', { key: limited })).status).toBe(200);

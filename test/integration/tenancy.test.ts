@@ -19,7 +19,11 @@ const B = name('beta');
 const NEW = name('newcomer');
 const COMMUNITY = name('community');
 const config = { ...base, communityPartition: COMMUNITY };
-const itemsOf: Record<string, string[]> = { [A]: ['a1', 'a2', 'a3', 'a4', 'a5'], [B]: ['b1', 'b2', 'b3', 'b4', 'b5'], [COMMUNITY]: ['c1', 'c2', 'c3', 'c4', 'c5'] };
+const itemsOf: Record<string, string[]> = {
+  [A]: ['a1', 'a2', 'a3', 'a4', 'a5'],
+  [B]: ['b1', 'b2', 'b3', 'b4', 'b5'],
+  [COMMUNITY]: ['c1', 'c2', 'c3', 'c4', 'c5'],
+};
 let redis: Redis;
 let processors: RunningProcessors;
 let reader: RunningReader;
@@ -30,15 +34,30 @@ beforeAll(async () => {
   await provision(config, logger);
   redis = createRedis(config);
   processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
-  reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
-  strict = await startReader({ ...config, authRequired: true }, logger, createMetrics(false), { groupId: `test-${config.suffix}-strict`, port: 0 });
+  reader = await startReader(config, logger, createMetrics(false), {
+    groupId: `test-${config.suffix}-reader`,
+    port: 0,
+  });
+  strict = await startReader({ ...config, authRequired: true }, logger, createMetrics(false), {
+    groupId: `test-${config.suffix}-strict`,
+    port: 0,
+  });
   const kafka = createKafka(config, logger);
   const rand = seededRandom(5);
   const events: InteractionEvent[] = [];
   for (const tenant of [A, B, COMMUNITY]) {
     for (let i = 0; i < 200; i++) {
       const item = itemsOf[tenant]![Math.floor(rand() ** 2 * 5)]!;
-      events.push({ type: 'click', eventId: `${tenant}-${i}`, tenant, userId: `u${i % 10}`, itemId: item, timestamp: Date.UTC(2026, 4, 1) + i, context: {}, recommendationId: null });
+      events.push({
+        type: 'click',
+        eventId: `${tenant}-${i}`,
+        tenant,
+        userId: `u${i % 10}`,
+        itemId: item,
+        timestamp: Date.UTC(2026, 4, 1) + i,
+        context: {},
+        recommendationId: null,
+      });
     }
   }
   await sendEventsAndWait(config, kafka, events);
@@ -54,7 +73,15 @@ afterAll(async () => {
 
 async function get(url: string, path: string, key?: string) {
   const res = await fetch(`${url}${path}`, key ? { headers: { authorization: `Bearer ${key}` } } : {});
-  return { status: res.status, body: (await res.json()) as { tenant?: string; items?: { itemId: string }[]; fallback?: string | null; field?: string } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      tenant?: string;
+      items?: { itemId: string }[];
+      fallback?: string | null;
+      field?: string;
+    },
+  };
 }
 
 describe('tenancy', () => {
@@ -66,13 +93,19 @@ describe('tenancy', () => {
     expect(own.body.fallback).toBeNull();
     const other = await get(reader.url, `/v1/feeds/u1?k=3&tenant=${B}`, keys[A]);
     expect(other).toMatchObject({ status: 403, body: { field: 'tenant' } });
-    expect(await get(reader.url, '/v1/feeds/u1', 'rsk_not-a-key')).toMatchObject({ status: 401, body: { field: 'authorization' } });
+    expect(await get(reader.url, '/v1/feeds/u1', 'rsk_not-a-key')).toMatchObject({
+      status: 401,
+      body: { field: 'authorization' },
+    });
     const features = await get(reader.url, `/v1/users/u1/features?tenant=${B}`, keys[A]);
     expect(features.status).toBe(403);
   });
 
   it('requires a key when configured to, and honours revocation', async () => {
-    expect(await get(strict.url, `/v1/feeds/u1?tenant=${A}`)).toMatchObject({ status: 401, body: { field: 'authorization' } });
+    expect(await get(strict.url, `/v1/feeds/u1?tenant=${A}`)).toMatchObject({
+      status: 401,
+      body: { field: 'authorization' },
+    });
     expect((await get(strict.url, '/v1/feeds/u1', keys[A])).status).toBe(200);
     const temp = await createApiKey(redis, A);
     expect((await get(strict.url, '/v1/feeds/u1', temp)).status).toBe(200);

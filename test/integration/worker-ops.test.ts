@@ -22,7 +22,14 @@ afterAll(async () => {
 /** Starts a worker CLI on any free ops port; resolves once its /readyz answers 200, with its ops URL. */
 async function startWorker(cli: 'als' | 'retcon'): Promise<{ service: Service; url: string }> {
   const env = { ...config.env, RANKSTREAM_LOG_LEVEL: 'info', ALS_WORKER_HTTP_PORT: '0', RETCON_WORKER_HTTP_PORT: '0' };
-  const service = startService(`${cli}-worker`, `cli/${cli}.ts`, ['worker'], env, logDir, 'health and metrics listening');
+  const service = startService(
+    `${cli}-worker`,
+    `cli/${cli}.ts`,
+    ['worker'],
+    env,
+    logDir,
+    'health and metrics listening',
+  );
   services.push(service);
   return { service, url: await waitReady(service, 60_000) };
 }
@@ -41,10 +48,20 @@ describe('worker processes', () => {
       const metrics = await eventually(
         'both attempts failed and counted',
         () => scrape(url),
-        (m) => metricSum(m, 'rankstream_jobs_total', { queue: RETCON_QUEUE, outcome: 'failed' }) === 2 && metricSum(m, 'rankstream_queue_jobs', { queue: RETCON_QUEUE, state: 'failed' }) === 1,
+        (m) =>
+          metricSum(m, 'rankstream_jobs_total', { queue: RETCON_QUEUE, outcome: 'failed' }) === 2 &&
+          metricSum(m, 'rankstream_queue_jobs', { queue: RETCON_QUEUE, state: 'failed' }) === 1,
         60_000,
       );
-      expect(metrics.some((m) => m.name === 'rankstream_queue_jobs' && m.labels.queue === RETCON_QUEUE && m.labels.state === 'waiting' && m.value === 0)).toBe(true);
+      expect(
+        metrics.some(
+          (m) =>
+            m.name === 'rankstream_queue_jobs' &&
+            m.labels.queue === RETCON_QUEUE &&
+            m.labels.state === 'waiting' &&
+            m.value === 0,
+        ),
+      ).toBe(true);
       expect(metricSum(metrics, 'rankstream_job_seconds_count', { queue: RETCON_QUEUE })).toBe(2);
       expect(metrics.some((m) => m.name === 'rankstream_process_resident_memory_bytes')).toBe(true);
     } finally {
@@ -57,11 +74,22 @@ describe('worker processes', () => {
 
   it('ALS worker: ready, with its own queue on /metrics', async () => {
     const { service, url } = await startWorker('als');
-    const report = (await (await fetch(`${url}/readyz`)).json()) as { status: string; checks: Record<string, { ok: boolean }> };
+    const report = (await (await fetch(`${url}/readyz`)).json()) as {
+      status: string;
+      checks: Record<string, { ok: boolean }>;
+    };
     expect(report.status).toBe('ready');
     expect(Object.keys(report.checks).sort()).toEqual(['redis', 'shutdown', 'worker']);
     const metrics = await scrape(url);
-    expect(metrics.some((m) => m.name === 'rankstream_queue_jobs' && m.labels.queue === ALS_QUEUE && m.labels.state === 'waiting' && m.value === 0)).toBe(true);
+    expect(
+      metrics.some(
+        (m) =>
+          m.name === 'rankstream_queue_jobs' &&
+          m.labels.queue === ALS_QUEUE &&
+          m.labels.state === 'waiting' &&
+          m.value === 0,
+      ),
+    ).toBe(true);
     expect(await service.stop()).toBe('exited');
     expect(await service.exited).toBe(0);
   });

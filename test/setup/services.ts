@@ -43,7 +43,9 @@ function exportUrls(project: TestProject, urls: ServiceUrls, mode: ServicesMode)
   process.env.REDIS_URL = urls.redisUrl;
   process.env.CLICKHOUSE_URL = urls.clickhouseUrl;
   project.provide('rankstreamServices', { ...urls, mode });
-  log(`${mode}: kafka ${urls.kafkaBrokers}, registry ${urls.schemaRegistryUrl}, redis ${urls.redisUrl}, clickhouse ${urls.clickhouseUrl}`);
+  log(
+    `${mode}: kafka ${urls.kafkaBrokers}, registry ${urls.schemaRegistryUrl}, redis ${urls.redisUrl}, clickhouse ${urls.clickhouseUrl}`,
+  );
 }
 
 /** testcontainers' runtime discovery, bounded: with no engine it can otherwise spend a while trying strategies. */
@@ -162,9 +164,16 @@ async function startContainers(): Promise<{ urls: ServiceUrls; containers: Start
   const settled = await Promise.allSettled([startKafka(), startRegistry(), startRedis(), startClickHouse()]);
   const containers = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.container] : []));
   const [kafka, registry, redis, clickhouse] = settled;
-  if (kafka?.status !== 'fulfilled' || registry?.status !== 'fulfilled' || redis?.status !== 'fulfilled' || clickhouse?.status !== 'fulfilled') {
+  if (
+    kafka?.status !== 'fulfilled' ||
+    registry?.status !== 'fulfilled' ||
+    redis?.status !== 'fulfilled' ||
+    clickhouse?.status !== 'fulfilled'
+  ) {
     await Promise.all(containers.map((c) => c.stop().catch(() => undefined)));
-    const reasons = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason instanceof Error ? s.reason.message : String(s.reason)] : []));
+    const reasons = settled.flatMap((s) =>
+      s.status === 'rejected' ? [s.reason instanceof Error ? s.reason.message : String(s.reason)] : [],
+    );
     throw new Error(`could not start test containers:\n${reasons.join('\n')}`);
   }
   return {
@@ -207,7 +216,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const { startedByUs } = await ensureServices({ log });
   // Local services always sit at the configured URLs.
   exportUrls(project, configured, 'local');
-  log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s${startedByUs.length > 0 ? `; started ${startedByUs.join(', ')}` : ''}`);
+  log(
+    `ready in ${((Date.now() - t0) / 1000).toFixed(1)}s${startedByUs.length > 0 ? `; started ${startedByUs.join(', ')}` : ''}`,
+  );
   return async () => {
     if (startedByUs.length === 0 || process.env.RANKSTREAM_TEST_KEEP_SERVICES === '1') return;
     log(`stopping ${startedByUs.join(', ')}`);

@@ -3,7 +3,12 @@ import { cpus, totalmem } from 'node:os';
 
 export function machine(): { cpus: number; cpuModel: string; memGiB: number; node: string } {
   const cpu = cpus();
-  return { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version };
+  return {
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+  };
 }
 
 /** The q-quantile of a sample (nearest rank), 0 for an empty one. */

@@ -30,13 +30,19 @@ const isolatedConfigs: Config[] = [];
 export async function removeIsolatedData(): Promise<void> {
   if (process.env.RANKSTREAM_TEST_KEEP_DATA === '1') return;
   for (const config of isolatedConfigs.splice(0)) {
-    const report = await deprovision(config, logger).catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
-    if (Object.values(report).some((v) => !String(v).startsWith('removed'))) logger.warn({ topics: config.topics.events, report }, 'test data not fully removed');
+    const report = await deprovision(config, logger).catch((err: unknown) => ({
+      error: err instanceof Error ? err.message : String(err),
+    }));
+    if (Object.values(report).some((v) => !String(v).startsWith('removed')))
+      logger.warn({ topics: config.topics.events, report }, 'test data not fully removed');
   }
 }
 
 /** A config with its own topics, tables, groups and queues; `env` is what it was loaded from (for a child process). */
-export function isolatedConfig(name: string, overrides: Record<string, string> = {}): Config & { suffix: string; env: Record<string, string | undefined> } {
+export function isolatedConfig(
+  name: string,
+  overrides: Record<string, string> = {},
+): Config & { suffix: string; env: Record<string, string | undefined> } {
   const suffix = `${name}_${randomBytes(4).toString('hex')}`;
   const env = {
     ...process.env,
@@ -52,19 +58,32 @@ export function isolatedConfig(name: string, overrides: Record<string, string> =
   return { ...config, suffix, env };
 }
 
-export async function eventually<T>(what: string, fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {
     last = await fn();
     if (done(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}; last value: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 /** Reads every message currently on a topic (from the beginning) until `count` arrived or the timeout passes. */
-export async function readTopic(config: Config, topic: string, count: number, timeoutMs = 30_000): Promise<KafkaMessage[]> {
+export async function readTopic(
+  config: Config,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<KafkaMessage[]> {
   const kafka = createKafka(config, logger, 'test-reader');
   const consumer = kafka.consumer({ groupId: `test-reader-${randomBytes(4).toString('hex')}` });
   const got: KafkaMessage[] = [];
@@ -76,7 +95,12 @@ export async function readTopic(config: Config, topic: string, count: number, ti
     },
   });
   try {
-    await eventually(`${count} messages on ${topic}`, async () => got.length, (n) => n >= count, timeoutMs);
+    await eventually(
+      `${count} messages on ${topic}`,
+      async () => got.length,
+      (n) => n >= count,
+      timeoutMs,
+    );
   } finally {
     await consumer.disconnect();
   }
@@ -104,14 +128,28 @@ export interface Stack {
  * Produces events to the config's events topic and waits until the named processors of the test's groups
  * (`test-<suffix>-<processor>`, as startStack and the tests start them) have committed them all.
  */
-export async function sendEventsAndWait(config: Config & { suffix: string }, kafka: Kafka, events: InteractionEvent[], processors: readonly string[] = ['features']): Promise<void> {
-  const producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
+export async function sendEventsAndWait(
+  config: Config & { suffix: string },
+  kafka: Kafka,
+  events: InteractionEvent[],
+  processors: readonly string[] = ['features'],
+): Promise<void> {
+  const producer = await EventProducer.connect(
+    kafka,
+    new SchemaRegistryClient(config.schemaRegistryUrl),
+    config.topics.events,
+  );
   await producer.send(events);
   await producer.disconnect();
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await waitForCaughtUp(admin, processors.map((p) => `test-${config.suffix}-${p}`), config.topics.events, 60_000);
+    await waitForCaughtUp(
+      admin,
+      processors.map((p) => `test-${config.suffix}-${p}`),
+      config.topics.events,
+      60_000,
+    );
   } finally {
     await admin.disconnect();
   }
@@ -122,9 +160,16 @@ export async function startStack(config: Config & { suffix: string }): Promise<S
   const kafka = createKafka(config, logger);
   const admin = kafka.admin();
   await admin.connect();
-  const producer = await EventProducer.connect(kafka, new SchemaRegistryClient(config.schemaRegistryUrl), config.topics.events);
+  const producer = await EventProducer.connect(
+    kafka,
+    new SchemaRegistryClient(config.schemaRegistryUrl),
+    config.topics.events,
+  );
   const processors = await startProcessors(config, logger, createMetrics(false), `test-${config.suffix}`);
-  const reader = await startReader(config, logger, createMetrics(false), { groupId: `test-${config.suffix}-reader`, port: 0 });
+  const reader = await startReader(config, logger, createMetrics(false), {
+    groupId: `test-${config.suffix}-reader`,
+    port: 0,
+  });
   const redis = createRedis(config);
   const clickhouse = createClickHouse(config);
   const artifacts = new ArtifactStore(config.artifactsDir);

@@ -33,7 +33,15 @@ export interface LatencyProxyOptions {
 }
 
 /** Forwards `from` to `to`, each chunk delayed (and paced by the bandwidth cap), reporting bytes forwarded and held. */
-function delayedPipe(from: net.Socket, to: net.Socket, delay: () => number, bandwidth: () => number, maxBuffered: number, onBytes: (n: number) => void, onHeld: (n: number) => void): void {
+function delayedPipe(
+  from: net.Socket,
+  to: net.Socket,
+  delay: () => number,
+  bandwidth: () => number,
+  maxBuffered: number,
+  onBytes: (n: number) => void,
+  onHeld: (n: number) => void,
+): void {
   const queue: { chunk: Buffer; due: number }[] = [];
   let held = 0;
   let lastDue = 0;
@@ -56,7 +64,8 @@ function delayedPipe(from: net.Socket, to: net.Socket, delay: () => number, band
     // never earlier than the chunk before it (order is kept when the delay is lowered meanwhile), plus its transfer
     // time under the bandwidth cap
     const bytesPerS = bandwidth();
-    const due = Math.max(performance.now() + delay(), lastDue) + (bytesPerS > 0 ? (1000 * chunk.length) / bytesPerS : 0);
+    const due =
+      Math.max(performance.now() + delay(), lastDue) + (bytesPerS > 0 ? (1000 * chunk.length) / bytesPerS : 0);
     lastDue = due;
     queue.push({ chunk, due });
     held += chunk.length;
@@ -96,8 +105,24 @@ export async function startLatencyProxy(opts: LatencyProxyOptions): Promise<Late
     upstream.on('error', kill);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
-    delayedPipe(client, upstream, () => delayMs, () => bytesPerS, maxBuffered, (n) => void (counters.bytesUp += n), held);
-    delayedPipe(upstream, client, () => delayMs, () => bytesPerS, maxBuffered, (n) => void (counters.bytesDown += n), held);
+    delayedPipe(
+      client,
+      upstream,
+      () => delayMs,
+      () => bytesPerS,
+      maxBuffered,
+      (n) => void (counters.bytesUp += n),
+      held,
+    );
+    delayedPipe(
+      upstream,
+      client,
+      () => delayMs,
+      () => bytesPerS,
+      maxBuffered,
+      (n) => void (counters.bytesDown += n),
+      held,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

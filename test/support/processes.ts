@@ -54,7 +54,8 @@ export function parsePrometheus(text: string): PromSample[] {
     const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    for (const l of (m[2] ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
     out.push({ name: m[1]!, labels, value });
   }
@@ -63,13 +64,16 @@ export function parsePrometheus(text: string): PromSample[] {
 
 /** Sum of a metric's samples whose labels include `where`. */
 export function metricSum(samples: readonly PromSample[], name: string, where: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+  return samples
+    .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
 }
 
 /** Sums of a metric per value of one label. */
 export function metricBy(samples: readonly PromSample[], name: string, label: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const s of samples) if (s.name === name && s.labels[label] !== undefined) out[s.labels[label]] = (out[s.labels[label]] ?? 0) + s.value;
+  for (const s of samples)
+    if (s.name === name && s.labels[label] !== undefined) out[s.labels[label]] = (out[s.labels[label]] ?? 0) + s.value;
   return out;
 }
 
@@ -103,10 +107,21 @@ export interface Service {
  * given environment; its output goes to <logDir>/<name>.log. `urlMessage` is the log line (pino JSON, msg field) whose
  * `url` field is the process's HTTP base URL.
  */
-export function startService(name: string, script: string, args: string[], env: NodeJS.ProcessEnv, logDir: string, urlMessage: string): Service {
+export function startService(
+  name: string,
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logDir: string,
+  urlMessage: string,
+): Service {
   const logPath = join(logDir, `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.log`);
   const log = createWriteStream(logPath);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (child.pid === undefined) throw new Error(`${name}: could not start ${script}`);
   return wrap(name, child, log, logPath, urlMessage);
 }
@@ -115,12 +130,23 @@ export function startService(name: string, script: string, args: string[], env: 
 export function forkService(name: string, script: string, env: NodeJS.ProcessEnv, logDir: string): Service {
   const logPath = join(logDir, `${name}.log`);
   const log = createWriteStream(logPath);
-  const child = fork(join(REPO_ROOT, script), [], { cwd: REPO_ROOT, env, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = fork(join(REPO_ROOT, script), [], {
+    cwd: REPO_ROOT,
+    env,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
   if (child.pid === undefined) throw new Error(`${name}: could not start ${script}`);
   return wrap(name, child, log, logPath, null);
 }
 
-function wrap(name: string, child: ChildProcess, log: NodeJS.WritableStream, logPath: string, urlMessage: string | null): Service {
+function wrap(
+  name: string,
+  child: ChildProcess,
+  log: NodeJS.WritableStream,
+  logPath: string,
+  urlMessage: string | null,
+): Service {
   const pid = child.pid!;
   let running = true;
   const exited = new Promise<number | null>((resolve) =>
@@ -174,7 +200,15 @@ function wrap(name: string, child: ChildProcess, log: NodeJS.WritableStream, log
 /** Polls <url>/readyz until 200, or throws naming the last answer (or the exit of the process). */
 export async function waitReady(service: Service, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
-  const base = await Promise.race([service.url, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${service.name}: no URL logged within ${timeoutMs} ms; see ${service.logPath}`)), timeoutMs).unref())]);
+  const base = await Promise.race([
+    service.url,
+    new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`${service.name}: no URL logged within ${timeoutMs} ms; see ${service.logPath}`)),
+        timeoutMs,
+      ).unref(),
+    ),
+  ]);
   let last = '';
   while (Date.now() < deadline) {
     if (!service.isRunning()) throw new Error(`${service.name} exited while starting; see ${service.logPath}`);
@@ -221,10 +255,16 @@ export interface StageVerdict {
 }
 
 /** The first stage where some group's lag keeps growing or feed p99 exceeds the bound, with the reasons; null if none. */
-export function saturationPoint(stages: readonly StageVerdict[], p99BoundMs: number): { stage: number; offeredEventsPerS: number; reasons: string[] } | null {
+export function saturationPoint(
+  stages: readonly StageVerdict[],
+  p99BoundMs: number,
+): { stage: number; offeredEventsPerS: number; reasons: string[] } | null {
   for (let i = 0; i < stages.length; i++) {
     const s = stages[i]!;
-    const reasons = [...s.laggingGroups.map((g) => `lag keeps growing: ${g}`), ...(s.feedP99Ms > p99BoundMs ? [`feed p99 ${s.feedP99Ms} ms > ${p99BoundMs} ms`] : [])];
+    const reasons = [
+      ...s.laggingGroups.map((g) => `lag keeps growing: ${g}`),
+      ...(s.feedP99Ms > p99BoundMs ? [`feed p99 ${s.feedP99Ms} ms > ${p99BoundMs} ms`] : []),
+    ];
     if (reasons.length > 0) return { stage: i + 1, offeredEventsPerS: s.offeredEventsPerS, reasons };
   }
   return null;

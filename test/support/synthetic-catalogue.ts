@@ -4,13 +4,22 @@
 import type { CatalogItem } from '../../core/catalog.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 
-export function* syntheticCatalogue(tenant: string, items: number, topics: number, createdBefore: number, seed = 5): Generator<CatalogItem> {
+export function* syntheticCatalogue(
+  tenant: string,
+  items: number,
+  topics: number,
+  createdBefore: number,
+  seed = 5,
+): Generator<CatalogItem> {
   const random = seededRandom(seed);
   const words = Array.from({ length: topics }, (_, t) => Array.from({ length: 40 }, (_, w) => `w${t}x${w}`));
   for (let i = 0; i < items; i++) {
     const topic = i % topics;
     const t = random() < 0.8 ? topic : Math.floor(random() * topics);
-    const title = Array.from({ length: 4 }, () => words[random() < 0.7 ? topic : Math.floor(random() * topics)]![Math.floor(random() * 40)]!).join(' ');
+    const title = Array.from(
+      { length: 4 },
+      () => words[random() < 0.7 ? topic : Math.floor(random() * topics)]![Math.floor(random() * 40)]!,
+    ).join(' ');
     yield {
       tenant,
       itemId: `i${i}`,

@@ -16,7 +16,16 @@ export interface SyntheticLogParams {
   seed: number;
 }
 
-export const DEFAULT_SYNTHETIC_LOG: SyntheticLogParams = { users: 100_000, items: 20_000, interactions: 1_000_000, topics: 32, zipf: 1, focus: 0.8, negativeShare: 0.05, seed: 7 };
+export const DEFAULT_SYNTHETIC_LOG: SyntheticLogParams = {
+  users: 100_000,
+  items: 20_000,
+  interactions: 1_000_000,
+  topics: 32,
+  zipf: 1,
+  focus: 0.8,
+  negativeShare: 0.05,
+  seed: 7,
+};
 
 export interface SyntheticLog {
   users: Int32Array;
@@ -64,7 +73,10 @@ export function syntheticLog(p: SyntheticLogParams = DEFAULT_SYNTHETIC_LOG): Syn
   const byTopic: number[][] = Array.from({ length: p.topics }, () => []);
   for (let i = 0; i < p.items; i++) byTopic[i % p.topics]!.push(i);
   const topicSamplers = byTopic.map((items) => sampler(items, weight));
-  const everything = sampler(Array.from({ length: p.items }, (_, i) => i), weight);
+  const everything = sampler(
+    Array.from({ length: p.items }, (_, i) => i),
+    weight,
+  );
 
   const users = new Int32Array(p.interactions);
   const items = new Int32Array(p.interactions);

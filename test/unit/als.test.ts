@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ALS_PARAMS, foldInUser, itemGramian, recommendAls, scoreAll, trainAls, type AlsModel, type AlsParams } from '../../core/models/als.ts';
+import {
+  DEFAULT_ALS_PARAMS,
+  foldInUser,
+  itemGramian,
+  recommendAls,
+  scoreAll,
+  trainAls,
+  type AlsModel,
+  type AlsParams,
+} from '../../core/models/als.ts';
 import { csrFromTriples, type SparseMatrix } from '../../core/math/sparse.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 
@@ -19,7 +28,13 @@ for (let u = 0; u < nUsers; u++) {
   }
 }
 const matrix = (cells: readonly { user: number; item: number; value: number }[]): SparseMatrix =>
-  csrFromTriples(nUsers, nItems, cells.map((c) => c.user), cells.map((c) => c.item), cells.map((c) => c.value));
+  csrFromTriples(
+    nUsers,
+    nItems,
+    cells.map((c) => c.user),
+    cells.map((c) => c.item),
+    cells.map((c) => c.value),
+  );
 const R = matrix(observed);
 const params: AlsParams = { factors: 8, regularization: 0.1, alpha: 5, iterations: 10, cgSteps: 3, seed: 1 };
 const userVector = (m: AlsModel, u: number) => m.userFactors.subarray(u * m.factors, (u + 1) * m.factors);
@@ -98,8 +113,26 @@ describe('foldInUser', () => {
   it('sums repeated items, and ignores items the model does not know', () => {
     const model = trainAls(R, params);
     const gram = itemGramian(model);
-    const once = foldInUser(model, gram, [{ item: 3, value: 2 }, { item: 6, value: 1 }], params);
-    const twice = foldInUser(model, gram, [{ item: 3, value: 1 }, { item: 6, value: 1 }, { item: 3, value: 1 }, { item: nItems + 5, value: 1 }], params);
+    const once = foldInUser(
+      model,
+      gram,
+      [
+        { item: 3, value: 2 },
+        { item: 6, value: 1 },
+      ],
+      params,
+    );
+    const twice = foldInUser(
+      model,
+      gram,
+      [
+        { item: 3, value: 1 },
+        { item: 6, value: 1 },
+        { item: 3, value: 1 },
+        { item: nItems + 5, value: 1 },
+      ],
+      params,
+    );
     for (let k = 0; k < model.factors; k++) expect(twice[k]).toBeCloseTo(once[k]!, 12);
     expect(Array.from(foldInUser(model, gram, [], params)).every((v) => v === 0)).toBe(true);
   });
@@ -116,6 +149,8 @@ describe('foldInUser', () => {
     expect(after).toBeLessThan(before - 0.1);
 
     const retrained = trainAls(matrix([...observed, { user: u, item: j, value: -2 }]), params);
-    expect(scoreAll(retrained, userVector(retrained, u))[j]!).toBeLessThan(scoreAll(model, userVector(model, u))[j]! - 0.1);
+    expect(scoreAll(retrained, userVector(retrained, u))[j]!).toBeLessThan(
+      scoreAll(model, userVector(model, u))[j]! - 0.1,
+    );
   });
 });

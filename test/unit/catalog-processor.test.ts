@@ -4,14 +4,27 @@ import type { CatalogItem } from '../../core/catalog.ts';
 import { catalogTableDdl, planCatalogEffects, toCatalogRow } from '../../processors/catalog.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
-const item = (itemId: string, updatedAt: number, extra: Partial<CatalogItem> = {}): CatalogItem => ({ tenant: 'a', itemId, attributes: {}, numeric: {}, createdAt: t0, updatedAt, deleted: false, ...extra });
+const item = (itemId: string, updatedAt: number, extra: Partial<CatalogItem> = {}): CatalogItem => ({
+  tenant: 'a',
+  itemId,
+  attributes: {},
+  numeric: {},
+  createdAt: t0,
+  updatedAt,
+  deleted: false,
+  ...extra,
+});
 const ref = (tenant: string, itemId: string) => `${tenant}\u0000${itemId}`;
 
 describe('catalogue rows', () => {
   it('stores multi-valued attributes as parallel entries with the key repeated, keys sorted', () => {
     const row = toCatalogRow(
       {
-        value: item('m1', t0 + 5, { attributes: { title: ['Heat'], genres: ['Action', 'Crime'], empty: [] }, numeric: { year: 1995, rating: 4.5 }, deleted: true }),
+        value: item('m1', t0 + 5, {
+          attributes: { title: ['Heat'], genres: ['Action', 'Crime'], empty: [] },
+          numeric: { year: 1995, rating: 4.5 },
+          deleted: true,
+        }),
         topic: 'items',
         partition: 1,
         offset: '9',
@@ -52,7 +65,11 @@ describe('catalogue rows', () => {
 describe('planCatalogEffects', () => {
   it('announces deletions, hands created/updated items to the hook and checks the trigger for tenants with new items', () => {
     const b = { ...item('x', t0 + 1), tenant: 'b' };
-    const fx = planCatalogEffects([item('n', t0 + 1), item('u', t0 + 1), item('d', t0 + 1, { deleted: true }), b], ['created', 'updated', 'deleted', 'updated'], new Map());
+    const fx = planCatalogEffects(
+      [item('n', t0 + 1), item('u', t0 + 1), item('d', t0 + 1, { deleted: true }), b],
+      ['created', 'updated', 'deleted', 'updated'],
+      new Map(),
+    );
     expect(fx.deleted).toEqual(new Map([['a', ['d']]]));
     expect([...fx.applied.get('a')!].map((i) => i.itemId)).toEqual(['n', 'u']);
     expect(fx.applied.get('b')).toEqual([b]);
@@ -61,7 +78,13 @@ describe('planCatalogEffects', () => {
 
   it('ignores an older version, and lets the last state of an item in the batch win', () => {
     const fx = planCatalogEffects(
-      [item('s', t0 + 1), item('c', t0 + 1), item('c', t0 + 2, { deleted: true }), item('r', t0 + 1, { deleted: true }), item('r', t0 + 2)],
+      [
+        item('s', t0 + 1),
+        item('c', t0 + 1),
+        item('c', t0 + 2, { deleted: true }),
+        item('r', t0 + 1, { deleted: true }),
+        item('r', t0 + 2),
+      ],
       ['stale', 'created', 'deleted', 'deleted', 'updated'],
       new Map([[ref('a', 's'), item('s', t0 + 9)]]),
     );
@@ -74,7 +97,11 @@ describe('planCatalogEffects', () => {
       [ref('a', 'gone'), item('gone', t0 + 3, { deleted: true })],
       [ref('a', 'live'), item('live', t0 + 3, { attributes: { k: ['stored'] } })],
     ]);
-    const fx = planCatalogEffects([item('gone', t0 + 3, { deleted: true }), item('live', t0 + 3)], ['stale', 'stale'], stored);
+    const fx = planCatalogEffects(
+      [item('gone', t0 + 3, { deleted: true }), item('live', t0 + 3)],
+      ['stale', 'stale'],
+      stored,
+    );
     expect(fx.deleted).toEqual(new Map([['a', ['gone']]]));
     expect(fx.applied.get('a')).toEqual([item('live', t0 + 3, { attributes: { k: ['stored'] } })]);
     expect(fx.triggerCandidates).toEqual(new Set(['a']));

@@ -21,14 +21,42 @@ describe('MovieLens items', () => {
   });
 
   it('maps movies to items entering the catalogue at their first rating (unrated ones at the last rating)', () => {
-    const movies = parseMoviesCsv('movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation\r\n2,"Say ""Hi"" (2001)",(no genres listed)\r\n3,Babylon 5,Sci-Fi\r\n1,Duplicate (1999),Drama\r\n');
-    const ratings = parseRatingsCsv('userId,movieId,rating,timestamp\r\n7,1,4,964982703\r\n8,1,3,964000000\r\n7,3,5,1500000000\r\n');
+    const movies = parseMoviesCsv(
+      'movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation\r\n2,"Say ""Hi"" (2001)",(no genres listed)\r\n3,Babylon 5,Sci-Fi\r\n1,Duplicate (1999),Drama\r\n',
+    );
+    const ratings = parseRatingsCsv(
+      'userId,movieId,rating,timestamp\r\n7,1,4,964982703\r\n8,1,3,964000000\r\n7,3,5,1500000000\r\n',
+    );
     const { items, rejected } = movieLensItems(movies, ratings, 'ml', now);
     expect(rejected).toEqual([]);
     expect(items).toEqual([
-      { tenant: 'ml', itemId: '1', attributes: { title: ['Toy Story'], genres: ['Adventure', 'Animation'] }, numeric: { year: 1995 }, createdAt: 964000000_000, updatedAt: now, deleted: false },
-      { tenant: 'ml', itemId: '2', attributes: { title: ['Say "Hi"'], genres: [] }, numeric: { year: 2001 }, createdAt: 1500000000_000, updatedAt: now, deleted: false },
-      { tenant: 'ml', itemId: '3', attributes: { title: ['Babylon 5'], genres: ['Sci-Fi'] }, numeric: {}, createdAt: 1500000000_000, updatedAt: now, deleted: false },
+      {
+        tenant: 'ml',
+        itemId: '1',
+        attributes: { title: ['Toy Story'], genres: ['Adventure', 'Animation'] },
+        numeric: { year: 1995 },
+        createdAt: 964000000_000,
+        updatedAt: now,
+        deleted: false,
+      },
+      {
+        tenant: 'ml',
+        itemId: '2',
+        attributes: { title: ['Say "Hi"'], genres: [] },
+        numeric: { year: 2001 },
+        createdAt: 1500000000_000,
+        updatedAt: now,
+        deleted: false,
+      },
+      {
+        tenant: 'ml',
+        itemId: '3',
+        attributes: { title: ['Babylon 5'], genres: ['Sci-Fi'] },
+        numeric: {},
+        createdAt: 1500000000_000,
+        updatedAt: now,
+        deleted: false,
+      },
     ]);
   });
 
@@ -37,7 +65,9 @@ describe('MovieLens items', () => {
     const ratings = parseRatingsCsv('userId,movieId,rating,timestamp\n1,1,4,964982703\n');
     const { items, rejected } = movieLensItems(movies, ratings, 'ml', now);
     expect(items).toEqual([]);
-    expect(rejected).toEqual([{ itemId: '1', reason: expect.stringContaining('attributes.title.0: longer than 1024') }]);
+    expect(rejected).toEqual([
+      { itemId: '1', reason: expect.stringContaining('attributes.title.0: longer than 1024') },
+    ]);
   });
 
   describe('from files', () => {
@@ -67,8 +97,24 @@ describe('Taobao items', () => {
     expect(c.size).toBe(2);
     expect(c.items(now)).toEqual({
       items: [
-        { tenant: 'tb', itemId: '100', attributes: { category: ['9'] }, numeric: {}, createdAt: 1511658050_000, updatedAt: now, deleted: false },
-        { tenant: 'tb', itemId: '200', attributes: { category: ['8'] }, numeric: {}, createdAt: 1511658000_000, updatedAt: now, deleted: false },
+        {
+          tenant: 'tb',
+          itemId: '100',
+          attributes: { category: ['9'] },
+          numeric: {},
+          createdAt: 1511658050_000,
+          updatedAt: now,
+          deleted: false,
+        },
+        {
+          tenant: 'tb',
+          itemId: '200',
+          attributes: { category: ['8'] },
+          numeric: {},
+          createdAt: 1511658000_000,
+          updatedAt: now,
+          deleted: false,
+        },
       ],
       rejected: [],
     });

@@ -16,7 +16,10 @@ const item = (over: Partial<CatalogItem> = {}): CatalogItem => ({
 describe('catalogue records', () => {
   it('accept a well-formed record and name every offending field otherwise', () => {
     expect(validateCatalogItem(item(), NOW)).toEqual({ ok: true, value: item() });
-    const bad = validateCatalogItem({ ...item(), itemId: '', numeric: { price: Number.NaN }, attributes: { 'bad key': ['x'] } }, NOW);
+    const bad = validateCatalogItem(
+      { ...item(), itemId: '', numeric: { price: Number.NaN }, attributes: { 'bad key': ['x'] } },
+      NOW,
+    );
     expect(bad.ok).toBe(false);
     if (!bad.ok) {
       expect(bad.error).toContain('itemId: must not be empty');
@@ -25,7 +28,10 @@ describe('catalogue records', () => {
     }
     const future = validateCatalogItem(item({ createdAt: NOW + 2 * 86_400_000 }), NOW);
     expect(future).toEqual({ ok: false, error: 'createdAt: more than 24 h in the future' });
-    expect(validateCatalogItem(item({ updatedAt: 0 }), NOW)).toMatchObject({ ok: false, error: expect.stringContaining('updatedAt: before 1990') });
+    expect(validateCatalogItem(item({ updatedAt: 0 }), NOW)).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('updatedAt: before 1990'),
+    });
   });
 });
 
@@ -51,7 +57,9 @@ describe('hard constraints', () => {
 
   it('reject malformed constraints with the reason', () => {
     expect(constraintsSchema.safeParse({ price: {} }).error?.issues[0]?.message).toBe('give min, max or both');
-    expect(constraintsSchema.safeParse({ price: { min: 3, max: 1 } }).error?.issues[0]?.message).toBe('min is above max');
+    expect(constraintsSchema.safeParse({ price: { min: 3, max: 1 } }).error?.issues[0]?.message).toBe(
+      'min is above max',
+    );
     expect(constraintsSchema.safeParse({ category: [] }).error?.issues[0]?.message).toBe('give at least one value');
     expect(constraintsSchema.safeParse({ price: { below: 3 } }).success).toBe(false);
   });

@@ -29,15 +29,25 @@ interface Dashboard {
   templating: { list: { name: string; type: string; query: unknown }[] };
 }
 
-const dashboard = JSON.parse(readFileSync(new URL('../../infra/grafana/rankstream-dashboard.json', import.meta.url), 'utf8')) as Dashboard;
+const dashboard = JSON.parse(
+  readFileSync(new URL('../../infra/grafana/rankstream-dashboard.json', import.meta.url), 'utf8'),
+) as Dashboard;
 const panels = dashboard.panels.filter((p) => p.type !== 'row');
 const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
 
 async function exported(): Promise<Map<string, string>> {
   const metrics = createMetrics(true);
-  registerServingMetrics(metrics.registry, { indexes: { swaps: 0, rejections: 0, loaded: () => [] }, models: async () => ({ versions: [], rankers: [] }), logger: createLogger('silent', 'test') });
+  registerServingMetrics(metrics.registry, {
+    indexes: { swaps: 0, rejections: 0, loaded: () => [] },
+    models: async () => ({ versions: [], rankers: [] }),
+    logger: createLogger('silent', 'test'),
+  });
   // the BullMQ workers' own metrics (apps/worker-ops.ts)
-  registerQueueMetrics(metrics.registry, [{ name: 'als-training', getJobCounts: async () => ({ waiting: 1 }) }], createLogger('silent', 'test'));
+  registerQueueMetrics(
+    metrics.registry,
+    [{ name: 'als-training', getJobCounts: async () => ({ waiting: 1 }) }],
+    createLogger('silent', 'test'),
+  );
   trackWorkerJobs(metrics.registry, new EventEmitter() as unknown as Pick<Worker, 'name' | 'on'>);
   return new Map((await metrics.registry.getMetricsAsJSON()).map((m) => [m.name, String(m.type)]));
 }

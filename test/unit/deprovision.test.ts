@@ -8,12 +8,18 @@ const logger = createLogger('silent', 'test');
 
 describe('deprovision', () => {
   it('refuses the default names before connecting to anything', async () => {
-    await expect(deprovision(loadConfig({}), logger)).rejects.toThrow(/refusing a config with default names \(rankstream\.events, /);
+    await expect(deprovision(loadConfig({}), logger)).rejects.toThrow(
+      /refusing a config with default names \(rankstream\.events, /,
+    );
   });
 
   it('refuses an isolated run that kept one default name', async () => {
-    await expect(deprovision(loadConfig({ ...isolatedEnv('bench-x', 'r1'), LEDGER_TABLE: 'ledger' }), logger)).rejects.toThrow('(ledger)');
-    await expect(deprovision(loadConfig({ ...isolatedEnv('bench-x', 'r1'), CONSUMER_GROUP_PREFIX: 'rankstream' }), logger)).rejects.toThrow('consumer group prefix rankstream');
+    await expect(
+      deprovision(loadConfig({ ...isolatedEnv('bench-x', 'r1'), LEDGER_TABLE: 'ledger' }), logger),
+    ).rejects.toThrow('(ledger)');
+    await expect(
+      deprovision(loadConfig({ ...isolatedEnv('bench-x', 'r1'), CONSUMER_GROUP_PREFIX: 'rankstream' }), logger),
+    ).rejects.toThrow('consumer group prefix rankstream');
   });
 
   it('isolatedEnv names are valid and distinct per run', () => {

@@ -4,9 +4,24 @@ import { csrFromTriples } from '../../core/math/sparse.ts';
 
 // Users × items: u0 {0,1}, u1 {1,2}, u2 {0,2}, u3 {0,1,2}, u4 {3}. Item 3 has support 1.
 const cells = [
-  [0, 0], [0, 1], [1, 1], [1, 2], [2, 0], [2, 2], [3, 0], [3, 1], [3, 2], [4, 3],
+  [0, 0],
+  [0, 1],
+  [1, 1],
+  [1, 2],
+  [2, 0],
+  [2, 2],
+  [3, 0],
+  [3, 1],
+  [3, 2],
+  [4, 3],
 ] as const;
-const X = csrFromTriples(5, 4, cells.map((c) => c[0]), cells.map((c) => c[1]), cells.map(() => 1));
+const X = csrFromTriples(
+  5,
+  4,
+  cells.map((c) => c[0]),
+  cells.map((c) => c[1]),
+  cells.map(() => 1),
+);
 
 describe('EASE', () => {
   it('matches the closed form worked by hand', () => {

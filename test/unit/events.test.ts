@@ -2,12 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { validateEvent, type InteractionEvent } from '../../core/events.ts';
 
 const now = Date.UTC(2026, 10, 29);
-const click: InteractionEvent = { type: 'click', eventId: 'e1', tenant: 'acme', userId: 'u1', itemId: 'i1', timestamp: now - 1000, context: {}, recommendationId: null };
+const click: InteractionEvent = {
+  type: 'click',
+  eventId: 'e1',
+  tenant: 'acme',
+  userId: 'u1',
+  itemId: 'i1',
+  timestamp: now - 1000,
+  context: {},
+  recommendationId: null,
+};
 
 describe('validateEvent', () => {
   it('accepts a well-formed event of each type', () => {
     expect(validateEvent(click, now).ok).toBe(true);
-    expect(validateEvent({ ...click, type: 'impression', recommendationId: 'r', position: 0, feedId: 'home' }, now).ok).toBe(true);
+    expect(
+      validateEvent({ ...click, type: 'impression', recommendationId: 'r', position: 0, feedId: 'home' }, now).ok,
+    ).toBe(true);
     expect(validateEvent({ ...click, type: 'engagement', action: 'cart' }, now).ok).toBe(true);
     expect(validateEvent({ ...click, type: 'conversion', value: 12.5 }, now).ok).toBe(true);
   });
@@ -30,7 +41,10 @@ describe('validateEvent', () => {
   });
 
   it('rejects a negative impression position and a non-finite conversion value', () => {
-    const pos = validateEvent({ ...click, type: 'impression', recommendationId: 'r', position: -1, feedId: 'home' }, now);
+    const pos = validateEvent(
+      { ...click, type: 'impression', recommendationId: 'r', position: -1, feedId: 'home' },
+      now,
+    );
     const val = validateEvent({ ...click, type: 'conversion', value: Number.POSITIVE_INFINITY }, now);
     expect(pos.ok).toBe(false);
     expect(val.ok).toBe(false);

@@ -1,15 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { compare, experimentReport, meanMetric, normalCdf, ratioMetric, type UserOutcome } from '../../core/experiments/report.ts';
-import { applyExperiments, assignVariant, bucket, experimentSchema, type Experiment } from '../../core/experiments/assignment.ts';
+import {
+  compare,
+  experimentReport,
+  meanMetric,
+  normalCdf,
+  ratioMetric,
+  type UserOutcome,
+} from '../../core/experiments/report.ts';
+import {
+  applyExperiments,
+  assignVariant,
+  bucket,
+  experimentSchema,
+  type Experiment,
+} from '../../core/experiments/assignment.ts';
 import { DEFAULT_RERANK } from '../../core/funnel/rerank.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const exp = (over: Partial<Experiment> = {}): Experiment =>
-  experimentSchema.parse({ id: 'diversity', salt: 's1', variants: [{ name: 'control', weight: 1 }, { name: 'diverse', weight: 1, overrides: { rerank: { mmrLambda: 0.7 } } }], ...over });
+  experimentSchema.parse({
+    id: 'diversity',
+    salt: 's1',
+    variants: [
+      { name: 'control', weight: 1 },
+      { name: 'diverse', weight: 1, overrides: { rerank: { mmrLambda: 0.7 } } },
+    ],
+    ...over,
+  });
 
 describe('experiment assignment', () => {
   it('is deterministic per user, split by weight, and reshuffled by a new salt', () => {
-    const e = exp({ variants: [{ name: 'a', weight: 1, overrides: {} }, { name: 'b', weight: 3, overrides: {} }] });
+    const e = exp({
+      variants: [
+        { name: 'a', weight: 1, overrides: {} },
+        { name: 'b', weight: 3, overrides: {} },
+      ],
+    });
     const users = Array.from({ length: 20_000 }, (_, i) => `u${i}`);
     const first = users.map((u) => assignVariant(e, u).name);
     expect(users.map((u) => assignVariant(e, u).name)).toEqual(first);
@@ -21,7 +47,7 @@ describe('experiment assignment', () => {
     for (const u of users.slice(0, 100)) expect(bucket('s1', u)).toBeGreaterThanOrEqual(0);
   });
 
-  it('applies the variant\'s overrides and reports the assignment', () => {
+  it("applies the variant's overrides and reports the assignment", () => {
     const e = exp();
     const base = { shares: { ann: 0.7, popular: 0.1, trending: 0.1, fresh: 0.1 }, rerank: DEFAULT_RERANK };
     const user = Array.from({ length: 100 }, (_, i) => `u${i}`).find((u) => assignVariant(e, u).name === 'diverse')!;
@@ -33,10 +59,41 @@ describe('experiment assignment', () => {
   });
 
   it('rejects malformed experiments with the reason', () => {
-    expect(experimentSchema.safeParse({ id: 'x', salt: 's', variants: [{ name: 'a', weight: 1 }] }).error?.issues[0]?.message).toBe('at least two variants');
-    expect(experimentSchema.safeParse({ id: 'x', salt: 's', variants: [{ name: 'a', weight: 1 }, { name: 'a', weight: 1 }] }).error?.issues[0]?.message).toBe('variant names must be unique');
-    expect(experimentSchema.safeParse({ id: 'x', salt: 's', control: 'z', variants: [{ name: 'a', weight: 1 }, { name: 'b', weight: 1 }] }).error?.issues[0]?.message).toBe('control must name a variant');
-    expect(experimentSchema.safeParse({ id: 'x', salt: 's', variants: [{ name: 'a', weight: 1, overrides: { rerank: { mmrLambda: 2 } } }, { name: 'b', weight: 1 }] }).success).toBe(false);
+    expect(
+      experimentSchema.safeParse({ id: 'x', salt: 's', variants: [{ name: 'a', weight: 1 }] }).error?.issues[0]
+        ?.message,
+    ).toBe('at least two variants');
+    expect(
+      experimentSchema.safeParse({
+        id: 'x',
+        salt: 's',
+        variants: [
+          { name: 'a', weight: 1 },
+          { name: 'a', weight: 1 },
+        ],
+      }).error?.issues[0]?.message,
+    ).toBe('variant names must be unique');
+    expect(
+      experimentSchema.safeParse({
+        id: 'x',
+        salt: 's',
+        control: 'z',
+        variants: [
+          { name: 'a', weight: 1 },
+          { name: 'b', weight: 1 },
+        ],
+      }).error?.issues[0]?.message,
+    ).toBe('control must name a variant');
+    expect(
+      experimentSchema.safeParse({
+        id: 'x',
+        salt: 's',
+        variants: [
+          { name: 'a', weight: 1, overrides: { rerank: { mmrLambda: 2 } } },
+          { name: 'b', weight: 1 },
+        ],
+      }).success,
+    ).toBe(false);
   });
 });
 

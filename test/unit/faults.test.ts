@@ -3,8 +3,22 @@ import { describe, expect, it } from 'vitest';
 import { validateEvent } from '../../core/events.ts';
 import { counterFields, isExpiredField } from '../../core/features/session-features.ts';
 import { deadLetter } from '../../streams/dead-letter.ts';
-import { classifyDeadLetters, closeEnough, compareHash, counterRecomputeSql, historyRecomputeSql } from '../faults/checks.ts';
-import { DEFAULT_STREAM, INVALID_KINDS, INVALID_KIND_NAMES, eventStream, zipfSampler, type Generated, type InvalidKind } from '../faults/generator.ts';
+import {
+  classifyDeadLetters,
+  closeEnough,
+  compareHash,
+  counterRecomputeSql,
+  historyRecomputeSql,
+} from '../faults/checks.ts';
+import {
+  DEFAULT_STREAM,
+  INVALID_KINDS,
+  INVALID_KIND_NAMES,
+  eventStream,
+  zipfSampler,
+  type Generated,
+  type InvalidKind,
+} from '../faults/generator.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const small = { ...DEFAULT_STREAM, events: 20_000, invalidShare: 0.01 };
@@ -44,7 +58,8 @@ describe('fault stream', () => {
       const g = invalid.find((x) => x.invalid === kind)!;
       const checked = validateEvent(g.event);
       expect(checked.ok).toBe(false);
-      if (!checked.ok) expect(`invalid io.rankstream.events.Click: ${checked.error}`).toMatch(INVALID_KINDS[kind].reason);
+      if (!checked.ok)
+        expect(`invalid io.rankstream.events.Click: ${checked.error}`).toMatch(INVALID_KINDS[kind].reason);
     }
   });
 
@@ -66,7 +81,9 @@ describe('fault checks', () => {
       ['c:h:0', 2],
     ]);
     expect(compareHash('k', expected, { 'c:m:1': '2', 'c:h:0': '2' })).toEqual([]);
-    expect(compareHash('k', expected, { 'c:m:1': '3', 'c:h:0': '2' })).toEqual([{ key: 'k', field: 'c:m:1', expected: 2, actual: 3 }]);
+    expect(compareHash('k', expected, { 'c:m:1': '3', 'c:h:0': '2' })).toEqual([
+      { key: 'k', field: 'c:m:1', expected: 2, actual: 3 },
+    ]);
     expect(compareHash('k', expected, { 'c:h:0': '2', 'i:d:0': '1' })).toEqual([
       { key: 'k', field: 'c:m:1', expected: 2, actual: null },
       { key: 'k', field: 'i:d:0', expected: null, actual: 1 },
@@ -83,7 +100,12 @@ describe('fault checks', () => {
     expect(sql).toContain("event_type = 'click', 'c'");
     expect(counterRecomputeSql('db', 'ledger', 't', 'category')).toContain("has(context_keys, 'category')");
     expect(() => counterRecomputeSql('db; DROP', 'ledger', 't', 'user')).toThrow(/identifier/);
-    const hist = historyRecomputeSql('db', 'ledger', 't', 'user', { impression: 0, click: 1, engagement: 3, conversion: 5 });
+    const hist = historyRecomputeSql('db', 'ledger', 't', 'user', {
+      impression: 0,
+      click: 1,
+      engagement: 3,
+      conversion: 5,
+    });
     expect(hist).toContain("event_type IN ('click', 'engagement', 'conversion')");
     expect(hist).not.toContain("'impression'");
     expect(isExpiredField(fields[0]!, Date.UTC(2026, 0, 5, 10))).toBe(true);
@@ -101,7 +123,20 @@ describe('fault checks', () => {
       ['bad/bad-tenant/2', 'bad-tenant'],
     ]);
     const letter = (key: string | null, stage: 'decode' | 'validate' | 'process', reason: string) =>
-      deadLetter({ topic: 't', partition: 0, offset: '1', timestamp: '0', key: key === null ? null : Buffer.from(key), value: Buffer.from('x') }, 'ledger-writer', stage, reason, null);
+      deadLetter(
+        {
+          topic: 't',
+          partition: 0,
+          offset: '1',
+          timestamp: '0',
+          key: key === null ? null : Buffer.from(key),
+          value: Buffer.from('x'),
+        },
+        'ledger-writer',
+        stage,
+        reason,
+        null,
+      );
     const good = [
       letter('bad/garbage-bytes/0', 'decode', 'not Confluent wire format: expected magic byte 0'),
       letter('bad/empty-value/1', 'decode', 'empty message value'),
@@ -112,7 +147,12 @@ describe('fault checks', () => {
     expect(ok.byKind['garbage-bytes']).toMatchObject({ injected: 1, found: 1, duplicates: 0, wrongReason: 0 });
 
     const bad = classifyDeadLetters(
-      [good[0]!, good[0]!, letter('bad/empty-value/1', 'validate', 'something else'), letter('u1', 'process', 'ClickHouse said no')],
+      [
+        good[0]!,
+        good[0]!,
+        letter('bad/empty-value/1', 'validate', 'something else'),
+        letter('u1', 'process', 'ClickHouse said no'),
+      ],
       injected,
     );
     expect(bad.ok).toBe(false);

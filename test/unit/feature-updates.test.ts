@@ -2,13 +2,36 @@ import { describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
 import { planFeatureBatch } from '../../core/features/feature-updates.ts';
 import { decayedScore, decayParams, planEpoch } from '../../core/features/popularity.ts';
-import { betaPrior, counterFields, isExpiredField, smoothedRate, trendingScore, windowCounts, windowFieldNames, SESSION_IDLE_MS } from '../../core/features/session-features.ts';
+import {
+  betaPrior,
+  counterFields,
+  isExpiredField,
+  smoothedRate,
+  trendingScore,
+  windowCounts,
+  windowFieldNames,
+  SESSION_IDLE_MS,
+} from '../../core/features/session-features.ts';
 
 const H = 3_600_000;
 const t0 = Date.UTC(2017, 10, 26);
-function ev(type: InteractionEvent['type'], tenant: string, user: string, item: string, t: number, category?: string): InteractionEvent {
+function ev(
+  type: InteractionEvent['type'],
+  tenant: string,
+  user: string,
+  item: string,
+  t: number,
+  category?: string,
+): InteractionEvent {
   const context: Record<string, string> = category ? { category } : {};
-  const base = { eventId: `${tenant}-${user}-${item}-${t}-${type}`, tenant, userId: user, itemId: item, timestamp: t, context };
+  const base = {
+    eventId: `${tenant}-${user}-${item}-${t}-${type}`,
+    tenant,
+    userId: user,
+    itemId: item,
+    timestamp: t,
+    context,
+  };
   if (type === 'impression') return { ...base, type, recommendationId: 'r', position: 0, feedId: 'f' };
   if (type === 'engagement') return { ...base, type, action: 'cart', recommendationId: null };
   if (type === 'conversion') return { ...base, type, value: 1, recommendationId: null };
@@ -19,7 +42,16 @@ const empty = { epochs: new Map(), sessions: new Map() };
 
 describe('forward decay', () => {
   it('weights event types and halves the weight of an event one half-life older', () => {
-    const [plan] = planFeatureBatch([ev('click', 'a', 'u1', 'x', t0), ev('click', 'a', 'u2', 'y', t0 + H), ev('conversion', 'a', 'u2', 'z', t0), ev('impression', 'a', 'u3', 'q', t0)], empty, params);
+    const [plan] = planFeatureBatch(
+      [
+        ev('click', 'a', 'u1', 'x', t0),
+        ev('click', 'a', 'u2', 'y', t0 + H),
+        ev('conversion', 'a', 'u2', 'z', t0),
+        ev('impression', 'a', 'u3', 'q', t0),
+      ],
+      empty,
+      params,
+    );
     const inc = new Map(plan!.ops.map((o) => [o.item, o.popularityInc]));
     expect(plan!.epochMs).toBe(t0);
     expect(inc.get('x')).toBeCloseTo(1);
@@ -49,8 +81,19 @@ describe('forward decay', () => {
 
 describe('sessions', () => {
   it('continue within 30 idle minutes and start anew after, across batches', () => {
-    const stored = { epochs: new Map(), sessions: new Map([['a/u', { id: 'u@1', startMs: t0 - 10 * 60_000, lastMs: t0 - 5 * 60_000 }]]) };
-    const [plan] = planFeatureBatch([ev('click', 'a', 'u', 'x', t0), ev('click', 'a', 'u', 'y', t0 + SESSION_IDLE_MS), ev('click', 'a', 'u', 'z', t0 + 2 * SESSION_IDLE_MS + 1)], stored, params);
+    const stored = {
+      epochs: new Map(),
+      sessions: new Map([['a/u', { id: 'u@1', startMs: t0 - 10 * 60_000, lastMs: t0 - 5 * 60_000 }]]),
+    };
+    const [plan] = planFeatureBatch(
+      [
+        ev('click', 'a', 'u', 'x', t0),
+        ev('click', 'a', 'u', 'y', t0 + SESSION_IDLE_MS),
+        ev('click', 'a', 'u', 'z', t0 + 2 * SESSION_IDLE_MS + 1),
+      ],
+      stored,
+      params,
+    );
     expect(plan!.ops.map((o) => [o.sessionId, o.newSession])).toEqual([
       ['u@1', false],
       ['u@1', false], // exactly 30 min idle still continues
@@ -79,14 +122,18 @@ describe('windowed counters', () => {
     const [clickMin2h] = counterFields('click', now - 2 * H);
     const [impMin3d, impHour3d] = counterFields('impression', now - 3 * 86_400_000);
     const expired = [clickMin2h, impMin3d, impHour3d, ...counterFields('click', now - 9 * 86_400_000)];
-    expect(Object.keys(fields).filter((f) => isExpiredField(f, now)).sort()).toEqual(expired.sort());
+    expect(
+      Object.keys(fields)
+        .filter((f) => isExpiredField(f, now))
+        .sort(),
+    ).toEqual(expired.sort());
   });
 
   it('name the fields of one window, so reading just those gives the same counts as the whole hash', () => {
     const fields: Record<string, number> = {};
     const now = t0 + 20 * 86_400_000 + 5 * H;
     let seed = 11;
-    const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
     for (let i = 0; i < 500; i++) {
       const type = (['impression', 'click', 'engagement', 'conversion'] as const)[Math.floor(rand() * 4)]!;
       for (const f of counterFields(type, now - Math.floor(rand() * 12 * 86_400_000))) fields[f] = (fields[f] ?? 0) + 1;

@@ -20,7 +20,19 @@ describe('rankFeed', () => {
 describe('checkFeedRequest', () => {
   const limits = { defaultK: 10, maxK: 100 };
   it('defaults k and exclusions', () => {
-    expect(checkFeedRequest({ tenant: 'acme', userId: 'u1' }, limits)).toEqual({ ok: true, value: { tenant: 'acme', userId: 'u1', k: 10, exclude: [], where: {}, seedItems: [], rules: { pin: [], boost: [], exclude: [] }, explain: false } });
+    expect(checkFeedRequest({ tenant: 'acme', userId: 'u1' }, limits)).toEqual({
+      ok: true,
+      value: {
+        tenant: 'acme',
+        userId: 'u1',
+        k: 10,
+        exclude: [],
+        where: {},
+        seedItems: [],
+        rules: { pin: [], boost: [], exclude: [] },
+        explain: false,
+      },
+    });
   });
   it.each([
     [{ tenant: 'acme', userId: 'u1', k: '0' }, 'k'],

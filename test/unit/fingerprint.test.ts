@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FINGERPRINT, fingerprint, fingerprintDim, fingerprintSpecFor, scaledStat, tokens } from '../../core/embeddings/fingerprint.ts';
+import {
+  DEFAULT_FINGERPRINT,
+  fingerprint,
+  fingerprintDim,
+  fingerprintSpecFor,
+  scaledStat,
+  tokens,
+} from '../../core/embeddings/fingerprint.ts';
 import type { ScalerSnapshot } from '../../core/features/scaler.ts';
 
 const rec = (attributes: Record<string, string[]>, numeric: Record<string, number> = {}) => ({ attributes, numeric });
@@ -33,7 +40,9 @@ describe('content fingerprints', () => {
   });
 
   it('take the numeric block from every stat the catalogue carries, in sorted order', () => {
-    expect(fingerprintSpecFor([{ numeric: { year: 1 } }, { numeric: { price: 2, year: 3 } }] as never).numeric).toEqual(['price', 'year']);
+    expect(fingerprintSpecFor([{ numeric: { year: 1 } }, { numeric: { price: 2, year: 3 } }] as never).numeric).toEqual(
+      ['price', 'year'],
+    );
     expect(tokens('Toy Story 2 (Pixar)')).toEqual(['toy', 'story', 'pixar']);
   });
 });

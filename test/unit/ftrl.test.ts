@@ -9,7 +9,15 @@ function sample(random: () => number): { f: Features; y: 0 | 1; p: number } {
   const pos = Math.floor(random() * 3);
   const logit = -3 + (colour === 'red' ? 1.5 : 0) + (pos === 0 ? 1 : pos === 2 ? -1 : 0);
   const p = 1 / (1 + Math.exp(-logit));
-  return { f: [[`colour=${colour}`, 1], [`pos=${pos}`, 1], [`noise=${Math.floor(random() * 50_000)}`, 1]], y: random() < p ? 1 : 0, p };
+  return {
+    f: [
+      [`colour=${colour}`, 1],
+      [`pos=${pos}`, 1],
+      [`noise=${Math.floor(random() * 50_000)}`, 1],
+    ],
+    y: random() < p ? 1 : 0,
+    p,
+  };
 }
 
 describe('FTRL-Proximal', () => {
@@ -24,16 +32,28 @@ describe('FTRL-Proximal', () => {
 
   it('learns a planted logistic relation online: ranks as well as the truth and is calibrated', () => {
     const labels = test.map((s) => s.y);
-    const truthAuc = auc(test.map((s) => s.p), labels);
+    const truthAuc = auc(
+      test.map((s) => s.p),
+      labels,
+    );
     expect(auc(predicted, labels)).toBeGreaterThan(truthAuc - 0.01);
-    expect(logLoss(predicted, labels)).toBeLessThan(logLoss(test.map((s) => s.p), labels) + 0.005);
+    expect(logLoss(predicted, labels)).toBeLessThan(
+      logLoss(
+        test.map((s) => s.p),
+        labels,
+      ) + 0.005,
+    );
     const meanP = predicted.reduce((a, b) => a + b, 0) / predicted.length;
     const rate = labels.reduce((a: number, b) => a + b, 0) / labels.length;
     expect(Math.abs(meanP - rate)).toBeLessThan(0.01);
   });
 
   it('keeps uninformative features at exactly zero (L1) and explains a prediction by contributions', () => {
-    const e = model.explain([['colour=red', 1], ['pos=2', 1], ['noise=7', 1]]);
+    const e = model.explain([
+      ['colour=red', 1],
+      ['pos=2', 1],
+      ['noise=7', 1],
+    ]);
     const by = new Map(e.contributions.map((c) => [c.feature, c]));
     expect(by.get('noise=7')!.weight).toBe(0);
     // one-hot effects are identified up to the bias: compare contrasts with the planted ones (1.5 and 2.0), shrunk

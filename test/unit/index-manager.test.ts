@@ -52,12 +52,21 @@ describe('IndexManager', () => {
     const root = mkdtempSync(join(tmpdir(), 'rs-warm-'));
     const a = await snapshot(root, 'a', 50, 3);
     const b = await snapshot(root, 'b', 60, 4);
-    const redis = pointers({ [indexCurrentKey('a')]: a, [indexCurrentKey('b')]: b, [indexCurrentKey('gone')]: 'idx-0000000000000000' });
+    const redis = pointers({
+      [indexCurrentKey('a')]: a,
+      [indexCurrentKey('b')]: b,
+      [indexCurrentKey('gone')]: 'idx-0000000000000000',
+    });
     const m = new IndexManager(redis, redis, root, logger);
     expect(m.warmStatus()).toBeNull();
     await m.warm(['a', 'b', 'gone', 'none']);
     expect(m.warmStatus()).toEqual({ total: 4, done: 4, error: null, finished: true });
-    expect(m.loaded().map((i) => [i.partition, i.version, i.count]).sort()).toEqual([
+    expect(
+      m
+        .loaded()
+        .map((i) => [i.partition, i.version, i.count])
+        .sort(),
+    ).toEqual([
       ['a', a, 50],
       ['b', b, 60],
     ]);

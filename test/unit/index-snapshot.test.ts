@@ -7,15 +7,29 @@ import { topKExcluding } from '../../core/math/top-k.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 import { normalized } from '../../core/math/vectors.ts';
 import { buildSnapshotInChild } from '../../jobs/index-build-process.ts';
-import { DEFAULT_INDEX_PARAMS, LoadedIndex, SnapshotError, buildSnapshot, partitionDir } from '../../state/index-snapshots.ts';
+import {
+  DEFAULT_INDEX_PARAMS,
+  LoadedIndex,
+  SnapshotError,
+  buildSnapshot,
+  partitionDir,
+} from '../../state/index-snapshots.ts';
 
 const dim = 8;
 function vectors(n: number, seed: number): { itemIds: string[]; vectors: Float32Array } {
   const rand = seededRandom(seed);
-  return { itemIds: Array.from({ length: n }, (_, i) => `item-${i}`), vectors: Float32Array.from({ length: n * dim }, () => rand() - 0.5) };
+  return {
+    itemIds: Array.from({ length: n }, (_, i) => `item-${i}`),
+    vectors: Float32Array.from({ length: n * dim }, () => rand() - 0.5),
+  };
 }
 
-function exactTop(data: { itemIds: string[]; vectors: Float32Array }, q: number[], k: number, exclude: number[] = []): string[] {
+function exactTop(
+  data: { itemIds: string[]; vectors: Float32Array },
+  q: number[],
+  k: number,
+  exclude: number[] = [],
+): string[] {
   const n = data.itemIds.length;
   const scores = new Float64Array(n);
   const qn = normalized(q);
@@ -47,7 +61,13 @@ describe('HNSW index snapshots', () => {
   it('widens the search when exclusions remove candidates', async () => {
     const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
     const data = vectors(300, 3);
-    const { version } = await buildSnapshot(root, { partition: 'acme', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
+    const { version } = await buildSnapshot(root, {
+      partition: 'acme',
+      ...data,
+      dim,
+      params: DEFAULT_INDEX_PARAMS,
+      sources: {},
+    });
     const loaded = await LoadedIndex.load(root, 'acme', version);
     const q = Array.from({ length: dim }, (_, d) => (d % 2 === 0 ? 1 : -1));
     const top50 = exactTop(data, q, 50);
@@ -60,17 +80,40 @@ describe('HNSW index snapshots', () => {
 
   it('refuses a snapshot whose files do not match the manifest', async () => {
     const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
-    const { version } = await buildSnapshot(root, { partition: 'acme', ...vectors(50, 4), dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
-    await writeFile(join(partitionDir(root, 'acme'), version, 'labels.json'), JSON.stringify(Array.from({ length: 50 }, (_, i) => `evil-${i}`)));
+    const { version } = await buildSnapshot(root, {
+      partition: 'acme',
+      ...vectors(50, 4),
+      dim,
+      params: DEFAULT_INDEX_PARAMS,
+      sources: {},
+    });
+    await writeFile(
+      join(partitionDir(root, 'acme'), version, 'labels.json'),
+      JSON.stringify(Array.from({ length: 50 }, (_, i) => `evil-${i}`)),
+    );
     await expect(LoadedIndex.load(root, 'acme', version)).rejects.toThrow(SnapshotError);
     await expect(LoadedIndex.load(root, 'acme', 'idx-0000000000000000')).rejects.toThrow(/unreadable manifest/);
-    await expect(buildSnapshot(root, { partition: 'Bad/Partition', ...vectors(5, 5), dim, params: DEFAULT_INDEX_PARAMS, sources: {} })).rejects.toThrow(SnapshotError);
+    await expect(
+      buildSnapshot(root, {
+        partition: 'Bad/Partition',
+        ...vectors(5, 5),
+        dim,
+        params: DEFAULT_INDEX_PARAMS,
+        sources: {},
+      }),
+    ).rejects.toThrow(SnapshotError);
   });
 
-  it('builds off the caller\'s event loop, in a child process', async () => {
+  it("builds off the caller's event loop, in a child process", async () => {
     const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
     const data = vectors(200, 6);
-    const manifest = await buildSnapshotInChild(root, { partition: 'community', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
+    const manifest = await buildSnapshotInChild(root, {
+      partition: 'community',
+      ...data,
+      dim,
+      params: DEFAULT_INDEX_PARAMS,
+      sources: {},
+    });
     const loaded = await LoadedIndex.load(root, 'community', manifest.version);
     expect(loaded.manifest.count).toBe(200);
   });
@@ -86,7 +129,14 @@ describe('maximum inner product through the cosine index', () => {
       const s = 0.1 + rand() * 5;
       for (let d = 0; d < dim; d++) data.vectors[i * dim + d]! *= s;
     }
-    const { version } = await buildSnapshot(root, { partition: 'mips', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: {}, transform: 'mips' });
+    const { version } = await buildSnapshot(root, {
+      partition: 'mips',
+      ...data,
+      dim,
+      params: DEFAULT_INDEX_PARAMS,
+      sources: {},
+      transform: 'mips',
+    });
     const loaded = await LoadedIndex.load(root, 'mips', version);
     expect(loaded.manifest).toMatchObject({ transform: 'mips', dim: dim + 1 });
     for (let t = 0; t < 10; t++) {
@@ -105,7 +155,13 @@ describe('live deletions', () => {
   it('markDelete drops an item from every search until it is upserted again', async () => {
     const root = mkdtempSync(join(tmpdir(), 'rs-index-'));
     const data = vectors(200, 7);
-    const manifest = await buildSnapshot(root, { partition: 'acme', ...data, dim, params: DEFAULT_INDEX_PARAMS, sources: {} });
+    const manifest = await buildSnapshot(root, {
+      partition: 'acme',
+      ...data,
+      dim,
+      params: DEFAULT_INDEX_PARAMS,
+      sources: {},
+    });
     const index = await LoadedIndex.load(root, 'acme', manifest.version);
     const q = Array.from(data.vectors.subarray(0, dim)); // item-0's own vector: its nearest neighbour is itself
     expect(index.search(q, 1)[0]!.itemId).toBe('item-0');

@@ -4,8 +4,22 @@ import { csrFromTriples } from '../../core/math/sparse.ts';
 
 // u0 {0,1}, u1 {0,1,2}, u2 {2,3}. Column norms √2, √2, √2, 1; co-occurrences (0,1)=2, (0,2)=1, (1,2)=1, (2,3)=1,
 // so cos(0,1) = 1, cos(0,2) = cos(1,2) = 1/2, cos(2,3) = 1/√2.
-const cells = [[0, 0], [0, 1], [1, 0], [1, 1], [1, 2], [2, 2], [2, 3]] as const;
-const X = csrFromTriples(3, 4, cells.map((c) => c[0]), cells.map((c) => c[1]), cells.map(() => 1));
+const cells = [
+  [0, 0],
+  [0, 1],
+  [1, 0],
+  [1, 1],
+  [1, 2],
+  [2, 2],
+  [2, 3],
+] as const;
+const X = csrFromTriples(
+  3,
+  4,
+  cells.map((c) => c[0]),
+  cells.map((c) => c[1]),
+  cells.map(() => 1),
+);
 
 describe('item-kNN', () => {
   it('computes cosine similarities and sums them over the user’s items', () => {

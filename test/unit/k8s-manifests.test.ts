@@ -49,7 +49,10 @@ interface Manifest {
     selector?: { matchLabels: Record<string, string> };
     scaleTargetRef?: { kind: string; name: string };
     metrics?: { type: string; resource?: { name: string } }[];
-    template?: { metadata: { labels: Record<string, string> }; spec: { terminationGracePeriodSeconds?: number; containers: Container[] } };
+    template?: {
+      metadata: { labels: Record<string, string> };
+      spec: { terminationGracePeriodSeconds?: number; containers: Container[] };
+    };
   };
 }
 
@@ -91,14 +94,23 @@ describe('infra/k8s', () => {
     expect(files).toContain('kustomization.yaml');
     const kustomization = manifests.find((m) => m.kind === 'Kustomization') as unknown as { resources: string[] };
     for (const r of kustomization.resources) expect(files, `${r} listed in kustomization.yaml`).toContain(r);
-    expect(deployments.map((d) => d.metadata.name)).toEqual(expect.arrayContaining(['rankstream-processors', 'rankstream-reader']));
+    expect(deployments.map((d) => d.metadata.name)).toEqual(
+      expect.arrayContaining(['rankstream-processors', 'rankstream-reader']),
+    );
     expect(configMap).toBeDefined();
     expect(byKind('Service').map((s) => s.metadata.name)).toContain('rankstream-reader');
     const hpa = byKind('HorizontalPodAutoscaler')[0];
     expect(hpa?.spec?.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'rankstream-reader' });
     expect(hpa?.spec?.metrics?.[0]?.resource?.name).toBe('cpu');
-    expect(deployments.find((d) => d.metadata.name === 'rankstream-reader')?.spec?.replicas, 'the HPA owns the reader count').toBeUndefined();
-    expect(byKind('PodDisruptionBudget').map((p) => p.metadata.name).sort()).toEqual(['rankstream-features', 'rankstream-processors', 'rankstream-reader']);
+    expect(
+      deployments.find((d) => d.metadata.name === 'rankstream-reader')?.spec?.replicas,
+      'the HPA owns the reader count',
+    ).toBeUndefined();
+    expect(
+      byKind('PodDisruptionBudget')
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(['rankstream-features', 'rankstream-processors', 'rankstream-reader']);
     expect(byKind('Secret'), 'no secret values in the repository').toEqual([]);
   });
 
@@ -123,9 +135,24 @@ describe('infra/k8s', () => {
     const data = configMap!.data!;
     const servers = [
       { match: 'cli/serve.ts', app: readerApp(), host: data.HTTP_HOST, port: Number(data.HTTP_PORT) },
-      { match: 'cli/process.ts', app: processorsApp(), host: data.PROCESSOR_HTTP_HOST, port: Number(data.PROCESSOR_HTTP_PORT) },
-      { match: 'cli/als.ts worker', app: processorsApp(), host: data.PROCESSOR_HTTP_HOST, port: Number(data.ALS_WORKER_HTTP_PORT) },
-      { match: 'cli/retcon.ts worker', app: processorsApp(), host: data.PROCESSOR_HTTP_HOST, port: Number(data.RETCON_WORKER_HTTP_PORT) },
+      {
+        match: 'cli/process.ts',
+        app: processorsApp(),
+        host: data.PROCESSOR_HTTP_HOST,
+        port: Number(data.PROCESSOR_HTTP_PORT),
+      },
+      {
+        match: 'cli/als.ts worker',
+        app: processorsApp(),
+        host: data.PROCESSOR_HTTP_HOST,
+        port: Number(data.ALS_WORKER_HTTP_PORT),
+      },
+      {
+        match: 'cli/retcon.ts worker',
+        app: processorsApp(),
+        host: data.PROCESSOR_HTTP_HOST,
+        port: Number(data.RETCON_WORKER_HTTP_PORT),
+      },
     ];
     let probed = 0;
     for (const { deployment, c } of containers) {
@@ -140,7 +167,10 @@ describe('infra/k8s', () => {
       expect(c.livenessProbe?.httpGet?.path).toBe('/livez');
       for (const probe of probes) {
         const get = probe.httpGet!;
-        expect(server.app.hasRoute({ method: 'GET', url: get.path }), `${deployment.metadata.name}: GET ${get.path}`).toBe(true);
+        expect(
+          server.app.hasRoute({ method: 'GET', url: get.path }),
+          `${deployment.metadata.name}: GET ${get.path}`,
+        ).toBe(true);
         const port = typeof get.port === 'number' ? get.port : c.ports?.find((p) => p.name === get.port)?.containerPort;
         expect(port, `${deployment.metadata.name}: probe port ${get.port}`).toBe(server.port);
         probed++;
@@ -170,8 +200,14 @@ describe('infra/k8s', () => {
 
   it('processors stay within the topic partitions; every container has requests and limits', () => {
     const partitions = Number(configMap!.data!.TOPIC_PARTITIONS);
-    const processorDeployments = containers.filter(({ c }) => command(c).includes('cli/process.ts')).map(({ deployment }) => deployment);
-    expect(processorDeployments.map((d) => d.metadata.name).sort()).toEqual(['rankstream-features', 'rankstream-processors', 'rankstream-ranker-trainer']);
+    const processorDeployments = containers
+      .filter(({ c }) => command(c).includes('cli/process.ts'))
+      .map(({ deployment }) => deployment);
+    expect(processorDeployments.map((d) => d.metadata.name).sort()).toEqual([
+      'rankstream-features',
+      'rankstream-processors',
+      'rankstream-ranker-trainer',
+    ]);
     for (const d of processorDeployments) {
       expect(d.spec!.replicas, d.metadata.name).toBeGreaterThan(0);
       expect(d.spec!.replicas, d.metadata.name).toBeLessThanOrEqual(partitions);
@@ -192,7 +228,9 @@ describe('infra/k8s', () => {
       for (const c of spec.containers) {
         const pre = c.lifecycle?.preStop;
         const preStopS = pre?.sleep?.seconds ?? (pre?.exec?.command[0] === 'sleep' ? Number(pre.exec.command[1]) : 0);
-        expect(spec.terminationGracePeriodSeconds ?? 30, d.metadata.name).toBeGreaterThanOrEqual(preStopS + shutdownS + 5);
+        expect(spec.terminationGracePeriodSeconds ?? 30, d.metadata.name).toBeGreaterThanOrEqual(
+          preStopS + shutdownS + 5,
+        );
         if (command(c).includes('cli/serve.ts')) expect(preStopS).toBeGreaterThan(0);
       }
       // selectors match the pod labels

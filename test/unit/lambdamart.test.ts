@@ -22,7 +22,11 @@ function meanNdcg(data: RankingData, score: (row: number) => number): number {
   const nq = data.offsets.length - 1;
   for (let q = 0; q < nq; q++) {
     const rows = Array.from({ length: data.offsets[q + 1]! - data.offsets[q]! }, (_, j) => data.offsets[q]! + j);
-    sum += ndcgOf(rows.map(score), rows.map((r) => data.labels[r]!), 10);
+    sum += ndcgOf(
+      rows.map(score),
+      rows.map((r) => data.labels[r]!),
+      10,
+    );
   }
   return sum / nq;
 }
@@ -31,7 +35,11 @@ describe('LambdaMART', () => {
   const train = dataset(200, 1);
   const test = dataset(100, 2);
   const curve: number[] = [];
-  const model = trainLambdaMart(train, { trees: 40, learningRate: 0.2, maxDepth: 3, minLeafDocs: 10, lambda: 1, bins: 32, ndcgAt: 10 }, (_, ndcg) => curve.push(ndcg));
+  const model = trainLambdaMart(
+    train,
+    { trees: 40, learningRate: 0.2, maxDepth: 3, minLeafDocs: 10, lambda: 1, bins: 32, ndcgAt: 10 },
+    (_, ndcg) => curve.push(ndcg),
+  );
 
   it('learns a non-linear relevance rule that no single feature ranks by, on held-out queries', () => {
     const learned = meanNdcg(test, (r) => predictLambdaMart(model, test.features, r * 3));

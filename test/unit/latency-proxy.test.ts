@@ -15,7 +15,11 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => echo.close(() => r())));
 
 /** Sends `message`, resolves with what came back once `expected` bytes arrived, and the round-trip time. */
-async function roundTrip(proxy: LatencyProxy, send: (s: net.Socket) => void, expected: number): Promise<{ data: string; ms: number }> {
+async function roundTrip(
+  proxy: LatencyProxy,
+  send: (s: net.Socket) => void,
+  expected: number,
+): Promise<{ data: string; ms: number }> {
   const socket = net.connect({ host: proxy.host, port: proxy.port });
   await new Promise<void>((r) => socket.once('connect', r));
   const t = performance.now();
@@ -80,7 +84,12 @@ describe('latency proxy', () => {
   });
 
   it('caps throughput per direction when asked', async () => {
-    const proxy = await startLatencyProxy({ targetHost: '127.0.0.1', targetPort: echoPort, delayMs: 0, bytesPerS: 20_000 });
+    const proxy = await startLatencyProxy({
+      targetHost: '127.0.0.1',
+      targetPort: echoPort,
+      delayMs: 0,
+      bytesPerS: 20_000,
+    });
     const payload = 'x'.repeat(4000); // 200 ms each way at 20 kB/s
     const { data, ms } = await roundTrip(proxy, (s) => s.write(payload), payload.length);
     expect(data).toBe(payload);

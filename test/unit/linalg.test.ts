@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { addGramLower, cgWorkspace, choleskyInPlace, choleskySolveInPlace, conjugateGradient, dot, invertSpd, matVec, NotPositiveDefiniteError, type LinearOperator } from '../../core/math/linalg.ts';
+import {
+  addGramLower,
+  cgWorkspace,
+  choleskyInPlace,
+  choleskySolveInPlace,
+  conjugateGradient,
+  dot,
+  invertSpd,
+  matVec,
+  NotPositiveDefiniteError,
+  type LinearOperator,
+} from '../../core/math/linalg.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 
 /** A random SPD matrix: MᵀM + n·I. */
@@ -7,7 +18,8 @@ function spd(n: number, seed: number): Float64Array {
   const random = seededRandom(seed);
   const m = Float64Array.from({ length: n * n }, () => random() - 0.5);
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j]! += m[k * n + i]! * m[k * n + j]!;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j]! += m[k * n + i]! * m[k * n + j]!;
   for (let i = 0; i < n; i++) a[i * n + i]! += n;
   return a;
 }
@@ -35,7 +47,13 @@ describe('dense helpers', () => {
   });
 
   it('addGramLower adds the lower triangle of Z Zᵀ and leaves the strict upper triangle alone', () => {
-    for (const [rows, length] of [[1, 3], [4, 5], [7, 2], [8, 9], [13, 4]] as const) {
+    for (const [rows, length] of [
+      [1, 3],
+      [4, 5],
+      [7, 2],
+      [8, 9],
+      [13, 4],
+    ] as const) {
       const random = seededRandom(rows * 31 + length);
       const z = Float64Array.from({ length: rows * length }, () => random() - 0.5);
       const out = new Float64Array(rows * rows).fill(1);

@@ -19,9 +19,23 @@ function stubbed(maxInFlight: number | undefined) {
       return { status: 'ok', items: [] };
     },
   } as unknown as FeedService;
-  const features = { tenantKnown: async () => true, user: async () => ({}), item: async () => ({}) } as unknown as FeatureService;
+  const features = {
+    tenantKnown: async () => true,
+    user: async () => ({}),
+    item: async () => ({}),
+  } as unknown as FeatureService;
   const metrics = createMetrics(false);
-  const app = buildHttpServer({ feeds, features, limits: { defaultK: 10, maxK: 200 }, metrics, logger: createLogger('silent', 'test'), readiness: new Readiness([]), resolveApiKey: async () => null, authRequired: false, ...(maxInFlight === undefined ? {} : { maxInFlight }) });
+  const app = buildHttpServer({
+    feeds,
+    features,
+    limits: { defaultK: 10, maxK: 200 },
+    metrics,
+    logger: createLogger('silent', 'test'),
+    readiness: new Readiness([]),
+    resolveApiKey: async () => null,
+    authRequired: false,
+    ...(maxInFlight === undefined ? {} : { maxInFlight }),
+  });
   const release = () => pending.splice(0).forEach((r) => r());
   return { app, metrics, release, started: () => started, waiting: () => pending.length };
 }
@@ -39,11 +53,15 @@ async function until(cond: () => boolean): Promise<void> {
 describe('HTTP load shedding (HTTP_MAX_IN_FLIGHT)', () => {
   it('answers 503 with Retry-After past the limit, without calling the feed service, and counts it', async () => {
     const s = stubbed(3);
-    const held = Array.from({ length: 3 }, (_, i) => s.app.inject({ method: 'GET', url: `/v1/feeds/u${i}?tenant=acme` }));
+    const held = Array.from({ length: 3 }, (_, i) =>
+      s.app.inject({ method: 'GET', url: `/v1/feeds/u${i}?tenant=acme` }),
+    );
     await until(() => s.waiting() === 3);
     expect(await gauge(s.metrics, 'rankstream_http_in_flight')).toBe(3);
 
-    const shed = await Promise.all(Array.from({ length: 5 }, () => s.app.inject({ method: 'GET', url: '/v1/feeds/u9?tenant=acme' })));
+    const shed = await Promise.all(
+      Array.from({ length: 5 }, () => s.app.inject({ method: 'GET', url: '/v1/feeds/u9?tenant=acme' })),
+    );
     for (const r of shed) {
       expect(r.statusCode).toBe(503);
       expect(r.headers['retry-after']).toBe('1');
@@ -54,7 +72,8 @@ describe('HTTP load shedding (HTTP_MAX_IN_FLIGHT)', () => {
     expect(s.started()).toBe(3); // shed before any work
 
     // probes and metrics are not API requests: never shed
-    for (const url of ['/livez', '/healthz', '/readyz', '/metrics']) expect((await s.app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+    for (const url of ['/livez', '/healthz', '/readyz', '/metrics'])
+      expect((await s.app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
     const metricsText = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metricsText).toMatch(/rankstream_http_shed_total\{route="\/v1\/feeds\/:user"\} 5/);
     expect(metricsText).toMatch(/rankstream_http_shed_total\{route="\/v1\/feeds"\} 1/);
@@ -74,8 +93,19 @@ describe('HTTP load shedding (HTTP_MAX_IN_FLIGHT)', () => {
 
   it('frees the slot of a request answered early (a 400) and of every error path', async () => {
     const s = stubbed(1);
-    for (let i = 0; i < 20; i++) expect((await s.app.inject({ method: 'GET', url: '/v1/feeds/u?tenant=acme&k=x' })).statusCode).toBe(400);
-    for (let i = 0; i < 5; i++) expect((await s.app.inject({ method: 'POST', url: '/v1/feeds', headers: { 'content-type': 'application/json' }, payload: '{' })).statusCode).toBe(400);
+    for (let i = 0; i < 20; i++)
+      expect((await s.app.inject({ method: 'GET', url: '/v1/feeds/u?tenant=acme&k=x' })).statusCode).toBe(400);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (
+          await s.app.inject({
+            method: 'POST',
+            url: '/v1/feeds',
+            headers: { 'content-type': 'application/json' },
+            payload: '{',
+          })
+        ).statusCode,
+      ).toBe(400);
     expect(await gauge(s.metrics, 'rankstream_http_in_flight')).toBe(0);
     const ok = s.app.inject({ method: 'GET', url: '/v1/feeds/u?tenant=acme' });
     await until(() => s.waiting() === 1);
@@ -87,7 +117,9 @@ describe('HTTP load shedding (HTTP_MAX_IN_FLIGHT)', () => {
   it('sheds nothing when the limit is 0 or absent', async () => {
     for (const limit of [0, undefined]) {
       const s = stubbed(limit);
-      const held = Array.from({ length: 50 }, (_, i) => s.app.inject({ method: 'GET', url: `/v1/feeds/u${i}?tenant=acme` }));
+      const held = Array.from({ length: 50 }, (_, i) =>
+        s.app.inject({ method: 'GET', url: `/v1/feeds/u${i}?tenant=acme` }),
+      );
       await until(() => s.waiting() === 50);
       expect(await gauge(s.metrics, 'rankstream_http_in_flight')).toBe(50);
       s.release();

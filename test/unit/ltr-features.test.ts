@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { InteractionLog } from '../../core/eval/interaction-log.ts';
-import { candidateFeatures, countAtOrBefore, itemRatings, itemTimes, LTR_FEATURES, NO_NORMALISED, NO_SCORE, normalisedScores } from '../../core/eval/ltr-features.ts';
+import {
+  candidateFeatures,
+  countAtOrBefore,
+  itemRatings,
+  itemTimes,
+  LTR_FEATURES,
+  NO_NORMALISED,
+  NO_SCORE,
+  normalisedScores,
+} from '../../core/eval/ltr-features.ts';
 
 const DAY = 86_400;
 
@@ -58,11 +67,26 @@ describe('candidateFeatures', () => {
   const rowsOf = (items: number[]) =>
     candidateFeatures(items, {
       sources: [
-        { scores: [0.9, 0.5, 0.1], rank: new Map([[0, 0], [1, 1]]) },
-        { scores: [2, -Infinity, 1], rank: new Map([[0, 0], [2, 1]]) },
+        {
+          scores: [0.9, 0.5, 0.1],
+          rank: new Map([
+            [0, 0],
+            [1, 1],
+          ]),
+        },
+        {
+          scores: [2, -Infinity, 1],
+          rank: new Map([
+            [0, 0],
+            [2, 1],
+          ]),
+        },
         { scores: [0, 0, 3], rank: new Map([[2, 0]]) },
       ],
-      recent: [[0.5, 0, 0], [1, -Infinity, 0]],
+      recent: [
+        [0.5, 0, 0],
+        [1, -Infinity, 0],
+      ],
       popularity: [3, 1, 0],
       times: itemTimes(log, rows),
       ratings: itemRatings(log, rows, 4),

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { genreJaccardDistance } from '../../core/eval/genre-distance.ts';
-import { averagePrecisionAtK, catalogCoverage, intraListDiversity, ndcgAtK, precisionAtK, recallAtK, reciprocalRankAtK } from '../../core/eval/metrics.ts';
+import {
+  averagePrecisionAtK,
+  catalogCoverage,
+  intraListDiversity,
+  ndcgAtK,
+  precisionAtK,
+  recallAtK,
+  reciprocalRankAtK,
+} from '../../core/eval/metrics.ts';
 
 // Hits at ranks 2 and 5; three relevant items (9 is never recommended).
 const ranked = [1, 2, 3, 4, 5];
@@ -33,7 +41,16 @@ describe('ranking metrics', () => {
   });
 
   it('catalog coverage counts distinct items within each top k', () => {
-    expect(catalogCoverage([[1, 2, 7], [2, 3, 8]], 2, 10)).toBeCloseTo(3 / 10, 12);
+    expect(
+      catalogCoverage(
+        [
+          [1, 2, 7],
+          [2, 3, 8],
+        ],
+        2,
+        10,
+      ),
+    ).toBeCloseTo(3 / 10, 12);
   });
 
   it('intra-list diversity with genre Jaccard distance', () => {

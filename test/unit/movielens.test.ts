@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatasetError, loadMovieLens, parseMoviesCsv, parseRatingsCsv } from '../../datasets/movielens.ts';
 
-const movies = 'movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation|Children\r\n11,"American President, The (1995)",Comedy|Drama|Romance\r\n' +
+const movies =
+  'movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation|Children\r\n11,"American President, The (1995)",Comedy|Drama|Romance\r\n' +
   '5,"Say ""Hi"" (2001)",(no genres listed)\r\n';
 const ratings = 'userId,movieId,rating,timestamp\r\n7,11,4.5,964982703\r\n3,1,0.5,964981247\r\n7,1,3.0,964982224\r\n';
 

@@ -61,7 +61,12 @@ describe('readiness', () => {
       [
         { name: 'fine', check: () => {} },
         { name: 'broken', check: () => Promise.reject(new Error('connection refused')) },
-        { name: 'throws', check: () => { throw new Error('not yet'); } },
+        {
+          name: 'throws',
+          check: () => {
+            throw new Error('not yet');
+          },
+        },
         { name: 'slow', check: () => new Promise<void>(() => {}) },
       ],
       50,
@@ -75,7 +80,11 @@ describe('readiness', () => {
 
   it('is ready when every check passes, and not ready from the moment it drains', async () => {
     const r = new Readiness([{ name: 'a', check: () => {} }]);
-    expect(await r.report()).toEqual({ status: 'ready', notReady: [], checks: { shutdown: { ok: true }, a: { ok: true } } });
+    expect(await r.report()).toEqual({
+      status: 'ready',
+      notReady: [],
+      checks: { shutdown: { ok: true }, a: { ok: true } },
+    });
     r.drain();
     const draining = await r.report();
     expect(draining.status).toBe('not_ready');
@@ -133,7 +142,17 @@ describe('health routes', () => {
     const metrics = createMetrics(false);
     const app = Fastify();
     let redisUp = false;
-    registerHealthRoutes(app, { metrics, readiness: new Readiness([{ name: 'redis', check: () => { if (!redisUp) throw new Error('connection reconnecting'); } }]) });
+    registerHealthRoutes(app, {
+      metrics,
+      readiness: new Readiness([
+        {
+          name: 'redis',
+          check: () => {
+            if (!redisUp) throw new Error('connection reconnecting');
+          },
+        },
+      ]),
+    });
     for (const path of ['/livez', '/healthz']) {
       const res = await app.inject({ method: 'GET', url: path });
       expect(res.statusCode).toBe(200);
@@ -141,7 +160,11 @@ describe('health routes', () => {
     }
     const down = await app.inject({ method: 'GET', url: '/readyz' });
     expect(down.statusCode).toBe(503);
-    expect(down.json()).toEqual({ status: 'not_ready', notReady: ['redis'], checks: { shutdown: { ok: true }, redis: { ok: false, error: 'connection reconnecting' } } });
+    expect(down.json()).toEqual({
+      status: 'not_ready',
+      notReady: ['redis'],
+      checks: { shutdown: { ok: true }, redis: { ok: false, error: 'connection reconnecting' } },
+    });
     redisUp = true;
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
     metrics.consumerLag.set({ group: 'g', topic: 't', partition: '0' }, 42);
@@ -179,7 +202,9 @@ describe('serving metrics', () => {
     const text = await metrics.registry.metrics();
     expect(text).toContain('rankstream_index_info{partition="shop",version="idx-2"} 1');
     expect(text).toContain('rankstream_index_items{partition="shop"} 1500');
-    expect(text).toContain(`rankstream_index_built_timestamp_seconds{partition="shop"} ${Date.parse('2026-01-02T03:04:05.000Z') / 1000}`);
+    expect(text).toContain(
+      `rankstream_index_built_timestamp_seconds{partition="shop"} ${Date.parse('2026-01-02T03:04:05.000Z') / 1000}`,
+    );
     expect(text).toContain('rankstream_index_swaps_total{outcome="swapped"} 2');
     expect(text).toContain('rankstream_index_swaps_total{outcome="refused"} 1');
     expect(text).toContain('rankstream_model_version_info{tenant="shop",model="als",version="als-7"} 1');
@@ -204,8 +229,22 @@ describe('metrics configuration', () => {
   });
 
   it('operations settings: processors and workers listen on loopback by default, on distinct ports; lag interval and shutdown bound from the environment', () => {
-    expect(loadConfig({}).ops).toEqual({ processorHttp: { host: '127.0.0.1', port: 18082 }, alsWorkerHttpPort: 18083, retconWorkerHttpPort: 18084, lagIntervalS: 15, shutdownTimeoutS: 30 });
-    expect(loadConfig({ PROCESSOR_HTTP_PORT: '0', ALS_WORKER_HTTP_PORT: '0', RETCON_WORKER_HTTP_PORT: '9000', CONSUMER_LAG_INTERVAL_S: '0.5', SHUTDOWN_TIMEOUT_S: '40' }).ops).toEqual({
+    expect(loadConfig({}).ops).toEqual({
+      processorHttp: { host: '127.0.0.1', port: 18082 },
+      alsWorkerHttpPort: 18083,
+      retconWorkerHttpPort: 18084,
+      lagIntervalS: 15,
+      shutdownTimeoutS: 30,
+    });
+    expect(
+      loadConfig({
+        PROCESSOR_HTTP_PORT: '0',
+        ALS_WORKER_HTTP_PORT: '0',
+        RETCON_WORKER_HTTP_PORT: '9000',
+        CONSUMER_LAG_INTERVAL_S: '0.5',
+        SHUTDOWN_TIMEOUT_S: '40',
+      }).ops,
+    ).toEqual({
       processorHttp: { host: '127.0.0.1', port: 0 },
       alsWorkerHttpPort: 0,
       retconWorkerHttpPort: 9000,

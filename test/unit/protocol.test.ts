@@ -22,7 +22,14 @@ function plantedLog(): InteractionLog {
       time.push(start + k * 10);
     }
   }
-  return { nUsers: 80, nItems: 40, user: Int32Array.from(user), item: Int32Array.from(item), rating: Float64Array.from(rating), time: Float64Array.from(time) };
+  return {
+    nUsers: 80,
+    nItems: 40,
+    user: Int32Array.from(user),
+    item: Int32Array.from(item),
+    rating: Float64Array.from(rating),
+    time: Float64Array.from(time),
+  };
 }
 
 const config: ProtocolConfig = {

@@ -3,7 +3,17 @@ import { DEFAULT_RERANK, rerank, type RerankConfig, type RerankItem } from '../.
 import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const NOW = Date.UTC(2026, 10, 1);
-const item = (itemId: string, rank: number, category: string | null, extra: Partial<RerankItem> = {}): RerankItem => ({ itemId, rank, source: 'ann', category, attributes: category ? { category: [category] } : {}, createdAt: null, shows: 0, clicks: 0, ...extra });
+const item = (itemId: string, rank: number, category: string | null, extra: Partial<RerankItem> = {}): RerankItem => ({
+  itemId,
+  rank,
+  source: 'ann',
+  category,
+  attributes: category ? { category: [category] } : {},
+  createdAt: null,
+  shows: 0,
+  clicks: 0,
+  ...extra,
+});
 const pool = [item('a1', 0, 'A'), item('a2', 1, 'A'), item('a3', 2, 'A'), item('b1', 3, 'B'), item('c1', 4, 'C')];
 const cfg = (over: Partial<RerankConfig>): RerankConfig => ({ ...DEFAULT_RERANK, ...over });
 const ids = (xs: { itemId: string }[]) => xs.map((x) => x.itemId);
@@ -25,16 +35,30 @@ describe('re-ranking', () => {
   });
 
   it('applies business rules: exclude by attribute, boost by attribute, pin first', () => {
-    const rules = { pin: ['c1', 'missing'], boost: [{ attribute: 'category', value: 'B', factor: 10 }], exclude: [{ attribute: 'category', values: ['A'] }] };
+    const rules = {
+      pin: ['c1', 'missing'],
+      boost: [{ attribute: 'category', value: 'B', factor: 10 }],
+      exclude: [{ attribute: 'category', values: ['A'] }],
+    };
     const out = rerank(pool, 3, cfg({ rules }), seededRandom(1), NOW);
     expect(ids(out)).toEqual(['c1', 'b1']); // A excluded; only two items remain
     expect(out[0]).toMatchObject({ slot: 'pinned', propensity: 1 });
-    const boosted = rerank(pool, 2, cfg({ rules: { pin: [], boost: [{ attribute: 'category', value: 'C', factor: 10 }], exclude: [] } }), seededRandom(1), NOW);
+    const boosted = rerank(
+      pool,
+      2,
+      cfg({ rules: { pin: [], boost: [{ attribute: 'category', value: 'C', factor: 10 }], exclude: [] } }),
+      seededRandom(1),
+      NOW,
+    );
     expect(ids(boosted)).toEqual(['c1', 'a1']);
   });
 
   it('lifts a brand-new item by the freshness boost, and not an old one', () => {
-    const withAges = [item('old', 0, 'A', { createdAt: NOW - 30 * 86_400_000 }), item('new', 2, 'B', { createdAt: NOW - 60_000 }), item('mid', 1, 'C')];
+    const withAges = [
+      item('old', 0, 'A', { createdAt: NOW - 30 * 86_400_000 }),
+      item('new', 2, 'B', { createdAt: NOW - 60_000 }),
+      item('mid', 1, 'C'),
+    ];
     expect(ids(rerank(withAges, 1, cfg({ freshnessBoost: 3 }), seededRandom(1), NOW))).toEqual(['new']); // relevance 1/3 × (1 + 3)
     expect(ids(rerank(withAges, 1, DEFAULT_RERANK, seededRandom(1), NOW))).toEqual(['old']);
   });
@@ -59,7 +83,11 @@ describe('re-ranking', () => {
   });
 
   it('explores by Thompson sampling: mostly the item with the best click record, propensities estimated by repeated draws', () => {
-    const fed = [item('x', 0, 'A', { shows: 1000, clicks: 10 }), item('y', 1, 'B', { shows: 1000, clicks: 100 }), item('z', 2, 'C', { shows: 3, clicks: 0 })];
+    const fed = [
+      item('x', 0, 'A', { shows: 1000, clicks: 10 }),
+      item('y', 1, 'B', { shows: 1000, clicks: 100 }),
+      item('z', 2, 'C', { shows: 3, clicks: 0 }),
+    ];
     const t = cfg({ exploration: { kind: 'thompson', slots: 1, priorClicks: 1, priorShows: 20, draws: 200 } });
     const counts = new Map<string, number>();
     const random = seededRandom(3);

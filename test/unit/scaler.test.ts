@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../core/canonical-json.ts';
 import { numericFeatures } from '../../core/features/numeric-features.ts';
-import { decidePromotion, drift, emptyStats, mergeAccumulators, mergeStats, observe, observeAll, scale, snapshotOf, type ScalerAccumulator } from '../../core/features/scaler.ts';
+import {
+  decidePromotion,
+  drift,
+  emptyStats,
+  mergeAccumulators,
+  mergeStats,
+  observe,
+  observeAll,
+  scale,
+  snapshotOf,
+  type ScalerAccumulator,
+} from '../../core/features/scaler.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
-
 
 describe('Welford running stats', () => {
   it('match a two-pass computation', () => {
@@ -55,16 +65,28 @@ describe('snapshots and scaling', () => {
 
 describe('promotion policy', () => {
   const policy = { minSamples: 100, minDrift: 0.05, maxDrift: 3 };
-  const snap = (mean: number, std: number, count = 1000) => ({ features: { price: { count, mean, std, min: 0, max: 0 } } });
+  const snap = (mean: number, std: number, count = 1000) => ({
+    features: { price: { count, mean, std, min: 0, max: 0 } },
+  });
 
   it('promotes the first version once enough samples accrued', () => {
-    expect(decidePromotion(null, snap(10, 2, 50), policy)).toMatchObject({ promote: false, reason: 'insufficient-samples', samples: 50 });
+    expect(decidePromotion(null, snap(10, 2, 50), policy)).toMatchObject({
+      promote: false,
+      reason: 'insufficient-samples',
+      samples: 50,
+    });
     expect(decidePromotion(null, snap(10, 2), policy)).toMatchObject({ promote: true, reason: 'first-version' });
   });
 
   it('keeps the current version when nothing material changed, and holds a suspicious jump', () => {
-    expect(decidePromotion(snap(10, 2), snap(10.05, 2), policy)).toMatchObject({ promote: false, reason: 'no-material-change' });
-    expect(decidePromotion(snap(10, 2), snap(11, 2), policy)).toMatchObject({ promote: true, reason: 'drift-within-bounds' });
+    expect(decidePromotion(snap(10, 2), snap(10.05, 2), policy)).toMatchObject({
+      promote: false,
+      reason: 'no-material-change',
+    });
+    expect(decidePromotion(snap(10, 2), snap(11, 2), policy)).toMatchObject({
+      promote: true,
+      reason: 'drift-within-bounds',
+    });
     const jump = decidePromotion(snap(10, 2), snap(30, 2), policy);
     expect(jump).toMatchObject({ promote: false, reason: 'drift-too-large' });
     expect(jump.drift!.features.price!.meanShift).toBeCloseTo(10);
@@ -72,7 +94,12 @@ describe('promotion policy', () => {
   });
 
   it('measures a spread change and reports added and removed features', () => {
-    const d = drift(snap(0, 1), { features: { price: { count: 1, mean: 0, std: 2, min: 0, max: 0 }, rating: { count: 1, mean: 0, std: 1, min: 0, max: 0 } } });
+    const d = drift(snap(0, 1), {
+      features: {
+        price: { count: 1, mean: 0, std: 2, min: 0, max: 0 },
+        rating: { count: 1, mean: 0, std: 1, min: 0, max: 0 },
+      },
+    });
     expect(d.features.price!.stdLogRatio).toBeCloseTo(Math.LN2);
     expect(d.added).toEqual(['rating']);
     expect(d.max).toBe(Infinity);
@@ -82,11 +109,22 @@ describe('promotion policy', () => {
 describe('numeric features and canonical JSON', () => {
   it('takes position, value and numeric context entries', () => {
     const base = { eventId: 'e', tenant: 't', userId: 'u', itemId: 'i', timestamp: 1, recommendationId: null };
-    expect(numericFeatures({ ...base, type: 'conversion', value: 9.5, context: { price: '12.5', colour: 'red', rating: '4', code: '1e3' } })).toEqual({ value: 9.5, 'ctx.price': 12.5, 'ctx.rating': 4, 'ctx.code': 1000 });
-    expect(numericFeatures({ ...base, type: 'impression', recommendationId: 'r', position: 3, feedId: 'f', context: {} })).toEqual({ position: 3 });
+    expect(
+      numericFeatures({
+        ...base,
+        type: 'conversion',
+        value: 9.5,
+        context: { price: '12.5', colour: 'red', rating: '4', code: '1e3' },
+      }),
+    ).toEqual({ value: 9.5, 'ctx.price': 12.5, 'ctx.rating': 4, 'ctx.code': 1000 });
+    expect(
+      numericFeatures({ ...base, type: 'impression', recommendationId: 'r', position: 3, feedId: 'f', context: {} }),
+    ).toEqual({ position: 3 });
   });
 
   it('serialises equal values to equal bytes whatever the key order', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(canonicalJson({ a: { c: null, d: [1, { y: 2, z: 1 }] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(
+      canonicalJson({ a: { c: null, d: [1, { y: 2, z: 1 }] }, b: 1 }),
+    );
   });
 });

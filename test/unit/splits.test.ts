@@ -17,7 +17,14 @@ function syntheticLog(): InteractionLog {
       time.push(1_000_000 + Math.floor(random() * 200) * 60);
     }
   }
-  return { nUsers: 30, nItems: 50, user: Int32Array.from(user), item: Int32Array.from(item), rating: new Float64Array(user.length).fill(4), time: Float64Array.from(time) };
+  return {
+    nUsers: 30,
+    nItems: 50,
+    user: Int32Array.from(user),
+    item: Int32Array.from(item),
+    rating: new Float64Array(user.length).fill(4),
+    time: Float64Array.from(time),
+  };
 }
 
 const max = (log: InteractionLog, rows: Int32Array) => Math.max(...Array.from(rows, (r) => log.time[r]!));
@@ -72,7 +79,8 @@ describe('leaveLastNSplit', () => {
       expect(late.length).toBe(n);
       expect(early.length).toBe(Math.min(n, total - n));
       const t = (rows: number[]) => rows.map((r) => log.time[r]!);
-      if (train.length > 0 && early.length > 0) expect(Math.max(...t(train))).toBeLessThanOrEqual(Math.min(...t(early)));
+      if (train.length > 0 && early.length > 0)
+        expect(Math.max(...t(train))).toBeLessThanOrEqual(Math.min(...t(early)));
       if (early.length > 0) expect(Math.max(...t(early))).toBeLessThanOrEqual(Math.min(...t(late)));
     }
   });
@@ -85,7 +93,8 @@ describe('leaveLastNSplit', () => {
 describe('splitRowsAgain', () => {
   const log = syntheticLog();
   const all = Int32Array.from({ length: log.user.length }, (_, k) => k);
-  const parts = (s: { train: Int32Array; early: Int32Array; late: Int32Array }) => [s.train, s.early, s.late].map((p) => Array.from(p));
+  const parts = (s: { train: Int32Array; early: Int32Array; late: Int32Array }) =>
+    [s.train, s.early, s.late].map((p) => Array.from(p));
 
   for (const split of [temporalSplit(log, 0.7), leaveLastNSplit(log, 4)]) {
     it(`repeats the ${split.name} cut on all rows exactly`, () => {
@@ -97,7 +106,9 @@ describe('splitRowsAgain', () => {
     it(`cuts a ${split.name} history as if it were the whole log, in rows of the log`, () => {
       const history = Int32Array.from([...split.train, ...split.early]);
       const inner = splitRowsAgain(split, log, history);
-      expect([...inner.train, ...inner.early, ...inner.late].sort((a, b) => a - b)).toEqual(Array.from(history).sort((a, b) => a - b));
+      expect([...inner.train, ...inner.early, ...inner.late].sort((a, b) => a - b)).toEqual(
+        Array.from(history).sort((a, b) => a - b),
+      );
       const t = (rows: Int32Array) => Array.from(rows, (r) => log.time[r]!);
       if (split.name === 'temporal') {
         expect(Math.max(...t(inner.train))).toBeLessThan(Math.min(...t(inner.early)));

@@ -10,12 +10,27 @@ import { createLogger } from '../../platform/logger.ts';
 const silent = createLogger('silent', 'test');
 
 describe('worker ops', () => {
-  it('reports each queue\'s job counts per state at scrape time, and keeps the last values when Redis fails', async () => {
+  it("reports each queue's job counts per state at scrape time, and keeps the last values when Redis fails", async () => {
     const registry = new Registry();
     let counts: Record<string, number> = { waiting: 3, active: 1 };
     let fail = false;
-    registerQueueMetrics(registry, [{ name: 'retcon', getJobCounts: async () => { if (fail) throw new Error('down'); return counts; } }], silent);
-    const read = async () => (await registry.getSingleMetric('rankstream_queue_jobs')!.get()).values.filter((v) => v.labels.queue === 'retcon');
+    registerQueueMetrics(
+      registry,
+      [
+        {
+          name: 'retcon',
+          getJobCounts: async () => {
+            if (fail) throw new Error('down');
+            return counts;
+          },
+        },
+      ],
+      silent,
+    );
+    const read = async () =>
+      (await registry.getSingleMetric('rankstream_queue_jobs')!.get()).values.filter(
+        (v) => v.labels.queue === 'retcon',
+      );
     let values = await read();
     expect(values.find((v) => v.labels.state === 'waiting')?.value).toBe(3);
     expect(values.find((v) => v.labels.state === 'active')?.value).toBe(1);
@@ -39,10 +54,15 @@ describe('worker ops', () => {
     expect(jobs.find((v) => v.labels.outcome === 'completed')?.value).toBe(1);
     expect(jobs.find((v) => v.labels.outcome === 'failed')?.value).toBe(3);
     const seconds = (await registry.getSingleMetric('rankstream_job_seconds')!.get()).values;
-    const sum = (seconds as { metricName?: string; value: number }[]).find((v) => v.metricName === 'rankstream_job_seconds_sum')?.value ?? 0;
+    const sum =
+      (seconds as { metricName?: string; value: number }[]).find((v) => v.metricName === 'rankstream_job_seconds_sum')
+        ?.value ?? 0;
     expect(sum).toBeGreaterThanOrEqual(31.5);
     expect(sum).toBeLessThan(32.5);
-    expect((seconds as { metricName?: string; value: number }[]).find((v) => v.metricName === 'rankstream_job_seconds_count')?.value).toBe(3);
+    expect(
+      (seconds as { metricName?: string; value: number }[]).find((v) => v.metricName === 'rankstream_job_seconds_count')
+        ?.value,
+    ).toBe(3);
   });
 
   it('is not ready once the worker stopped taking jobs', async () => {
