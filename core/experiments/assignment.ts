@@ -3,9 +3,9 @@
 // overrides serving settings (retrieval shares, re-ranking); the feed reports every assignment it was served under.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Config } from '../../config/config.ts';
 import { RANKER_KINDS, type RankerKind } from '../funnel/ranker.ts';
 import type { RerankConfig } from '../funnel/rerank.ts';
+import type { RailName } from '../funnel/retrieval.ts';
 
 const share = z.number().min(0);
 const overridesSchema = z
@@ -92,7 +92,8 @@ export function controlOf(e: Experiment): string {
 }
 
 export interface ServingSettings {
-  shares: Config['retrieval']['shares'];
+  /** Each retrieval rail's share of the feed's slots (the config's retrieval shares, or a variant's). */
+  shares: Record<RailName, number>;
   rerank: RerankConfig;
   /** The ranker a variant chose; absent: the tenant's serving ranker. */
   ranker?: RankerKind | 'none';
