@@ -17,7 +17,7 @@ import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer, type BatchProcessor, type RunningConsumer } from '../streams/consumer-runner.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { AlsFoldInProcessor } from '../processors/als-fold-in.ts';
-import { AlsModelStore, alsCurrentKey } from '../state/als-models.ts';
+import { AlsModelStore } from '../state/als-models.ts';
 import { CatalogProcessor } from '../processors/catalog.ts';
 import { RankerExampleLog } from '../state/ranker-examples.ts';
 import { RankerStore } from '../state/ranker-models.ts';
@@ -68,6 +68,7 @@ export async function startProcessors(
   const redis = createRedis(config);
   const f = config.features;
   const artifacts = new ArtifactStore(config.artifactsDir);
+  const alsModels = new AlsModelStore(redis, artifacts);
   const wanted = (name: ProcessorName) => hooks.only === undefined || hooks.only.includes(name);
   const all: (BatchProcessor<InteractionEvent> & { name: ProcessorName })[] = [
     new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table),
@@ -78,7 +79,7 @@ export async function startProcessors(
       config.scaler.publishIntervalS * 1000,
       logger,
     ),
-    new AlsFoldInProcessor(redis, new AlsModelStore(redis, artifacts), {
+    new AlsFoldInProcessor(redis, alsModels, {
       weights: config.als.weights,
       historyMaxItems: config.als.historyMaxItems,
       historyTtlS: f.seenTtlS,
@@ -123,7 +124,7 @@ export async function startProcessors(
     newItemsTrigger: config.retcon.newItemsTrigger,
     enqueueRetcon: async (tenant) => {
       // an index needs a model: before the tenant's first training the new items simply wait for it (training triggers retcon)
-      if (!(await redis.get(alsCurrentKey(tenant)))) return;
+      if (!(await alsModels.currentVersion(tenant))) return;
       retcon ??= retconQueue(config);
       await enqueueRetcon(retcon, { tenant });
     },

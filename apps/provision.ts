@@ -1,14 +1,15 @@
 // Idempotent provisioning: topics, schemas, ClickHouse database, ledger, catalogue and ranker-example tables. Safe to run on every start.
 import { loadConfig, type Config } from '../config/config.ts';
-import { catalogTableDdl } from '../processors/catalog.ts';
+import { ensureCatalogTable } from '../state/catalog-table.ts';
+import { ensureLedgerTable } from '../state/ledger.ts';
 import { rankerExamplesDdl } from '../state/ranker-examples.ts';
-import { LedgerWriter } from '../processors/ledger-writer.ts';
+import { dropTable } from '../state/tables.ts';
 import { registerEventSchemas, type EventSchemaIds } from '../schemas/event-codec.ts';
 import { registerFeedSchemas, type FeedSchemaIds } from '../schemas/feed-codec.ts';
 import { registerItemSchema } from '../schemas/item-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { allTopics, createKafka, ensureTopics } from '../streams/kafka.ts';
-import { createClickHouse, ensureDatabase, sqlIdentifier } from '../platform/clickhouse.ts';
+import { createClickHouse, ensureDatabase } from '../platform/clickhouse.ts';
 import type { Logger } from '../platform/logger.ts';
 
 export interface Provisioned {
@@ -25,7 +26,7 @@ export function provisionedTables(config: Config): string[] {
 export type DeprovisionReport = Record<'consumerGroups' | 'topics' | 'schemaSubjects' | 'tables', string>;
 
 /**
- * Removes what a run under its own names (config/config.ts isolatedEnv) created: the consumer groups of its prefix, its
+ * Removes what a run under its own names (test/support/isolated-env.ts) created: the consumer groups of its prefix, its
  * topics, their schema subjects and its tables. Each step is tried even if an earlier one failed, and reported.
  * Refuses a config that shares any name with the defaults, so it cannot remove a deployment's data.
  */
@@ -83,10 +84,7 @@ export async function deprovision(config: Config, logger: Logger): Promise<Depro
   await attempt('tables', async () => {
     const clickhouse = createClickHouse(config);
     try {
-      for (const table of provisionedTables(config))
-        await clickhouse.command({
-          query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(table)}`,
-        });
+      for (const table of provisionedTables(config)) await dropTable(clickhouse, config.clickhouse.database, table);
     } finally {
       await clickhouse.close();
     }
@@ -105,8 +103,8 @@ export async function provision(config: Config, logger: Logger): Promise<Provisi
   await ensureDatabase(config);
   const clickhouse = createClickHouse(config);
   try {
-    await new LedgerWriter(clickhouse, config.clickhouse.database, config.ledger.table).ensureTable();
-    await clickhouse.command({ query: catalogTableDdl(config.clickhouse.database, config.catalog.table) });
+    await ensureLedgerTable(clickhouse, config.clickhouse.database, config.ledger.table);
+    await ensureCatalogTable(clickhouse, config.clickhouse.database, config.catalog.table);
     await clickhouse.command({ query: rankerExamplesDdl(config.clickhouse.database, config.ranker.examplesTable) });
   } finally {
     await clickhouse.close();

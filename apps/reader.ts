@@ -16,7 +16,7 @@ import { runConsumer } from '../streams/consumer-runner.ts';
 import { limitRecordSize } from '../streams/input-guards.ts';
 import { createKafka, createProducer } from '../streams/kafka.ts';
 import { startLagMonitor } from '../streams/lag-monitor.ts';
-import { TENANTS_KEY } from '../state/features.ts';
+import { listTenants } from '../state/tenants.ts';
 import { FeedRequestProcessor } from '../serving/feed-request-processor.ts';
 import { FeatureService } from '../serving/feature-service.ts';
 import { isRegisteredTenant, resolveApiKey } from '../state/api-keys.ts';
@@ -53,7 +53,7 @@ export async function startReader(
   await indexes.start();
   // load the current index of every partition before reporting ready; retried by the readiness check if it failed
   const warmIndexes = async () =>
-    indexes.warm([...new Set([...(await redis.smembers(TENANTS_KEY)), config.communityPartition])].sort());
+    indexes.warm([...new Set([...(await listTenants(redis)), config.communityPartition])].sort());
   warmIndexes().catch((err: unknown) => logger.warn({ err }, 'loading the current indexes failed; readiness retries'));
   const indexesCheck: ReadinessCheck = {
     name: 'indexes',

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { loadConfig, type Config } from '../config/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
-import { scalerCurrentKey } from '../processors/scaler.ts';
+import { currentScalerVersion } from '../state/scaler-versions.ts';
 import {
   alsQueue,
   enqueueAlsTraining,
@@ -24,7 +24,7 @@ const logger = createLogger(config.logLevel, 'als');
 function trainingDeps(cfg: Config): { d: AlsTrainingDeps; redis: Redis; close: () => Promise<void> } {
   const deps = openJobDeps(cfg, logger);
   return {
-    d: { ...deps, scalerVersion: (t) => deps.redis.get(scalerCurrentKey(t)) },
+    d: { ...deps, scalerVersion: (t) => currentScalerVersion(deps.redis, t) },
     redis: deps.redis,
     close: deps.close,
   };

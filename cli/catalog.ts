@@ -6,7 +6,7 @@ import type { CatalogItem } from '../core/catalog.ts';
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
-import { catalogItemsKey, freshKey, readCatalogItems } from '../state/catalog.ts';
+import { catalogSize, freshScore, readCatalogItems } from '../state/catalog.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { ItemProducer } from '../streams/item-producer.ts';
 import { createKafka, ensureTopics } from '../streams/kafka.ts';
@@ -103,7 +103,7 @@ program
       await waitForCatalogue(300_000);
       const redis = createRedis(config);
       try {
-        summary.catalogueSize = await redis.hlen(catalogItemsKey(o.tenant));
+        summary.catalogueSize = await catalogSize(redis, o.tenant);
       } finally {
         redis.disconnect();
       }
@@ -153,14 +153,14 @@ program
     try {
       const record = (await readCatalogItems(redis, tenant, [item])).get(item) ?? null;
       if (!record) throw new Error(`no item ${item} in ${tenant}'s catalogue`);
-      const freshScore = await redis.zscore(freshKey(tenant), item);
+      const score = await freshScore(redis, tenant, item);
       console.log(
         JSON.stringify(
           {
             ...record,
             createdAtIso: new Date(record.createdAt).toISOString(),
             updatedAtIso: new Date(record.updatedAt).toISOString(),
-            inFreshRail: freshScore !== null,
+            inFreshRail: score !== null,
           },
           null,
           2,

@@ -9,7 +9,7 @@ import type { InteractionEvent } from '../core/events.ts';
 import { loadConfig, type Config } from '../config/config.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { provision } from '../apps/provision.ts';
-import { createClickHouse, finalReadRows, sqlString, type ClickHouseClient } from '../platform/clickhouse.ts';
+import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -17,9 +17,10 @@ import { trainTenantAls } from '../jobs/als-training.ts';
 import { retconTenant, type RetconResult } from '../jobs/retcon.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { AlsModelStore } from '../state/als-models.ts';
-import { catalogItemsKey } from '../state/catalog.ts';
-import { TENANTS_KEY } from '../state/features.ts';
-import { scalerCurrentKey } from '../processors/scaler.ts';
+import { catalogSize } from '../state/catalog.ts';
+import { countReplayedLedgerRows } from '../state/ledger.ts';
+import { currentScalerVersion } from '../state/scaler-versions.ts';
+import { deleteTenantKeys, forgetTenant } from '../state/tenants.ts';
 import { startProcessors } from '../apps/processors.ts';
 import { decodeFeed, registerFeedSchemas, type FeedRecord } from '../schemas/feed-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
@@ -141,15 +142,22 @@ async function main(): Promise<void> {
   );
   await waitForCaughtUp(admin, [`${config.runner.groupPrefix}-catalog`], config.topics.items, 300_000);
   const clickhouse = createClickHouse(config);
-  const ledgerRows = await countReplayedRows(clickhouse, config, opts.tenant, basename(opts.log), lastLine);
+  // ledger rows (FINAL: one per event id) of this replay: event ids are <file>:<line>, so earlier replays of other
+  // line ranges, or of other files, do not count
+  const ledgerRows = await countReplayedLedgerRows(
+    clickhouse,
+    config.clickhouse.database,
+    config.ledger.table,
+    opts.tenant,
+    basename(opts.log),
+    lastLine,
+  );
   await clickhouse.close();
   const processedMs = Date.now() - replayStart;
   const dlqCount = Number((await topicEndOffsetTotal(admin, config.topics.eventsDlq)) - dlqBefore);
   const itemsDlqCount = Number((await topicEndOffsetTotal(admin, config.topics.itemsDlq)) - itemsDlqBefore);
   const catalogRedis = createRedis(config);
-  const catalogRedisItems = await catalogRedis
-    .hlen(catalogItemsKey(opts.tenant))
-    .finally(() => catalogRedis.disconnect());
+  const catalogRedisItems = await catalogSize(catalogRedis, opts.tenant).finally(() => catalogRedis.disconnect());
 
   // 4. train ALS from the ledger: feeds become personal, and fold-in keeps user vectors current from here on
   // then retcon: every catalogue item re-embedded into a fresh HNSW index the reader hot-swaps to
@@ -165,7 +173,7 @@ async function main(): Promise<void> {
         config,
         clickhouse: ch,
         models,
-        scalerVersion: (t: string) => redis.get(scalerCurrentKey(t)),
+        scalerVersion: (t: string) => currentScalerVersion(redis, t),
         logger,
       };
       als = (await trainTenantAls(deps, { tenant: opts.tenant })).result;
@@ -263,38 +271,12 @@ async function main(): Promise<void> {
   if (!summary.ledgerMatchesAccepted) process.exitCode = 1;
 }
 
-/**
- * Ledger rows (FINAL: one per event id) of this replay: event ids are <file>:<line>, so earlier replays of other
- * line ranges, or of other files, do not count.
- */
-async function countReplayedRows(
-  clickhouse: ClickHouseClient,
-  config: Config,
-  tenant: string,
-  source: string,
-  lastLine: number,
-): Promise<number> {
-  const like = sqlString(`${source.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`);
-  let n = 0;
-  const rows = finalReadRows<{ n: string }>(
-    clickhouse,
-    config.clickhouse.database,
-    config.ledger.table,
-    (scope) => `SELECT count() AS n FROM ${config.clickhouse.database}.${config.ledger.table} FINAL
-              WHERE tenant = ${sqlString(tenant)} AND event_id LIKE ${like} AND ${scope}
-                AND toUInt64OrZero(replaceRegexpOne(event_id, '^.*:', '')) BETWEEN 1 AND ${lastLine}`,
-  );
-  for await (const r of rows) n += Number(r.n);
-  return n;
-}
-
 /** Clears the tenant's real-time state (every key with its hash tag) so the demo's figures reflect this replay only. */
 async function resetTenantState(config: Config, tenant: string): Promise<void> {
   const redis = createRedis(config);
   try {
-    const stream = redis.scanStream({ match: `rs:{${tenant}}:*`, count: 1000 });
-    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.del(...keys);
-    await redis.srem(TENANTS_KEY, tenant);
+    await deleteTenantKeys(redis, tenant);
+    await forgetTenant(redis, tenant);
   } finally {
     redis.disconnect();
   }

@@ -11,7 +11,7 @@ import { controlOf, experimentSchema } from '../core/experiments/assignment.ts';
 import { formatIssues } from '../core/events.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createRedis } from '../platform/redis.ts';
-import { readUserOutcomes } from '../processors/ledger-writer.ts';
+import { readUserOutcomes } from '../state/ledger.ts';
 import { getExperiment, listExperiments, saveExperiment } from '../state/experiments.ts';
 import { isoTimeOption, ledgerSliceOptions, tenantOption } from './options.ts';
 

@@ -1,7 +1,7 @@
 // Option parsers shared by the command-line tools: each rejects bad input with a message naming the option.
 import { InvalidArgumentError } from 'commander';
 import { tenantId } from '../core/events.ts';
-import type { LedgerSlice } from '../processors/ledger-writer.ts';
+import type { LedgerSlice } from '../state/ledger.ts';
 
 export function tenantOption(value: string): string {
   const t = tenantId.safeParse(value);

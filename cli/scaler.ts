@@ -6,6 +6,7 @@ import { drift } from '../core/features/scaler.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createRedis } from '../platform/redis.ts';
 import { ScalerPublisher } from '../processors/scaler.ts';
+import { SCALER_KIND } from '../state/scaler-versions.ts';
 import { tenantOption } from './options.ts';
 
 const config = loadConfig();
@@ -52,7 +53,7 @@ program
   .command('show <version>')
   .description("print a version's manifest and statistics (checksum-verified)")
   .action(async (version: string) => {
-    const { manifest, content } = await store.load('scaler', version);
+    const { manifest, content } = await store.load(SCALER_KIND, version);
     print({ manifest, artifact: JSON.parse(content.toString('utf8')) as unknown });
   });
 

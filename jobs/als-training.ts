@@ -6,8 +6,8 @@ import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Config } from '../config/config.ts';
 import { csrFromTriples } from '../core/math/sparse.ts';
 import type { ArtifactManifest } from '../platform/artifact-store.ts';
-import { finalReadScopes, type ClickHouseClient } from '../platform/clickhouse.ts';
-import { ledgerSliceFrom, type LedgerSlice } from '../processors/ledger-writer.ts';
+import type { ClickHouseClient } from '../platform/clickhouse.ts';
+import { readInteractionMatrix, type InteractionMatrix, type LedgerSlice } from '../state/ledger.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AlsMeta, AlsModelStore } from '../state/als-models.ts';
 import { trainAlsInChild } from './als-train-process.ts';
@@ -35,60 +35,12 @@ export interface AlsTrainingDeps {
 }
 
 /** Reads the aggregated interaction matrix of a tenant from the ledger. */
-export async function readInteractions(
+export function readInteractions(
   clickhouse: ClickHouseClient,
   config: Config,
   req: AlsTrainingRequest,
-): Promise<{ users: string[]; items: string[]; rows: Int32Array; cols: Int32Array; values: Float64Array }> {
-  const w = config.als.weights;
-  const weight = `multiIf(event_type = 'impression', ${w.impression}, event_type = 'click', ${w.click}, event_type = 'engagement', ${w.engagement}, ${w.conversion})`;
-  const userIndex = new Map<string, number>();
-  const itemIndex = new Map<string, number>();
-  // (user, item) -> position in the columns: a pair may appear in several partition groups, its weights add up
-  const pairAt = new Map<string, number>();
-  const rows: number[] = [];
-  const cols: number[] = [];
-  const values: number[] = [];
-  const scopes = await finalReadScopes(clickhouse, config.clickhouse.database, config.ledger.table);
-  for (const scope of scopes) {
-    const rs = await clickhouse.query({
-      query: `SELECT user_id, item_id, sum(${weight}) AS v ${ledgerSliceFrom(config.clickhouse.database, config.ledger.table, req, scope)}
-            GROUP BY user_id, item_id HAVING v != 0`,
-      format: 'JSONEachRow',
-    });
-    for await (const chunk of rs.stream()) {
-      for (const row of chunk) {
-        const {
-          user_id: user,
-          item_id: item,
-          v,
-        } = row.json<{ user_id: string; item_id: string; v: string | number }>();
-        let u = userIndex.get(user);
-        if (u === undefined) userIndex.set(user, (u = userIndex.size));
-        let i = itemIndex.get(item);
-        if (i === undefined) itemIndex.set(item, (i = itemIndex.size));
-        if (scopes.length > 1) {
-          const key = `${u}:${i}`;
-          const at = pairAt.get(key);
-          if (at !== undefined) {
-            values[at]! += Number(v);
-            continue;
-          }
-          pairAt.set(key, values.length);
-        }
-        rows.push(u);
-        cols.push(i);
-        values.push(Number(v));
-      }
-    }
-  }
-  return {
-    users: [...userIndex.keys()],
-    items: [...itemIndex.keys()],
-    rows: Int32Array.from(rows),
-    cols: Int32Array.from(cols),
-    values: Float64Array.from(values),
-  };
+): Promise<InteractionMatrix> {
+  return readInteractionMatrix(clickhouse, config.clickhouse.database, config.ledger.table, req, config.als.weights);
 }
 
 export async function trainTenantAls(

@@ -10,16 +10,16 @@ import type { Config } from '../config/config.ts';
 import { embedItems, type HoldoutReport, type ItemEmbeddings } from '../core/embeddings/item-embeddings.ts';
 import type { CatalogItem } from '../core/catalog.ts';
 import type { ArtifactStore } from '../platform/artifact-store.ts';
-import { finalReadRows, type ClickHouseClient } from '../platform/clickhouse.ts';
-import { ledgerSliceFrom, type LedgerSlice } from '../processors/ledger-writer.ts';
+import type { ClickHouseClient } from '../platform/clickhouse.ts';
+import { readItemInteractionCounts, type LedgerSlice } from '../state/ledger.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { AlsModelStore } from '../state/als-models.ts';
 import { scanCatalog, takeNewItemCount } from '../state/catalog.ts';
 import { ContentVectorStore } from '../state/content-vectors.ts';
-import { TENANTS_KEY } from '../state/features.ts';
+import { announceIndex } from '../state/index-pointers.ts';
 import { DEFAULT_INDEX_PARAMS, type IndexManifest } from '../state/index-snapshots.ts';
-import { announceIndex } from '../serving/index-manager.ts';
+import { listTenants } from '../state/tenants.ts';
 import { buildSnapshotInChild } from './index-build-process.ts';
 import { bullConnection } from '../platform/queue-connection.ts';
 
@@ -54,25 +54,6 @@ export interface RetconDeps {
   logger: Logger;
 }
 
-/** Items of the ledger slice with their interaction counts (impressions are exposure, not interest). */
-async function ledgerInteractions(
-  clickhouse: ClickHouseClient,
-  config: Config,
-  req: RetconRequest,
-): Promise<Map<string, number>> {
-  const { database } = config.clickhouse;
-  const items = new Map<string, number>();
-  const rows = finalReadRows<{ item_id: string; n: string | number }>(
-    clickhouse,
-    database,
-    config.ledger.table,
-    (scope) =>
-      `SELECT item_id, countIf(event_type != 'impression') AS n ${ledgerSliceFrom(database, config.ledger.table, req, scope)} GROUP BY item_id`,
-  );
-  for await (const r of rows) items.set(r.item_id, (items.get(r.item_id) ?? 0) + Number(r.n));
-  return items;
-}
-
 export async function retconTenant(
   deps: RetconDeps,
   req: RetconRequest,
@@ -95,7 +76,13 @@ export async function retconTenant(
     );
   // items arriving from here on count toward the next build's trigger
   await takeNewItemCount(deps.redis, req.tenant);
-  const interactions = await ledgerInteractions(deps.clickhouse, deps.config, req);
+  // items of the ledger slice with their interaction counts
+  const interactions = await readItemInteractionCounts(
+    deps.clickhouse,
+    deps.config.clickhouse.database,
+    deps.config.ledger.table,
+    req,
+  );
   const readLedger = lap();
   await onProgress?.(5);
   const catalog: CatalogItem[] = [];
@@ -182,7 +169,7 @@ export async function retconTenant(
 
 /** Every partition retcon can rebuild: the tenants with data, plus the community partition. */
 export async function retconPartitions(redis: Redis, communityPartition: string): Promise<string[]> {
-  const tenants = await redis.smembers(TENANTS_KEY);
+  const tenants = await listTenants(redis);
   return [...new Set([...tenants, communityPartition])].sort();
 }
 

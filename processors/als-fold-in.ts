@@ -3,35 +3,14 @@
 // (item factors fixed), its items from theirs (user factors fixed; new items get their first vector here), and its
 // users once more with the updated items. Vectors are written under the version (items as overrides of the trained
 // artifact). Re-solving from histories, never updating incrementally, makes every vector a function of the events, so
-// re-delivery cannot skew it. The offline protocol (core/eval/protocol.ts) evaluates exactly this scheme.
+// re-delivery cannot skew it. The offline protocol (core/eval/protocol.ts) evaluates exactly this scheme. The histories
+// live in state/als-histories.ts, the model versions and vectors in state/als-models.ts.
 import type { InteractionEvent } from '../core/events.ts';
 import { foldInItem, foldInUser } from '../core/models/als.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import { alsHistoryKey, alsItemHistoryKey, type AlsModelStore, type LoadedAls } from '../state/als-models.ts';
-
-// Per event: SET NX its marker, then add its weight to the user's and the item's histories; returns the users and
-// the items whose history changed.
-const APPLY_HISTORY = `
-local p, ttl, dedupeTtl = ARGV[1], ARGV[2], ARGV[3]
-local users, items = {}, {}
-for i = 4, #ARGV, 4 do
-  local eventId, user, item, weight = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if redis.call('SET', p .. 'ev:als:' .. eventId, '1', 'NX', 'EX', dedupeTtl) then
-    local h, ih = p .. 'als:hist:' .. user, p .. 'als:ihist:' .. item
-    redis.call('HINCRBYFLOAT', h, item, weight)
-    redis.call('EXPIRE', h, ttl)
-    redis.call('HINCRBYFLOAT', ih, user, weight)
-    redis.call('EXPIRE', ih, ttl)
-    users[user] = true
-    items[item] = true
-  end
-end
-local outUsers, outItems = {}, {}
-for u, _ in pairs(users) do outUsers[#outUsers + 1] = u end
-for it, _ in pairs(items) do outItems[#outItems + 1] = it end
-return { outUsers, outItems }
-`;
+import { applyAlsHistories, readAlsHistories, trimAlsHistories } from '../state/als-histories.ts';
+import type { AlsModelStore, LoadedAls } from '../state/als-models.ts';
 
 export interface FoldInOptions {
   weights: Record<InteractionEvent['type'], number>;
@@ -60,12 +39,18 @@ export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
       else byTenant.set(e.tenant, [e]);
     }
     for (const [tenant, events] of byTenant) {
-      const args: (string | number)[] = [`rs:{${tenant}}:`, this.options.historyTtlS, this.options.dedupeTtlS];
-      for (const e of events) args.push(e.eventId, e.userId, e.itemId, this.options.weights[e.type]);
-      const [users, items] = (await this.redis.eval(APPLY_HISTORY, 1, alsHistoryKey(tenant, '_'), ...args)) as [
-        string[],
-        string[],
-      ];
+      const { users, items } = await applyAlsHistories(
+        this.redis,
+        tenant,
+        events.map((e) => ({
+          eventId: e.eventId,
+          userId: e.userId,
+          itemId: e.itemId,
+          weight: this.options.weights[e.type],
+        })),
+        this.options.historyTtlS,
+        this.options.dedupeTtlS,
+      );
       // Before the tenant's first training there is no model to fold into; the histories still accrue.
       const model = await this.models.current(tenant);
       if (model && users.length > 0) {
@@ -86,24 +71,17 @@ export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
     items: string[],
     fresh: Map<string, Float64Array>,
   ): Promise<void> {
-    const pipe = this.redis.pipeline();
-    for (const i of items) pipe.hgetall(alsItemHistoryKey(tenant, i));
-    const histories = (await pipe.exec()) ?? [];
-    const kept = items.map((_, j) => {
-      const [err, raw] = histories[j] ?? [null, {}];
-      if (err) throw err;
-      return this.bounded(raw as Record<string, string>);
-    });
+    const kept = (await readAlsHistories(this.redis, tenant, 'item', items)).map((raw) => this.bounded(raw));
     const needed = new Set<string>();
     for (const { kept: rows } of kept) for (const [user] of rows) if (!fresh.has(user)) needed.add(user);
     const stored = await this.models.userVectors(tenant, model.version, [...needed]);
     const userGram = await this.models.userGram(model);
     const f = model.factors;
     const vectors = new Map<string, Float64Array>();
-    const trim = this.redis.pipeline();
+    const dropped = new Map<string, string[]>();
     items.forEach((item, j) => {
-      const { kept: rows, dropped } = kept[j]!;
-      if (dropped.length > 0) trim.hdel(alsItemHistoryKey(tenant, item), ...dropped);
+      const { kept: rows, dropped: d } = kept[j]!;
+      if (d.length > 0) dropped.set(item, d);
       const known = rows.filter(([user]) => fresh.has(user) || stored.has(user));
       if (known.length === 0) return;
       const packed = new Float64Array(known.length * f);
@@ -120,28 +98,24 @@ export class AlsFoldInProcessor implements BatchProcessor<InteractionEvent> {
       );
     });
     await this.models.writeItemVectors(model, vectors);
-    if (trim.length > 0) await trim.exec();
+    await trimAlsHistories(this.redis, tenant, 'item', dropped);
   }
 
   /** Re-solves the users' vectors from their full histories and writes them under the model's version. */
   async refresh(tenant: string, model: LoadedAls, users: string[]): Promise<Map<string, Float64Array>> {
-    const pipe = this.redis.pipeline();
-    for (const u of users) pipe.hgetall(alsHistoryKey(tenant, u));
-    const histories = (await pipe.exec()) ?? [];
+    const histories = await readAlsHistories(this.redis, tenant, 'user', users);
     const vectors = new Map<string, Float64Array>();
-    const trim = this.redis.pipeline();
+    const dropped = new Map<string, string[]>();
     users.forEach((user, j) => {
-      const [err, raw] = histories[j] ?? [null, {}];
-      if (err) throw err;
-      const { kept, dropped } = this.bounded(raw as Record<string, string>);
-      if (dropped.length > 0) trim.hdel(alsHistoryKey(tenant, user), ...dropped);
+      const { kept, dropped: d } = this.bounded(histories[j]!);
+      if (d.length > 0) dropped.set(user, d);
       const interactions = kept
         .map(([item, value]) => ({ item: model.itemIndex.get(item) ?? -1, value }))
         .filter((x) => x.item >= 0);
       if (interactions.length > 0) vectors.set(user, foldInUser(model, model.gram, interactions, model.params));
     });
     await this.models.writeUserVectors(tenant, model.version, vectors);
-    if (trim.length > 0) await trim.exec();
+    await trimAlsHistories(this.redis, tenant, 'user', dropped);
     return vectors;
   }
 

@@ -9,97 +9,17 @@
 // effect is idempotent downstream: deleting twice, re-computing a vector, a retcon deduplicated per tenant.
 import type { CatalogItem } from '../core/catalog.ts';
 import type { ClickHouseClient } from '../platform/clickhouse.ts';
-import { sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import { ITEM_UPDATES_CHANNEL } from '../state/als-models.ts';
 import {
+  announceItemDeletions,
   applyCatalogItems,
   FRESH_MAX_ITEMS,
   newItemCount,
   readCatalogItems,
   type CatalogApplyOutcome,
 } from '../state/catalog.ts';
-
-/** Published on ITEM_UPDATES_CHANNEL when items of a tenant were deleted: readers drop them from live indexes. */
-export interface ItemDeletionAnnouncement {
-  tenant: string;
-  deleted: string[];
-}
-
-/**
- * DDL accepted by ClickHouse 18.16 and current releases (no DateTime64, Map, codecs or TTL). No partition key: a
- * ReplacingMergeTree only collapses rows inside one partition, and every version of an item must meet the others.
- * A multi-valued attribute is stored as parallel entries, its key repeated once per value (genres Comedy and Drama:
- * keys [genres, genres], values [Comedy, Drama]), so `has(arrayFilter((v, k) -> k = 'genres', attribute_values,
- * attribute_keys), 'Comedy')` asks for one value; an attribute with no values has no entry.
- */
-export function catalogTableDdl(database: string, table: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${sqlIdentifier(database)}.${sqlIdentifier(table)} (
-  tenant String,
-  item_id String,
-  attribute_keys Array(String),
-  attribute_values Array(String),
-  numeric_keys Array(String),
-  numeric_values Array(Float64),
-  created_at_ms UInt64,
-  updated_at_ms UInt64,
-  deleted UInt8,
-  schema_id UInt32,
-  kafka_topic String,
-  kafka_partition UInt32,
-  kafka_offset UInt64,
-  ingested_at DateTime('UTC')
-) ENGINE = ReplacingMergeTree(updated_at_ms)
-ORDER BY (tenant, item_id)`;
-}
-
-export interface CatalogRow {
-  tenant: string;
-  item_id: string;
-  attribute_keys: string[];
-  attribute_values: string[];
-  numeric_keys: string[];
-  numeric_values: number[];
-  created_at_ms: number;
-  updated_at_ms: number;
-  deleted: 0 | 1;
-  schema_id: number;
-  kafka_topic: string;
-  kafka_partition: number;
-  kafka_offset: string;
-  ingested_at: number;
-}
-
-/** Maps one consumed item record to its table row (keys sorted, so equal records give equal rows). Pure. */
-export function toCatalogRow(record: ConsumedRecord<CatalogItem>, ingestedAtMs: number): CatalogRow {
-  const it = record.value;
-  const attributeKeys: string[] = [];
-  const attributeValues: string[] = [];
-  for (const key of Object.keys(it.attributes).sort()) {
-    for (const v of it.attributes[key] ?? []) {
-      attributeKeys.push(key);
-      attributeValues.push(v);
-    }
-  }
-  const numericKeys = Object.keys(it.numeric).sort();
-  return {
-    tenant: it.tenant,
-    item_id: it.itemId,
-    attribute_keys: attributeKeys,
-    attribute_values: attributeValues,
-    numeric_keys: numericKeys,
-    numeric_values: numericKeys.map((k) => it.numeric[k] ?? 0),
-    created_at_ms: it.createdAt,
-    updated_at_ms: it.updatedAt,
-    deleted: it.deleted ? 1 : 0,
-    schema_id: record.schemaId ?? 0,
-    kafka_topic: record.topic,
-    kafka_partition: record.partition,
-    kafka_offset: record.offset,
-    ingested_at: Math.floor(ingestedAtMs / 1000),
-  };
-}
+import { ensureCatalogTable, insertCatalogRows, toCatalogRow } from '../state/catalog-table.ts';
 
 /** What a batch's Redis outcomes call for, per tenant. */
 export interface CatalogEffects {
@@ -174,26 +94,22 @@ export class CatalogProcessor implements BatchProcessor<CatalogItem> {
   ) {}
 
   async ensureTable(): Promise<void> {
-    await this.clickhouse.command({ query: catalogTableDdl(this.database, this.table) });
+    await ensureCatalogTable(this.clickhouse, this.database, this.table);
   }
 
   async process(records: ConsumedRecord<CatalogItem>[]): Promise<void> {
     const now = Date.now();
-    await this.clickhouse.insert({
-      table: `${sqlIdentifier(this.database)}.${sqlIdentifier(this.table)}`,
-      values: records.map((r) => toCatalogRow(r, now)),
-      format: 'JSONEachRow',
-    });
+    await insertCatalogRows(
+      this.clickhouse,
+      this.database,
+      this.table,
+      records.map((r) => toCatalogRow(r, now)),
+    );
     const items = records.map((r) => r.value);
     const outcomes = await applyCatalogItems(this.redis, items, this.options.freshMaxItems ?? FRESH_MAX_ITEMS);
     const effects = planCatalogEffects(items, outcomes, await this.storedOfStale(items, outcomes));
 
-    if (effects.deleted.size > 0) {
-      const pipe = this.redis.pipeline();
-      for (const [tenant, deleted] of effects.deleted)
-        pipe.publish(ITEM_UPDATES_CHANNEL, JSON.stringify({ tenant, deleted } satisfies ItemDeletionAnnouncement));
-      for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
-    }
+    await announceItemDeletions(this.redis, effects.deleted);
     if (this.options.onApplied)
       for (const [tenant, applied] of effects.applied) await this.options.onApplied(tenant, applied);
     await this.checkTrigger(effects.triggerCandidates);
@@ -223,20 +139,4 @@ export class CatalogProcessor implements BatchProcessor<CatalogItem> {
       if ((await newItemCount(this.redis, tenant)) >= trigger) await this.options.enqueueRetcon(tenant);
     }
   }
-}
-
-/** Distinct items in the catalogue table, optionally for one tenant (FINAL collapses versions); deleted ones included. */
-export async function countCatalogRows(
-  clickhouse: ClickHouseClient,
-  database: string,
-  table: string,
-  tenant?: string,
-): Promise<number> {
-  const where = tenant === undefined ? '' : ` WHERE tenant = ${sqlString(tenant)}`;
-  const rs = await clickhouse.query({
-    query: `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where}`,
-    format: 'JSONEachRow',
-  });
-  const rows = await rs.json<{ n: string | number }>();
-  return Number(rows[0]?.n ?? 0);
 }

@@ -5,7 +5,7 @@ import { planFeatureBatch } from '../core/features/feature-updates.ts';
 import type { DecayParams } from '../core/features/popularity.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-import { applyFeaturePlans, readFeatureState, type FeatureLimits } from '../state/features.ts';
+import { applyFeaturePlans, readFeatureState, type FeatureLimits } from '../state/feature-writes.ts';
 
 export class FeaturesProcessor implements BatchProcessor<InteractionEvent> {
   readonly name = 'features';

@@ -1,87 +1,9 @@
-// The ledger writer: every accepted event, append-only, in ClickHouse. The table is a ReplacingMergeTree whose
-// sorting key ends in event_id, so a batch delivered twice (crash before commit, replay) collapses to one row per
-// event: read with FINAL (or after OPTIMIZE ... FINAL) for exact counts.
+// The ledger writer: every accepted event, append-only, into the ClickHouse ledger (state/ledger.ts: the table, its
+// rows and its reads). Replayed batches collapse to one row per event id there.
 import type { InteractionEvent } from '../core/events.ts';
-import type { UserOutcome } from '../core/experiments/report.ts';
 import type { ClickHouseClient } from '../platform/clickhouse.ts';
-import { finalReadRows, sqlIdentifier, sqlString } from '../platform/clickhouse.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-
-/** DDL accepted by both ClickHouse 18.16 and current releases (no DateTime64, codecs, TTL or Map). */
-export function ledgerTableDdl(database: string, table: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${sqlIdentifier(database)}.${sqlIdentifier(table)} (
-  event_id String,
-  tenant String,
-  event_type Enum8('impression' = 1, 'click' = 2, 'engagement' = 3, 'conversion' = 4),
-  user_id String,
-  item_id String,
-  ts DateTime('UTC'),
-  ts_ms UInt64,
-  recommendation_id Nullable(String),
-  feed_id Nullable(String),
-  position Nullable(Int32),
-  action Nullable(String),
-  value Nullable(Float64),
-  context_keys Array(String),
-  context_values Array(String),
-  schema_id UInt32,
-  kafka_topic String,
-  kafka_partition UInt32,
-  kafka_offset UInt64,
-  ingested_at DateTime('UTC')
-) ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(ts)
-ORDER BY (tenant, toDate(ts), event_id)`;
-}
-
-export interface LedgerRow {
-  event_id: string;
-  tenant: string;
-  event_type: InteractionEvent['type'];
-  user_id: string;
-  item_id: string;
-  ts: number;
-  ts_ms: number;
-  recommendation_id: string | null;
-  feed_id: string | null;
-  position: number | null;
-  action: string | null;
-  value: number | null;
-  context_keys: string[];
-  context_values: string[];
-  schema_id: number;
-  kafka_topic: string;
-  kafka_partition: number;
-  kafka_offset: string;
-  ingested_at: number;
-}
-
-/** Maps one consumed event to its ledger row. Pure. */
-export function toLedgerRow(record: ConsumedRecord<InteractionEvent>, ingestedAtMs: number): LedgerRow {
-  const e = record.value;
-  const keys = Object.keys(e.context).sort();
-  return {
-    event_id: e.eventId,
-    tenant: e.tenant,
-    event_type: e.type,
-    user_id: e.userId,
-    item_id: e.itemId,
-    ts: Math.floor(e.timestamp / 1000),
-    ts_ms: e.timestamp,
-    recommendation_id: e.recommendationId,
-    feed_id: e.type === 'impression' ? e.feedId : null,
-    position: e.type === 'impression' ? e.position : null,
-    action: e.type === 'engagement' ? e.action : null,
-    value: e.type === 'conversion' ? e.value : null,
-    context_keys: keys,
-    context_values: keys.map((k) => e.context[k] ?? ''),
-    schema_id: record.schemaId ?? 0,
-    kafka_topic: record.topic,
-    kafka_partition: record.partition,
-    kafka_offset: record.offset,
-    ingested_at: Math.floor(ingestedAtMs / 1000),
-  };
-}
+import { ensureLedgerTable, insertLedgerRows, toLedgerRow } from '../state/ledger.ts';
 
 export class LedgerWriter implements BatchProcessor<InteractionEvent> {
   readonly name = 'ledger-writer';
@@ -93,93 +15,16 @@ export class LedgerWriter implements BatchProcessor<InteractionEvent> {
   ) {}
 
   async ensureTable(): Promise<void> {
-    await this.clickhouse.command({ query: ledgerTableDdl(this.database, this.table) });
+    await ensureLedgerTable(this.clickhouse, this.database, this.table);
   }
 
   async process(records: ConsumedRecord<InteractionEvent>[]): Promise<void> {
     const now = Date.now();
-    await this.clickhouse.insert({
-      table: `${sqlIdentifier(this.database)}.${sqlIdentifier(this.table)}`,
-      values: records.map((r) => toLedgerRow(r, now)),
-      format: 'JSONEachRow',
-    });
+    await insertLedgerRows(
+      this.clickhouse,
+      this.database,
+      this.table,
+      records.map((r) => toLedgerRow(r, now)),
+    );
   }
-}
-
-/** A tenant's part of the ledger, optionally limited to an event-time range (epoch ms): what batch jobs read. */
-export interface LedgerSlice {
-  tenant: string;
-  sinceMs?: number;
-  untilMs?: number;
-}
-
-/**
- * `FROM <db>.<table> FINAL WHERE …` selecting a slice, replayed duplicates collapsed; `scope` limits it to a group of
- * partitions (finalReadScopes), for reads that would otherwise FINAL-merge too many parts at once.
- */
-export function ledgerSliceFrom(database: string, table: string, slice: LedgerSlice, scope = '1'): string {
-  const conditions = [`tenant = ${sqlString(slice.tenant)}`];
-  if (scope !== '1') conditions.push(scope);
-  if (slice.sinceMs !== undefined) conditions.push(`ts_ms >= ${Math.floor(slice.sinceMs)}`);
-  if (slice.untilMs !== undefined) conditions.push(`ts_ms < ${Math.floor(slice.untilMs)}`);
-  return `FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL WHERE ${conditions.join(' AND ')}`;
-}
-
-/** Distinct events in the ledger, optionally for one tenant (FINAL collapses replayed duplicates). */
-export async function countLedgerRows(
-  clickhouse: ClickHouseClient,
-  database: string,
-  table: string,
-  tenant?: string,
-): Promise<number> {
-  let n = 0;
-  const rows = finalReadRows<{ n: string | number }>(clickhouse, database, table, (scope) => {
-    const where = [
-      ...(tenant === undefined ? [] : [`tenant = ${sqlString(tenant)}`]),
-      ...(scope === '1' ? [] : [scope]),
-    ];
-    return `SELECT count() AS n FROM ${sqlIdentifier(database)}.${sqlIdentifier(table)} FINAL${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
-  });
-  for await (const r of rows) n += Number(r.n);
-  return n;
-}
-
-/**
- * Per-user outcomes of a ledger slice for experiment reports: impressions, and the clicks, conversions and revenue
- * attributed to a feed (events carrying a recommendation id).
- */
-export async function readUserOutcomes(
-  clickhouse: ClickHouseClient,
-  database: string,
-  table: string,
-  slice: LedgerSlice,
-): Promise<UserOutcome[]> {
-  const byUser = new Map<string, UserOutcome>();
-  const rows = finalReadRows<{
-    user_id: string;
-    impressions: string | number;
-    clicks: string | number;
-    conversions: string | number;
-    revenue: string | number;
-  }>(
-    clickhouse,
-    database,
-    table,
-    (scope) => `SELECT user_id,
-  countIf(event_type = 'impression') AS impressions,
-  countIf(event_type = 'click' AND isNotNull(recommendation_id)) AS clicks,
-  countIf(event_type = 'conversion' AND isNotNull(recommendation_id)) AS conversions,
-  sumIf(ifNull(value, 0), event_type = 'conversion' AND isNotNull(recommendation_id)) AS revenue
-${ledgerSliceFrom(database, table, slice, scope)}
-GROUP BY user_id`,
-  );
-  for await (const r of rows) {
-    const o = byUser.get(r.user_id) ?? { userId: r.user_id, impressions: 0, clicks: 0, conversions: 0, revenue: 0 };
-    o.impressions += Number(r.impressions);
-    o.clicks += Number(r.clicks);
-    o.conversions += Number(r.conversions);
-    o.revenue += Number(r.revenue);
-    byUser.set(r.user_id, o);
-  }
-  return [...byUser.values()];
 }

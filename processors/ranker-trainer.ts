@@ -1,11 +1,7 @@
 // The ranker trainer: joins impressions with later clicks and conversions by recommendation id within the
 // attribution window, in event time, updates the tenant's FTRL click model online (a new version published every
 // publishInterval), and appends each labelled impression with its served context to the ranker-example table the
-// batch tree ranker trains from. The join state lives in Redis, so it survives restarts:
-//   rs:{t}:ranker:imp:<rec>|<item>   the impression's served context, slot, user and time (until its window closes)
-//   rs:{t}:ranker:clk:<rec>|<item>   the event time of the first click on it
-//   rs:{t}:ranker:cnv:<rec>|<item>   the event time of the first conversion on it
-//   rs:{t}:ranker:due                impressions by the event time their window closes
+// batch tree ranker trains from. The join state lives in Redis, so it survives restarts (state/ranker-joins.ts).
 // An impression becomes a training example once the tenant's event time passes its window; it counts as clicked
 // (converted) when the click (conversion) came within the window. Delivery is at-least-once: a re-delivered event
 // rewrites the same keys; a crash between learning from an example and removing it may learn from it twice (harmless
@@ -13,17 +9,19 @@
 // model between publications).
 import type { InteractionEvent } from '../core/events.ts';
 import { FtrlModel, type Features, type FtrlParams } from '../core/models/ftrl.ts';
-import { rankingFeatures, withPosition, type RankingContext } from '../core/funnel/ranking-features.ts';
+import { rankingFeatures, withPosition } from '../core/funnel/ranking-features.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
 import type { LabelledImpression, RankerExampleLog } from '../state/ranker-examples.ts';
+import {
+  readDueImpressions,
+  recordImpressionJoins,
+  removeImpressionJoins,
+  type ImpressionOutcome,
+  type PendingImpression,
+} from '../state/ranker-joins.ts';
 import type { RankerStore } from '../state/ranker-models.ts';
-
-const impKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:imp:${key}`;
-const clkKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:clk:${key}`;
-const cnvKey = (tenant: string, key: string) => `rs:{${tenant}}:ranker:cnv:${key}`;
-const dueKey = (tenant: string) => `rs:{${tenant}}:ranker:due`;
 
 export interface RankerTrainerOptions {
   attributionWindowMs: number;
@@ -73,39 +71,32 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
     const logged = new Map(
       (await this.store.served(recs)).map((ctx, i) => [`${recs[i]!.tenant}/${recs[i]!.recommendationId}`, ctx]),
     );
-    const pipe = this.redis.pipeline();
-    const ttlS = Math.ceil((2 * this.o.attributionWindowMs) / 1000) + 3600;
+    const pending: PendingImpression[] = [];
     for (const e of impressions) {
       const context = logged.get(`${e.tenant}/${e.recommendationId}`)?.[e.itemId];
       if (!context) continue; // not one of our feeds' items (or its log expired): nothing to learn from
-      const key = `${e.recommendationId}|${e.itemId}`;
-      pipe
-        .hset(
-          impKey(e.tenant, key),
-          'c',
-          JSON.stringify(context),
-          'pos',
-          String(e.position),
-          'u',
-          e.userId,
-          't',
-          String(e.timestamp),
-        )
-        .expire(impKey(e.tenant, key), ttlS);
-      pipe.zadd(dueKey(e.tenant), e.timestamp + this.o.attributionWindowMs, key);
+      pending.push({
+        tenant: e.tenant,
+        recommendationId: e.recommendationId,
+        itemId: e.itemId,
+        context,
+        position: e.position,
+        userId: e.userId,
+        timestamp: e.timestamp,
+      });
     }
+    const outcomes: ImpressionOutcome[] = [];
     for (const e of events) {
       if (e.type !== 'click' && e.type !== 'conversion') continue;
-      // the first one counts (NX); whether it fell inside the window is decided when the window closes
-      pipe.set(
-        (e.type === 'click' ? clkKey : cnvKey)(e.tenant, `${e.recommendationId}|${e.itemId}`),
-        String(e.timestamp),
-        'EX',
-        ttlS,
-        'NX',
-      );
+      outcomes.push({
+        tenant: e.tenant,
+        recommendationId: e.recommendationId!,
+        itemId: e.itemId,
+        type: e.type,
+        timestamp: e.timestamp,
+      });
     }
-    if (pipe.length > 0) for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
+    await recordImpressionJoins(this.redis, pending, outcomes, this.o.attributionWindowMs);
   }
 
   private async model(tenant: string): Promise<FtrlModel> {
@@ -122,45 +113,39 @@ export class RankerTrainer implements BatchProcessor<InteractionEvent> {
   /** Learns from every impression whose window closed by the tenant's event time `now`, and records it as an example. */
   private async learnDue(tenant: string, now: number): Promise<void> {
     for (;;) {
-      const keys = await this.redis.zrangebyscore(dueKey(tenant), '-inf', String(now), 'LIMIT', 0, 1000);
-      if (keys.length === 0) return;
-      const pipe = this.redis.pipeline();
-      for (const key of keys) pipe.hgetall(impKey(tenant, key)).get(clkKey(tenant, key)).get(cnvKey(tenant, key));
-      const res = (await pipe.exec()) ?? [];
+      const due = await readDueImpressions(this.redis, tenant, now, 1000);
+      if (due.length === 0) return;
       const examples: { features: Features; clicked: boolean }[] = [];
       const rows: LabelledImpression[] = [];
-      keys.forEach((key, i) => {
-        const imp = res[3 * i]?.[1] as Record<string, string> | undefined;
-        if (!imp?.c) return; // expired, or the impression never reached us
-        const shownAt = Number(imp.t ?? 0);
-        const inWindow = (at: unknown) => typeof at === 'string' && Number(at) <= shownAt + this.o.attributionWindowMs;
-        const clicked = inWindow(res[3 * i + 1]?.[1]);
-        const converted = inWindow(res[3 * i + 2]?.[1]);
-        const position = Number(imp.pos);
-        const context = JSON.parse(imp.c) as RankingContext;
-        examples.push({ features: withPosition(rankingFeatures(context), position), clicked: clicked || converted });
-        const sep = key.lastIndexOf('|');
+      for (const d of due) {
+        const imp = d.impression;
+        if (!imp) continue; // expired, or the impression never reached us
+        const inWindow = (at: string | null) => at !== null && Number(at) <= imp.shownAtMs + this.o.attributionWindowMs;
+        const clicked = inWindow(d.clickedAt);
+        const converted = inWindow(d.convertedAt);
+        examples.push({
+          features: withPosition(rankingFeatures(imp.context), imp.position),
+          clicked: clicked || converted,
+        });
         rows.push({
           tenant,
-          recommendationId: key.slice(0, sep),
-          itemId: key.slice(sep + 1),
-          userId: imp.u ?? '',
-          impressionMs: shownAt,
-          position,
-          context,
+          recommendationId: d.recommendationId,
+          itemId: d.itemId,
+          userId: imp.userId,
+          impressionMs: imp.shownAtMs,
+          position: imp.position,
+          context: imp.context,
           clicked,
           converted,
         });
-      });
+      }
       // the example table first: if it fails, the batch is retried and nothing is lost
       await this.examplesLog.append(rows);
       const model = await this.model(tenant);
       for (const e of examples) model.update(e.features, e.clicked ? 1 : 0);
       this.examples += examples.length;
       this.dirty.add(tenant);
-      const done = this.redis.pipeline().zrem(dueKey(tenant), ...keys);
-      for (const key of keys) done.del(impKey(tenant, key), clkKey(tenant, key), cnvKey(tenant, key));
-      await done.exec();
+      await removeImpressionJoins(this.redis, tenant, due);
     }
   }
 

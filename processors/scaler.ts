@@ -5,7 +5,7 @@
 // Exactly-once per partition: each accumulator is stored with the offset of the last record folded into it, in the
 // same Redis write, and a re-delivered record (offset <= stored) is skipped. Accumulators belong to a generation;
 // promoting a version starts the next generation, so each candidate describes the data since the last promotion.
-import { canonicalJson } from '../core/canonical-json.ts';
+// The stored side (accumulators, versions, pointer, decisions, lock) is state/scaler-versions.ts.
 import type { InteractionEvent } from '../core/events.ts';
 import { numericFeatures } from '../core/features/numeric-features.ts';
 import {
@@ -15,42 +15,25 @@ import {
   snapshotOf,
   type PromotionDecision,
   type PromotionPolicy,
-  type ScalerAccumulator,
   type ScalerSnapshot,
 } from '../core/features/scaler.ts';
 import type { ArtifactManifest, ArtifactStore } from '../platform/artifact-store.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
 import type { BatchProcessor, ConsumedRecord } from '../streams/consumer-runner.ts';
-
-const key = (tenant: string, what: string) => `rs:{${tenant}}:scaler:${what}`;
-export const scalerAccKey = (tenant: string) => key(tenant, 'acc');
-export const scalerCurrentKey = (tenant: string) => key(tenant, 'current');
-const generationKey = (tenant: string) => key(tenant, 'generation');
-const decisionsKey = (tenant: string) => key(tenant, 'decisions');
-const lockKey = (tenant: string) => key(tenant, 'publish-lock');
-const SCALER_KIND = 'scaler';
-
-interface PartitionAccumulator {
-  generation: number;
-  /** Offset of the last record folded in (string: Kafka offsets are 64-bit). */
-  offset: string;
-  acc: ScalerAccumulator;
-}
-
-export interface ScalerArtifact extends ScalerSnapshot {
-  tenant: string;
-}
-
-export interface ScalerMeta {
-  tenant: string;
-  samples: number;
-  generation: number;
-  parent: string | null;
-  decision: PromotionDecision['reason'];
-  drift: PromotionDecision['drift'];
-  policy: PromotionPolicy;
-}
+import {
+  currentScaler,
+  promoteScaler,
+  readGenerationAccumulators,
+  readPartitionAccumulator,
+  recordScalerDecision,
+  scalerDecisions,
+  withScalerPublishLock,
+  writePartitionAccumulator,
+  type PartitionAccumulator,
+  type ScalerArtifact,
+  type ScalerMeta,
+} from '../state/scaler-versions.ts';
 
 export class ScalerProcessor implements BatchProcessor<InteractionEvent> {
   readonly name = 'scaler';
@@ -91,13 +74,7 @@ export class ScalerProcessor implements BatchProcessor<InteractionEvent> {
 
   private async fold(tenant: string, records: ConsumedRecord<InteractionEvent>[]): Promise<void> {
     const field = `${records[0]!.topic}:${records[0]!.partition}`;
-    const results =
-      (await this.redis.pipeline().hget(scalerAccKey(tenant), field).get(generationKey(tenant)).exec()) ?? [];
-    for (const [err] of results) if (err) throw err;
-    const stored = results[0]?.[1] as string | null;
-    const generation = results[1]?.[1] as string | null;
-    const gen = Number(generation ?? 0);
-    const prior = stored ? (JSON.parse(stored) as PartitionAccumulator) : null;
+    const { stored: prior, generation: gen } = await readPartitionAccumulator(this.redis, tenant, field);
     const state: PartitionAccumulator =
       prior && prior.generation === gen ? prior : { generation: gen, offset: prior?.offset ?? '-1', acc: {} };
     const last = BigInt(state.offset);
@@ -110,7 +87,7 @@ export class ScalerProcessor implements BatchProcessor<InteractionEvent> {
     }
     if (newest === last) return;
     state.offset = newest.toString();
-    await this.redis.hset(scalerAccKey(tenant), field, JSON.stringify(state));
+    await writePartitionAccumulator(this.redis, tenant, field, state);
   }
 }
 
@@ -123,22 +100,13 @@ export class ScalerPublisher {
 
   /** The candidate: every partition's accumulator of the current generation, merged. */
   async candidate(tenant: string): Promise<{ generation: number; snapshot: ScalerSnapshot }> {
-    const [all, generation] = await Promise.all([
-      this.redis.hgetall(scalerAccKey(tenant)),
-      this.redis.get(generationKey(tenant)),
-    ]);
-    const gen = Number(generation ?? 0);
-    const parts = Object.values(all)
-      .map((v) => JSON.parse(v) as PartitionAccumulator)
-      .filter((p) => p.generation === gen)
-      .map((p) => p.acc);
-    return { generation: gen, snapshot: snapshotOf(mergeAccumulators(parts)) };
+    const { generation, accumulators } = await readGenerationAccumulators(this.redis, tenant);
+    return { generation, snapshot: snapshotOf(mergeAccumulators(accumulators)) };
   }
 
-  async current(tenant: string): Promise<{ version: string; snapshot: ScalerSnapshot } | null> {
-    const version = await this.redis.get(scalerCurrentKey(tenant));
-    if (!version) return null;
-    return { version, snapshot: await loadScaler(this.store, version) };
+  /** The current version with its statistics, or null before the tenant's first promotion. */
+  current(tenant: string): Promise<{ version: string; snapshot: ScalerSnapshot } | null> {
+    return currentScaler(this.redis, this.store, tenant);
   }
 
   /** Evaluates the candidate against the policy; promotes it (artifact + pointer + next generation) when allowed. */
@@ -147,14 +115,7 @@ export class ScalerPublisher {
     force = false,
   ): Promise<{ decision: PromotionDecision; manifest: ArtifactManifest<ScalerMeta> | null }> {
     // One publisher at a time per tenant (processor instances, the CLI): two promotions would skip a generation.
-    const token = `${process.pid}-${Math.random()}`;
-    if ((await this.redis.set(lockKey(tenant), token, 'PX', 30_000, 'NX')) !== 'OK')
-      throw new Error(`another scaler publish for ${tenant} is running`);
-    try {
-      return await this.publishLocked(tenant, force);
-    } finally {
-      if ((await this.redis.get(lockKey(tenant))) === token) await this.redis.del(lockKey(tenant));
-    }
+    return withScalerPublishLock(this.redis, tenant, () => this.publishLocked(tenant, force));
   }
 
   private async publishLocked(
@@ -164,19 +125,12 @@ export class ScalerPublisher {
     const { generation, snapshot } = await this.candidate(tenant);
     const current = await this.current(tenant);
     const decision = decidePromotion(current?.snapshot ?? null, snapshot, this.policy, force);
-    await this.redis
-      .pipeline()
-      .lpush(
-        decisionsKey(tenant),
-        JSON.stringify({
-          at: new Date().toISOString(),
-          generation,
-          ...decision,
-          drift: decision.drift ? { ...decision.drift, max: finite(decision.drift.max) } : null,
-        }),
-      )
-      .ltrim(decisionsKey(tenant), 0, 99)
-      .exec();
+    await recordScalerDecision(this.redis, tenant, {
+      at: new Date().toISOString(),
+      generation,
+      ...decision,
+      drift: decision.drift ? { ...decision.drift, max: finite(decision.drift.max) } : null,
+    });
     if (!decision.promote) return { decision, manifest: null };
     const artifact: ScalerArtifact = { tenant, features: snapshot.features };
     const meta: ScalerMeta = {
@@ -188,22 +142,15 @@ export class ScalerPublisher {
       drift: decision.drift,
       policy: this.policy,
     };
-    const manifest = await this.store.put(SCALER_KIND, Buffer.from(canonicalJson(artifact)), 'json', meta);
-    await this.redis.pipeline().set(scalerCurrentKey(tenant), manifest.version).incr(generationKey(tenant)).exec();
+    const manifest = await promoteScaler(this.redis, this.store, artifact, meta);
     return { decision, manifest };
   }
 
   /** Recent decisions, newest first, for operators. */
-  async decisions(tenant: string): Promise<unknown[]> {
-    return (await this.redis.lrange(decisionsKey(tenant), 0, -1)).map((d) => JSON.parse(d) as unknown);
+  decisions(tenant: string): Promise<unknown[]> {
+    return scalerDecisions(this.redis, tenant);
   }
 }
 
 /** JSON has no Infinity: a drift of features added/removed is reported as null. */
 const finite = (x: number) => (Number.isFinite(x) ? x : null);
-
-/** Loads a scaler version by id, checksum-verified: training and serving apply the same bytes. */
-export async function loadScaler(store: ArtifactStore, version: string): Promise<ScalerArtifact> {
-  const { content } = await store.load(SCALER_KIND, version);
-  return JSON.parse(content.toString('utf8')) as ScalerArtifact;
-}

@@ -11,7 +11,8 @@ import {
   type WindowName,
 } from '../core/features/session-features.ts';
 import type { Redis } from '../platform/redis.ts';
-import { TENANTS_KEY, readItemFeatureData, readUserFeatureData, tenantCountersKey } from '../state/features.ts';
+import { readItemFeatureData, readTenantCounters, readUserFeatureData } from '../state/features.ts';
+import { isKnownTenant } from '../state/tenants.ts';
 
 export interface RateByWindow {
   ctr: Record<WindowName, number>;
@@ -61,15 +62,15 @@ export class FeatureService {
     private readonly params: FeatureParams,
   ) {}
 
-  async tenantKnown(tenant: string): Promise<boolean> {
-    return (await this.redis.sismember(TENANTS_KEY, tenant)) === 1;
+  tenantKnown(tenant: string): Promise<boolean> {
+    return isKnownTenant(this.redis, tenant);
   }
 
   async user(tenant: string, user: string): Promise<UserFeatures> {
     const d = await readUserFeatureData(this.redis, tenant, user);
     const now = d.latestEventMs ?? 0;
     const windows = windowCounts(d.counters, now);
-    const tenantWindows = windowCounts(await this.redis.hgetall(tenantCountersKey(tenant)), now);
+    const tenantWindows = windowCounts(await readTenantCounters(this.redis, tenant), now);
     return {
       asOfMs: d.latestEventMs,
       session: d.session ? { ...d.session, durationMs: d.session.lastMs - d.session.startMs } : null,

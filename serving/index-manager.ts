@@ -1,5 +1,5 @@
-// Which index version each partition serves, and the hot swap. The current version of a partition is a Redis pointer
-// (rs:{partition}:index:current); a new one is announced on the rs:index channel. The reader loads an announced
+// Which index version each partition serves, and the hot swap. The current version of a partition is a Redis pointer,
+// and a new one is announced to every reader (state/index-pointers.ts). The reader loads an announced
 // snapshot in the background, checks it (checksums, counts), and only then swaps it in: queries in flight or arriving
 // meanwhile use the old one, so none is dropped; a snapshot that fails its checks is refused and the old one keeps
 // serving. Queries never wait for a load: a partition whose index is still loading is served without one. At start a
@@ -8,22 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
-import { ITEM_UPDATES_CHANNEL } from '../state/als-models.ts';
-import type { ItemUpdate } from '../state/content-vectors.ts';
+import { readIndexPointer, readIndexPointers, subscribeIndexUpdates } from '../state/index-pointers.ts';
 import { LoadedIndex, partitionDir } from '../state/index-snapshots.ts';
-
-export const INDEX_CHANNEL = 'rs:index';
-export const indexCurrentKey = (partition: string) => `rs:{${partition}}:index:current`;
-
-export interface IndexAnnouncement {
-  partition: string;
-  version: string;
-}
-
-/** Makes a built version current and tells every reader. */
-export async function announceIndex(redis: Redis, a: IndexAnnouncement): Promise<void> {
-  await redis.pipeline().set(indexCurrentKey(a.partition), a.version).publish(INDEX_CHANNEL, JSON.stringify(a)).exec();
-}
 
 /** Fetches the current vectors of items in a tenant's model version: fold-in's overrides ('als') or content embeddings. */
 export type ItemVectorSource = (
@@ -60,21 +46,15 @@ export class IndexManager {
   ) {}
 
   async start(): Promise<void> {
-    this.subscriber.on('message', (channel: string, message: string) => {
-      try {
-        if (channel === INDEX_CHANNEL) {
-          const a = JSON.parse(message) as IndexAnnouncement;
-          void this.swapTo(a.partition, a.version);
-        } else if (channel === ITEM_UPDATES_CHANNEL) {
-          const u = JSON.parse(message) as ItemUpdate;
-          if ('deleted' in u) this.markDeleted(u.tenant, u.deleted);
-          else void this.upsert(u.tenant, u.version, u.items, u.source ?? 'als');
-        }
-      } catch (err) {
-        this.logger.warn({ err, channel, message }, 'ignoring a malformed announcement');
-      }
+    await subscribeIndexUpdates(this.subscriber, {
+      onIndex: (a) => void this.swapTo(a.partition, a.version),
+      onItems: (u) => {
+        if ('deleted' in u) this.markDeleted(u.tenant, u.deleted);
+        else void this.upsert(u.tenant, u.version, u.items, u.source ?? 'als');
+      },
+      onMalformed: (err, channel, message) =>
+        this.logger.warn({ err, channel, message }, 'ignoring a malformed announcement'),
     });
-    await this.subscriber.subscribe(INDEX_CHANNEL, ITEM_UPDATES_CHANNEL);
   }
 
   /**
@@ -88,7 +68,7 @@ export class IndexManager {
     const now = Date.now();
     if (now - (this.lookedUp.get(partition) ?? 0) >= LOOKUP_RETRY_MS) {
       this.lookedUp.set(partition, now);
-      void this.redis.get(indexCurrentKey(partition)).then(
+      void readIndexPointer(this.redis, partition).then(
         (version) => (version ? this.swapTo(partition, version) : undefined),
         (err: unknown) => this.logger.warn({ err, partition }, 'reading the index pointer failed'),
       );
@@ -169,7 +149,7 @@ export class IndexManager {
     const state = { total: partitions.length, done: 0, error: null as string | null, finished: false };
     this.warming = state;
     try {
-      const versions = partitions.length > 0 ? await this.redis.mget(...partitions.map(indexCurrentKey)) : [];
+      const versions = partitions.length > 0 ? await readIndexPointers(this.redis, partitions) : [];
       const missing: string[] = [];
       for (const [i, partition] of partitions.entries()) {
         const version = versions[i];

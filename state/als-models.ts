@@ -2,21 +2,14 @@
 // vectors in Redis under the version (float32, one hash per tenant and version), the tenant's current version as a
 // pointer, and an announcement on a pub/sub channel when it changes. Readers load a version by id and keep it until the
 // pointer moves; an old version's user vectors expire an hour after it is replaced, so a reader mid-swap still finds them.
+// Keys: state/keys.ts; the interaction histories fold-in re-solves from are state/als-histories.ts.
 import type { AlsModel, AlsParams } from '../core/models/als.ts';
 import { itemGramian, updateGramian } from '../core/models/als.ts';
 import type { ArtifactManifest, ArtifactStore } from '../platform/artifact-store.ts';
 import type { Redis } from '../platform/redis.ts';
+import { ITEM_UPDATES_CHANNEL, MODELS_CHANNEL, alsCurrentKey, alsItemsKey, alsUsersKey } from './keys.ts';
 
 export const ALS_KIND = 'als';
-export const MODELS_CHANNEL = 'rs:models';
-/** Announces item vectors fold-in just re-solved: { tenant, version, items } (readers upsert them into live indexes). */
-export const ITEM_UPDATES_CHANNEL = 'rs:item-updates';
-export const alsCurrentKey = (tenant: string) => `rs:{${tenant}}:als:current`;
-export const alsUsersKey = (tenant: string, version: string) => `rs:{${tenant}}:als:${version}:users`;
-export const alsHistoryKey = (tenant: string, user: string) => `rs:{${tenant}}:als:hist:${user}`;
-export const alsItemHistoryKey = (tenant: string, item: string) => `rs:{${tenant}}:als:ihist:${item}`;
-/** Item vectors re-solved by fold-in since the version was trained (changed and new items), float32. */
-export const alsItemsKey = (tenant: string, version: string) => `rs:{${tenant}}:als:${version}:items`;
 
 const OLD_VERSION_GRACE_S = 3600;
 

@@ -1,43 +1,21 @@
-// Redis layout of the item catalogue, written by the catalogue processor and read by the reader (and retcon):
-//   rs:{t}:items          hash  item id -> CatalogItem JSON (deleted items stay, flagged, so a late re-delivery of an
-//                               older record cannot resurrect them)
-//   rs:{t}:fresh          zset  live items by createdAt (the fresh-items rail), bounded to the newest FRESH_MAX_ITEMS
-//   rs:{t}:catalog:new    count of items new since the tenant's last index build (the retcon trigger)
-// A record is applied only when its updatedAt is newer than the stored one, atomically in Lua, so re-delivery and
-// out-of-order replays converge on the latest record.
+// Redis side of the item catalogue, written by the catalogue processor and read by the reader (and retcon): the latest
+// record per item (deleted items stay, flagged, so a late re-delivery of an older record cannot resurrect them), the
+// fresh-items rail (live items by createdAt, bounded to the newest FRESH_MAX_ITEMS) and the count of items new since
+// the tenant's last index build (the retcon trigger); keys in state/keys.ts. A record is applied only when its
+// updatedAt is newer than the stored one, atomically in Lua (state/lua/apply-catalog-item.lua), so re-delivery and
+// out-of-order replays converge on the latest record. The ClickHouse side is state/catalog-table.ts.
 import type { CatalogItem } from '../core/catalog.ts';
 import type { ScoredItem } from '../core/funnel/filters.ts';
 import type { Redis } from '../platform/redis.ts';
 import { scoredPairs } from './features.ts';
+import { ITEM_UPDATES_CHANNEL, catalogItemsKey, freshKey, newItemsKey } from './keys.ts';
+import { luaScript } from './lua-scripts.ts';
 
-const prefix = (tenant: string) => `rs:{${tenant}}:`;
-export const catalogItemsKey = (tenant: string) => `${prefix(tenant)}items`;
-export const freshKey = (tenant: string) => `${prefix(tenant)}fresh`;
-export const newItemsKey = (tenant: string) => `${prefix(tenant)}catalog:new`;
 export const FRESH_MAX_ITEMS = 10_000;
 
 export type CatalogApplyOutcome = 'created' | 'updated' | 'deleted' | 'stale';
 
-// KEYS: items, fresh, new-count. ARGV: item id, updatedAt, createdAt, deleted (1/0), JSON, fresh bound.
-const APPLY = `
-local prev = redis.call('HGET', KEYS[1], ARGV[1])
-local updated = tonumber(ARGV[2])
-if prev then
-  local old = cjson.decode(prev)
-  if tonumber(old.updatedAt) >= updated then return 'stale' end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[5])
-if ARGV[4] == '1' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return 'deleted'
-end
-redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[1])
-local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[6])
-if excess > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1) end
-if prev and not cjson.decode(prev).deleted then return 'updated' end
-redis.call('INCR', KEYS[3])
-return 'created'
-`;
+const APPLY = luaScript('apply-catalog-item');
 
 /** Applies item records in order; returns each one's outcome. */
 export async function applyCatalogItems(
@@ -113,4 +91,29 @@ export async function takeNewItemCount(redis: Redis, tenant: string): Promise<nu
 
 export async function newItemCount(redis: Redis, tenant: string): Promise<number> {
   return Number((await redis.get(newItemsKey(tenant))) ?? 0);
+}
+
+/** How many records (live and deleted) the tenant's catalogue holds. */
+export function catalogSize(redis: Redis, tenant: string): Promise<number> {
+  return redis.hlen(catalogItemsKey(tenant));
+}
+
+/** The item's score (createdAt) in the fresh-items rail, or null when it is not on it. */
+export function freshScore(redis: Redis, tenant: string, itemId: string): Promise<string | null> {
+  return redis.zscore(freshKey(tenant), itemId);
+}
+
+/** Published on ITEM_UPDATES_CHANNEL when items of a tenant were deleted: readers drop them from live indexes. */
+export interface ItemDeletionAnnouncement {
+  tenant: string;
+  deleted: string[];
+}
+
+/** Announces deleted items, per tenant, in one round trip. */
+export async function announceItemDeletions(redis: Redis, deleted: ReadonlyMap<string, string[]>): Promise<void> {
+  if (deleted.size === 0) return;
+  const pipe = redis.pipeline();
+  for (const [tenant, items] of deleted)
+    pipe.publish(ITEM_UPDATES_CHANNEL, JSON.stringify({ tenant, deleted: items } satisfies ItemDeletionAnnouncement));
+  for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
 }

@@ -1,9 +1,8 @@
 // Content embeddings of catalogue items in ALS space. Retcon fits the content map (fingerprint -> factors) against a
 // tenant's current ALS version and publishes it as an artifact (with the fingerprint spec and scaler version it used);
 // from then on every new or changed item the catalogue processor applies gets its mapped vector at once, stored under
-// that ALS version and announced, so readers upsert it into their live index within seconds of the record.
-//   rs:{t}:content-map:current      the tenant's content-map version
-//   rs:{t}:content:<als version>    hash item id -> float32 vector in that version's factor space
+// that ALS version and announced, so readers upsert it into their live index within seconds of the record. Keys:
+// contentMapCurrentKey and contentVectorsKey in state/keys.ts.
 import type { CatalogItem } from '../core/catalog.ts';
 import { fingerprint, type FingerprintSpec } from '../core/embeddings/fingerprint.ts';
 import {
@@ -15,12 +14,11 @@ import {
 import type { ScalerSnapshot } from '../core/features/scaler.ts';
 import type { ArtifactManifest, ArtifactStore } from '../platform/artifact-store.ts';
 import type { Redis } from '../platform/redis.ts';
-import { ITEM_UPDATES_CHANNEL, decodeVector, encodeVector, alsCurrentKey } from './als-models.ts';
-import { loadScaler, scalerCurrentKey } from '../processors/scaler.ts';
+import { decodeVector, encodeVector } from './als-models.ts';
+import { ITEM_UPDATES_CHANNEL, alsCurrentKey, contentMapCurrentKey, contentVectorsKey } from './keys.ts';
+import { currentScaler, loadScaler } from './scaler-versions.ts';
 
 export const CONTENT_MAP_KIND = 'content-map';
-export const contentMapCurrentKey = (tenant: string) => `rs:{${tenant}}:content-map:current`;
-export const contentVectorsKey = (tenant: string, alsVersion: string) => `rs:{${tenant}}:content:${alsVersion}`;
 
 export interface ContentMapMeta {
   tenant: string;
@@ -123,8 +121,7 @@ export class ContentVectorStore {
   }
 
   /** The scaler version retcon uses now, or null before the tenant's first. */
-  async currentScaler(tenant: string): Promise<{ version: string; snapshot: ScalerSnapshot } | null> {
-    const version = await this.redis.get(scalerCurrentKey(tenant));
-    return version ? { version, snapshot: await loadScaler(this.artifacts, version) } : null;
+  currentScaler(tenant: string): Promise<{ version: string; snapshot: ScalerSnapshot } | null> {
+    return currentScaler(this.redis, this.artifacts, tenant);
   }
 }

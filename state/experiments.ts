@@ -1,12 +1,12 @@
-// A tenant's A/B experiments in Redis (rs:{tenant}:experiments, id -> JSON), written by the experiments CLI and read by
+// A tenant's A/B experiments in Redis (experimentsKey in state/keys.ts: id -> JSON), written by the experiments CLI and read by
 // readers through a short cache: a change reaches every reader within EXPERIMENTS_REFRESH_MS, and a feed never waits
 // on more than one read per tenant per interval.
 import { experimentSchema, type Experiment } from '../core/experiments/assignment.ts';
 import { ExpiringCache } from '../platform/expiring-cache.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
+import { experimentsKey } from './keys.ts';
 
-export const experimentsKey = (tenant: string) => `rs:{${tenant}}:experiments`;
 const EXPERIMENTS_REFRESH_MS = 5_000;
 
 export async function saveExperiment(redis: Redis, tenant: string, e: Experiment): Promise<void> {

@@ -1,13 +1,10 @@
 // The learned rankers' state around them: versions of each tenant's rankers as immutable artifacts (the online FTRL
 // click model and the batch LambdaMART tree ranker), which one serves, and the context each served candidate was
 // scored with, kept by recommendation id for the attribution window so the trainer learns from exactly what serving
-// saw. Readers re-read the pointers within seconds, so a new version or a switch of ranker is a hot swap.
-//   rs:{t}:ranker:current             the tenant's FTRL version (the online trainer's)
-//   rs:{t}:ranker:lambdamart:current  the tenant's LambdaMART version (the batch trainer's)
-//   rs:{t}:ranker:serving             which ranker orders feeds: ftrl (the default), lambdamart or none
-//   rs:{t}:served:<rec id>            JSON { item id: ranking context } of the items shown (TTL: 2 x window + 1 h): the
-//                                     raw context, not a feature list, is logged (a few dozen bytes per item, one SET
-//                                     per feed); trainers and readers derive features from it with the same functions
+// saw. Readers re-read the pointers within seconds, so a new version or a switch of ranker is a hot swap. Keys:
+// rankerCurrentKey, treeRankerCurrentKey, rankerServingKey and servedKey in state/keys.ts. A served feed logs the raw
+// context, not a feature list (a few dozen bytes per item, one SET per feed); trainers and readers derive features from
+// it with the same functions.
 import { ExpiringCache } from '../platform/expiring-cache.ts';
 import { FtrlModel } from '../core/models/ftrl.ts';
 import type { LambdaMartModel } from '../core/models/lambdamart.ts';
@@ -16,12 +13,9 @@ import type { RankerTrainingReport } from '../core/models/ranker-training.ts';
 import type { RankingContext } from '../core/funnel/ranking-features.ts';
 import type { ArtifactStore } from '../platform/artifact-store.ts';
 import type { Redis } from '../platform/redis.ts';
+import { rankerCurrentKey, rankerServingKey, servedKey, treeRankerCurrentKey } from './keys.ts';
 
 export type RankerChoice = RankerKind | 'none';
-export const rankerCurrentKey = (tenant: string) => `rs:{${tenant}}:ranker:current`;
-export const treeRankerCurrentKey = (tenant: string) => `rs:{${tenant}}:ranker:lambdamart:current`;
-export const rankerServingKey = (tenant: string) => `rs:{${tenant}}:ranker:serving`;
-export const servedKey = (tenant: string, recommendationId: string) => `rs:{${tenant}}:served:${recommendationId}`;
 const pointerKey: Record<RankerKind, (tenant: string) => string> = {
   ftrl: rankerCurrentKey,
   lambdamart: treeRankerCurrentKey,

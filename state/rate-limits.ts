@@ -10,6 +10,8 @@
 // the limit through across a window boundary and has no burst separate from the rate; and it keys requests before the
 // route runs, while our limit is per authenticated key, resolved in the handler (an unknown key is 401, not counted).
 import type { Redis } from '../platform/redis.ts';
+import { rateLimitKey } from './keys.ts';
+import { luaScript } from './lua-scripts.ts';
 
 export interface RateLimitSettings {
   /** Tokens added per second (the sustained request rate); 0 disables limiting. */
@@ -26,43 +28,14 @@ export interface RateLimitDecision {
   retryAfterMs: number;
 }
 
-const TOKEN_BUCKET = `
-local rate = tonumber(ARGV[1]) / 1000
-local burst = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil or at == nil then
-  tokens = burst
-  at = now
-end
-if now > at then
-  tokens = math.min(burst, tokens + (now - at) * rate)
-  at = now
-end
-local allowed = 0
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-else
-  wait = math.ceil((1 - tokens) / rate)
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
-return {allowed, math.floor(tokens), wait}
-`;
+// Reads, refills, takes and writes a bucket atomically (state/lua/token-bucket.lua).
+const TOKEN_BUCKET = luaScript('token-bucket');
 
 const COMMAND = 'rsTokenBucket';
 
 interface WithTokenBucket {
   [COMMAND](key: string, perS: string, burst: string): Promise<[number, number, number]>;
 }
-
-/** Redis key of a bucket; `keyId` is the API key's hash, never the key itself. */
-export const rateLimitKey = (keyId: string) => `rs:ratelimit:${keyId}`;
 
 export class RateLimiter {
   private readonly redis: Redis & WithTokenBucket;
