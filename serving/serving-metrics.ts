@@ -12,9 +12,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { withTimeout } from '../platform/health.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Redis } from '../platform/redis.ts';
-import { alsCurrentKey } from '../state/als-models.ts';
-import { TENANTS_KEY } from '../state/features.ts';
-import { isRankerChoice, rankerCurrentKey, rankerServingKey, treeRankerCurrentKey } from '../state/ranker-models.ts';
+import { TENANTS_KEY, alsCurrentKey, rankerCurrentKey, rankerServingKey, treeRankerCurrentKey } from '../state/keys.ts';
+import { isRankerChoice } from '../state/ranker-models.ts';
 import type { IndexManager } from './index-manager.ts';
 
 export interface ModelVersion {
@@ -58,13 +57,19 @@ export async function readServingModels(redis: Redis, communityPartition: string
 
 const MODEL_READ_TIMEOUT_MS = 2000;
 
+/** The reader's serving series on the registry (once per registry: one reader reports them). */
 export function registerServingMetrics(
   registry: Registry,
   src: { indexes: IndexView; models: () => Promise<ServingModels>; logger: Logger },
 ): void {
   if (registry.getSingleMetric('rankstream_index_info')) return; // one reader per registry reports it
-  const registers = [registry];
-  const loaded = () => src.indexes.loaded();
+  registerIndexMetrics([registry], src.indexes);
+  registerModelMetrics([registry], src);
+}
+
+/** The HNSW snapshots served (version, items, build time, per partition) and the swaps so far. */
+function registerIndexMetrics(registers: Registry[], indexes: IndexView): void {
+  const loaded = () => indexes.loaded();
   new Gauge({
     name: 'rankstream_index_info',
     help: 'The HNSW index version each partition serves (value 1).',
@@ -105,14 +110,20 @@ export function registerServingMetrics(
     labelNames: ['outcome'],
     registers,
     collect() {
-      const now = { swapped: src.indexes.swaps, refused: src.indexes.rejections };
+      const now = { swapped: indexes.swaps, refused: indexes.rejections };
       for (const outcome of ['swapped', 'refused'] as const) {
         this.inc({ outcome }, Math.max(0, now[outcome] - counted[outcome]));
         counted[outcome] = now[outcome];
       }
     },
   });
+}
 
+/** The published model versions and each tenant's serving ranker, from one time-bounded Redis read per scrape. */
+function registerModelMetrics(
+  registers: Registry[],
+  src: { models: () => Promise<ServingModels>; logger: Logger },
+): void {
   // one Redis read per scrape serves both gauges (prom-client collects them concurrently)
   let last: ServingModels = { versions: [], rankers: [] };
   let read: { at: number; value: Promise<ServingModels> } | null = null;

@@ -1,7 +1,7 @@
 // Stage 3's one interface over the learned rankers: the online click model (FTRL, hashed sparse features) and the
 // batch tree ranker (LambdaMART, dense features). Both score a candidate from the same logged ranking context, in the
 // same reference slot, and explain a score as per-feature contributions. Pure.
-import { FtrlModel } from '../models/ftrl.ts';
+import type { FtrlModel } from '../models/ftrl.ts';
 import { predictLambdaMart, type LambdaMartModel } from '../models/lambdamart.ts';
 import { explainLambdaMart } from '../models/lambdamart-explain.ts';
 import {
