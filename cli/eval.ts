@@ -8,13 +8,8 @@ import { DEFAULT_ALS_PARAMS } from '../core/models/als.ts';
 import { DEFAULT_EASE_PARAMS } from '../core/models/ease.ts';
 import { DEFAULT_ITEM_KNN_PARAMS } from '../core/models/item-knn.ts';
 import { genreJaccardDistance } from '../core/eval/genre-distance.ts';
-import {
-  MODEL_NAMES,
-  runProtocol,
-  type ModelName,
-  type ProtocolConfig,
-  type SplitReport,
-} from '../core/eval/protocol.ts';
+import { runProtocol, type SplitReport } from '../core/eval/protocol.ts';
+import { MODEL_NAMES, type ModelName, type ProtocolConfig } from '../core/eval/protocol-config.ts';
 import { DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit, type Split } from '../core/eval/splits.ts';
 import { DatasetError, DEFAULT_MOVIELENS_DIR, loadMovieLens, type MovieLensDataset } from '../datasets/movielens.ts';
