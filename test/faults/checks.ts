@@ -11,17 +11,18 @@ import type { EventType } from '../../core/events.ts';
 import { TYPE_CODE, WINDOWS, isExpiredField } from '../../core/features/session-features.ts';
 import { sqlIdentifier, sqlString, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { alsHistoryKey, alsItemHistoryKey } from '../../state/als-models.ts';
 import {
+  alsHistoryKey,
+  alsItemHistoryKey,
   categoryCountersKey,
   itemCountersKey,
   popularityKey,
   popularityMetaKey,
+  scalerAccKey,
   tenantCountersKey,
   trendingKey,
   userCountersKey,
-} from '../../state/features.ts';
-import { scalerAccKey } from '../../processors/scaler.ts';
+} from '../../state/keys.ts';
 import { parseDeadLetter, type DeadLetter } from '../../streams/dead-letter.ts';
 import { INVALID_KINDS, INVALID_KIND_NAMES, type InvalidKind } from './generator.ts';
 
