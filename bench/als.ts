@@ -1,9 +1,8 @@
 // ALS benchmark: batch training time (total and per iteration) on ml-latest-small and on a generated 1M-interaction
 // log, and foldInUser latency over many users with realistic history sizes. Prints JSON only; progress on stderr.
-//   npm run bench:als -- [--data dir] [--synthetic-interactions 1000000] [--skip-synthetic]
+//   npm run bench:als -- [--data dir] [--synthetic-interactions 1000000] [--skip-synthetic] [--out file]
 import { cpus, freemem, platform, release, totalmem } from 'node:os';
 import { Command } from 'commander';
-import { ratingValue, DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import {
   DEFAULT_ALS_PARAMS,
   foldInUser,
@@ -16,6 +15,8 @@ import { csrFromTriples, type SparseMatrix } from '../core/math/sparse.ts';
 import { seededRandom } from '../core/math/seeded-random.ts';
 import { DEFAULT_MOVIELENS_DIR, loadMovieLens } from '../datasets/movielens.ts';
 import { DEFAULT_SYNTHETIC_LOG, syntheticLog } from '../test/support/synthetic-interactions.ts';
+import { printReport, sortedQuantile } from '../test/support/bench-report.ts';
+import { ratingMatrix } from '../test/support/rating-matrix.ts';
 
 const opts = new Command('bench:als')
   .option('--data <dir>', 'ml-latest-small directory', DEFAULT_MOVIELENS_DIR)
@@ -26,15 +27,12 @@ const opts = new Command('bench:als')
     DEFAULT_SYNTHETIC_LOG.interactions,
   )
   .option('--skip-synthetic', 'only ml-latest-small')
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
-  .opts<{ data: string; syntheticInteractions: number; skipSynthetic?: boolean }>();
+  .opts<{ data: string; syntheticInteractions: number; skipSynthetic?: boolean; out?: string }>();
 
 const progress = (message: string) => process.stderr.write(`bench:als: ${message}\n`);
 const round = (x: number, digits = 3) => Number(x.toFixed(digits));
-
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
 
 function train(name: string, R: SparseMatrix, params: AlsParams) {
   progress(`${name}: training ALS on ${R.nRows} users × ${R.nCols} items, ${R.indices.length} stored cells`);
@@ -82,11 +80,15 @@ function foldInLatency(model: AlsModel, R: SparseMatrix, users: Int32Array, repe
   const sizes = Float64Array.from(histories, (h) => h.length).sort();
   return {
     calls: micros.length,
-    historySize: { p50: quantile(sizes, 0.5), p90: quantile(sizes, 0.9), max: sizes[sizes.length - 1] ?? 0 },
+    historySize: {
+      p50: sortedQuantile(sizes, 0.5),
+      p90: sortedQuantile(sizes, 0.9),
+      max: sizes[sizes.length - 1] ?? 0,
+    },
     micros: {
-      p50: round(quantile(micros, 0.5), 1),
-      p90: round(quantile(micros, 0.9), 1),
-      p99: round(quantile(micros, 0.99), 1),
+      p50: round(sortedQuantile(micros, 0.5), 1),
+      p90: round(sortedQuantile(micros, 0.9), 1),
+      p99: round(sortedQuantile(micros, 0.99), 1),
       max: round(micros[micros.length - 1] ?? 0, 1),
     },
   };
@@ -110,7 +112,7 @@ function foldInAtSize(model: AlsModel, size: number, calls: number) {
   return {
     historySize: size,
     calls,
-    micros: { p50: round(quantile(micros, 0.5), 1), p99: round(quantile(micros, 0.99), 1) },
+    micros: { p50: round(sortedQuantile(micros, 0.5), 1), p99: round(sortedQuantile(micros, 0.99), 1) },
   };
 }
 
@@ -126,8 +128,7 @@ const machine = {
 
 // 1. ml-latest-small, every rating, the evaluation's value mapping.
 const ml = loadMovieLens(opts.data);
-const mlValues = Float64Array.from(ml.log.rating, (r) => ratingValue(r, DEFAULT_RATING_VALUES));
-const mlMatrix = csrFromTriples(ml.log.nUsers, ml.log.nItems, ml.log.user, ml.log.item, mlValues);
+const mlMatrix = ratingMatrix(ml.log);
 const mlRun = train('ml-latest-small', mlMatrix, DEFAULT_ALS_PARAMS);
 progress('ml-latest-small: fold-in latency');
 const allUsers = Int32Array.from({ length: ml.log.nUsers }, (_, u) => u);
@@ -153,14 +154,11 @@ if (!opts.skipSynthetic) {
   };
 }
 
-console.log(
-  JSON.stringify(
-    {
-      machine,
-      mlLatestSmall: { ...mlRun.result, foldIn: { realHistories: mlFoldIn, fixedHistorySize: atSize } },
-      synthetic,
-    },
-    null,
-    2,
-  ),
+printReport(
+  {
+    machine,
+    mlLatestSmall: { ...mlRun.result, foldIn: { realHistories: mlFoldIn, fixedHistorySize: atSize } },
+    synthetic,
+  },
+  opts.out,
 );

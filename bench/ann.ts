@@ -1,27 +1,27 @@
 // ANN retrieval quality and speed: recall@100 of the HNSW index against exact cosine search, query latency p50/p99,
 // and build time, on real ALS item factors (ml-latest-small, queries = every user's vector) and on a generated
 // clustered catalogue. Prints JSON; progress on stderr.
-//   npm run bench:ann -- [--synthetic-items 100000] [--queries 1000]
+//   npm run bench:ann -- [--synthetic-items 100000] [--queries 1000] [--out file]
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { DEFAULT_RATING_VALUES, ratingValue } from '../core/eval/rating-values.ts';
 import { DEFAULT_ALS_PARAMS, trainAls } from '../core/models/als.ts';
-import { csrFromTriples } from '../core/math/sparse.ts';
 import { topKExcluding } from '../core/math/top-k.ts';
 import { seededRandom } from '../core/math/seeded-random.ts';
 import { normalized } from '../core/math/vectors.ts';
 import { loadMovieLens } from '../datasets/movielens.ts';
 import { DEFAULT_INDEX_PARAMS, LoadedIndex, buildSnapshot } from '../state/index-snapshots.ts';
-import { machine, quantile } from '../test/support/bench-report.ts';
+import { machine, printReport, quantile } from '../test/support/bench-report.ts';
+import { ratingMatrix } from '../test/support/rating-matrix.ts';
 
 const opts = new Command('bench:ann')
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
   .option('--synthetic-items <n>', 'generated catalogue size', (v) => Number(v), 100_000)
   .option('--queries <n>', 'queries against the generated catalogue', (v) => Number(v), 1000)
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
-  .opts<{ movielens: string; syntheticItems: number; queries: number }>();
+  .opts<{ movielens: string; syntheticItems: number; queries: number; out?: string }>();
 const progress = (m: string) => process.stderr.write(`bench:ann: ${m}\n`);
 const K = 100;
 
@@ -90,14 +90,7 @@ async function measure(
 // 1. real factors
 progress('training ALS on ml-latest-small');
 const ml = loadMovieLens(opts.movielens);
-const R = csrFromTriples(
-  ml.log.nUsers,
-  ml.log.nItems,
-  ml.log.user,
-  ml.log.item,
-  Float64Array.from(ml.log.rating, (r) => ratingValue(r, DEFAULT_RATING_VALUES)),
-);
-const model = trainAls(R, DEFAULT_ALS_PARAMS);
+const model = trainAls(ratingMatrix(ml.log), DEFAULT_ALS_PARAMS);
 const real = await measure(
   'ml-latest-small ALS factors',
   model.itemFactors,
@@ -123,10 +116,7 @@ for (let q = 0; q < opts.queries; q++) {
 }
 const generated = await measure('generated', synth, opts.syntheticItems, dim, synthQueries, opts.queries);
 
-console.log(
-  JSON.stringify(
-    { benchmark: 'ann', k: K, params: DEFAULT_INDEX_PARAMS, machine: machine(), mlLatestSmall: real, generated },
-    null,
-    2,
-  ),
+printReport(
+  { benchmark: 'ann', k: K, params: DEFAULT_INDEX_PARAMS, machine: machine(), mlLatestSmall: real, generated },
+  opts.out,
 );

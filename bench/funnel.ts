@@ -3,12 +3,13 @@
 // four rails, exact filters with catalogue look-ups, the items' feedback counters, the ranker scoring all 500 (FTRL,
 // then LambdaMART), MMR re-ranking and an ε-greedy exploration slot. Vectors are random (this measures time, not
 // quality). Prints JSON.
-//   npm run bench:funnel -- [--items 1000000] [--seconds 20] [--clients 4]
+//   npm run bench:funnel -- [--items 1000000] [--seconds 20] [--clients 4] [--out file]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { isolatedEnv, loadConfig } from '../config/config.ts';
+import { loadConfig } from '../config/config.ts';
+import { isolatedEnv } from '../test/support/isolated-env.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { FtrlModel } from '../core/models/ftrl.ts';
 import { decayParams } from '../core/features/popularity.ts';
@@ -26,23 +27,26 @@ import { applyCatalogItems } from '../state/catalog.ts';
 import { FeaturesProcessor } from '../processors/features.ts';
 import { RankerStore } from '../state/ranker-models.ts';
 import { createApiKey } from '../state/api-keys.ts';
-import { announceIndex } from '../serving/index-manager.ts';
+import { announceIndex } from '../state/index-pointers.ts';
 import { DEFAULT_INDEX_PARAMS } from '../state/index-snapshots.ts';
 import { startReader } from '../apps/reader.ts';
 import type { ConsumedRecord } from '../streams/consumer-runner.ts';
 import { deprovision } from '../apps/provision.ts';
 import { createKafka, ensureTopics } from '../streams/kafka.ts';
 import { syntheticCatalogue } from '../test/support/synthetic-catalogue.ts';
-import { machine, quantile } from '../test/support/bench-report.ts';
-import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
+import { machine, printReport, quantile } from '../test/support/bench-report.ts';
+import { consumedRecord } from '../test/support/consumed-records.ts';
+import { sleep, waitUntil } from '../test/support/wait.ts';
+import { deleteTenantKeys } from '../state/tenants.ts';
 
 const opts = new Command('bench:funnel')
   .option('--items <n>', 'catalogue size', (v) => Number(v), 1_000_000)
   .option('--users <n>', 'users with vectors and history', (v) => Number(v), 2000)
   .option('--seconds <n>', 'measuring time', (v) => Number(v), 20)
   .option('--clients <n>', 'concurrent HTTP clients', (v) => Number(v), 4)
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
-  .opts<{ items: number; users: number; seconds: number; clients: number }>();
+  .opts<{ items: number; users: number; seconds: number; clients: number; out?: string }>();
 const progress = (m: string) => process.stderr.write(`bench:funnel: ${m}\n`);
 
 const K = 20;
@@ -135,16 +139,7 @@ for (let u = 0; u < opts.users; u++) {
       context: {},
       recommendationId: null,
     };
-    records.push({
-      value: e,
-      topic: 'bench',
-      partition: 0,
-      offset: String(seq++),
-      timestamp: '0',
-      key: null,
-      raw: null,
-      schemaId: null,
-    });
+    records.push(consumedRecord(e, seq++));
   }
   if (records.length >= 5000) {
     await features.process(records);
@@ -202,7 +197,10 @@ await ensureTopics(
 const reader = await startReader(config, logger, createMetrics(false), { groupId: `bench-funnel-${run}`, port: 0 });
 const key = await createApiKey(redis, tenant);
 await announceIndex(redis, { partition: tenant, version: index.version });
-while (reader.indexes.get(tenant)?.manifest.version !== index.version) await new Promise((r) => setTimeout(r, 200));
+await waitUntil(() => reader.indexes.get(tenant)?.manifest.version === index.version, {
+  timeoutMs: Infinity,
+  intervalMs: 200,
+});
 const probe = (await (
   await fetch(`${reader.url}/v1/feeds/u1?k=${K}&explain=true`, { headers: { authorization: `Bearer ${key}` } })
 ).json()) as { rankerVersion: string; indexVersion: string; items: { propensity: number; explanation?: unknown }[] };
@@ -227,10 +225,10 @@ async function measure(
   }
   progress(`${label}: measuring for ${opts.seconds} s with ${opts.clients} clients`);
   const warm = Array.from({ length: opts.clients }, (_, i) => client(100 + i));
-  await new Promise((r) => setTimeout(r, 3000)); // warm-up, discarded
+  await sleep(3000); // warm-up, discarded
   samples.length = 0;
   const started = performance.now();
-  await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+  await sleep(opts.seconds * 1000);
   stop = true;
   await Promise.all(warm);
   const seconds = (performance.now() - started) / 1000;
@@ -245,7 +243,7 @@ async function measure(
 }
 const feeds: Record<string, Awaited<ReturnType<typeof measure>>> = { ftrl: await measure('FTRL ranker') };
 await rankers.setServing(tenant, 'lambdamart');
-await new Promise((r) => setTimeout(r, 5_500)); // readers re-read the pointers within 5 s
+await sleep(5_500); // readers re-read the pointers within 5 s
 const treeProbe = (await (
   await fetch(`${reader.url}/v1/feeds/u1?k=${K}`, { headers: { authorization: `Bearer ${key}` } })
 ).json()) as { rankerVersion: string };
@@ -257,36 +255,33 @@ await deleteTenantKeys(redis, tenant);
 redis.disconnect();
 rmSync(artifactsDir, { recursive: true, force: true });
 
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'funnel',
-      machine: machine(),
-      data: {
-        items: opts.items,
-        users: opts.users,
-        factors: f,
-        k: K,
-        candidates: K * POOL_FACTOR,
-        clients: opts.clients,
-        indexBuildSeconds: +buildSeconds.toFixed(1),
-      },
-      stages: {
-        rails: ['ann', 'popular', 'trending', 'fresh'],
-        rankers: { ftrl: rankerVersion, lambdamart: treeVersion },
-        rerank: { mmrLambda: 0.9, exploration: 'epsilon-greedy 0.1, 1 slot' },
-      },
-      probe: {
-        rankerUsed: probe.rankerVersion === rankerVersion,
-        treeRankerUsed: treeProbe.rankerVersion === treeVersion,
-        indexUsed: probe.indexVersion === index.version,
-        items: probe.items.length,
-        explained: probe.items.every((i) => i.explanation !== undefined),
-      },
-      feeds,
-      readerProcessRssMiB: Math.round(rss / 2 ** 20),
+printReport(
+  {
+    benchmark: 'funnel',
+    machine: machine(),
+    data: {
+      items: opts.items,
+      users: opts.users,
+      factors: f,
+      k: K,
+      candidates: K * POOL_FACTOR,
+      clients: opts.clients,
+      indexBuildSeconds: +buildSeconds.toFixed(1),
     },
-    null,
-    2,
-  ),
+    stages: {
+      rails: ['ann', 'popular', 'trending', 'fresh'],
+      rankers: { ftrl: rankerVersion, lambdamart: treeVersion },
+      rerank: { mmrLambda: 0.9, exploration: 'epsilon-greedy 0.1, 1 slot' },
+    },
+    probe: {
+      rankerUsed: probe.rankerVersion === rankerVersion,
+      treeRankerUsed: treeProbe.rankerVersion === treeVersion,
+      indexUsed: probe.indexVersion === index.version,
+      items: probe.items.length,
+      explained: probe.items.every((i) => i.explanation !== undefined),
+    },
+    feeds,
+    readerProcessRssMiB: Math.round(rss / 2 ** 20),
+  },
+  opts.out,
 );

@@ -1,16 +1,18 @@
 // Throughput of the ledger processor (decode + validate + ClickHouse insert + commit) against a raw kafkajs consumer
 // that only counts, on the same topic and the same real events, in one run. Prints JSON.
-//   npm run bench:ledger -- [--log path] [--repeat n]
+//   npm run bench:ledger -- [--log path] [--repeat n] [--out file]
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import { isolatedEnv, loadConfig } from '../config/config.ts';
+import { loadConfig } from '../config/config.ts';
+import { isolatedEnv } from '../test/support/isolated-env.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { deprovision, provision } from '../apps/provision.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
-import { LedgerWriter, countLedgerRows } from '../processors/ledger-writer.ts';
+import { LedgerWriter } from '../processors/ledger-writer.ts';
+import { countLedgerRows } from '../state/ledger.ts';
 import { decodeEvent } from '../schemas/event-codec.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { runConsumer } from '../streams/consumer-runner.ts';
@@ -18,13 +20,15 @@ import { EventProducer } from '../streams/event-producer.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { consumerLag } from '../streams/offsets.ts';
 import { readTaobaoLog } from '../datasets/taobao.ts';
-import { machine } from '../test/support/bench-report.ts';
+import { machine, printReport } from '../test/support/bench-report.ts';
+import { waitUntil } from '../test/support/wait.ts';
 
 const opts = new Command('bench:ledger')
   .option('--log <path>', 'Taobao UserBehavior.csv', loadConfig().demo.logPath)
   .option('--repeat <n>', 'replay the log n times (distinct event ids)', (v) => Number(v), 2)
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
-  .opts<{ log: string; repeat: number }>();
+  .opts<{ log: string; repeat: number; out?: string }>();
 
 const run = randomBytes(3).toString('hex');
 const config = loadConfig({
@@ -56,10 +60,11 @@ const produceS = (performance.now() - produceStart) / 1000;
 await producer.disconnect();
 
 async function timeUntilCaughtUp(groupId: string, start: number): Promise<number> {
-  for (;;) {
-    if ((await consumerLag(admin, groupId, config.topics.events)) === 0n) return (performance.now() - start) / 1000;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntil(async () => (await consumerLag(admin, groupId, config.topics.events)) === 0n, {
+    timeoutMs: Infinity,
+    intervalMs: 50,
+  });
+  return (performance.now() - start) / 1000;
 }
 
 // 2. raw kafkajs consumer: fetch and count only
@@ -98,23 +103,20 @@ await clickhouse.close();
 await admin.disconnect();
 await deprovision(config, logger);
 
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'ledger-throughput',
-      machine: machine(),
-      data: { log: opts.log, repeat: opts.repeat, events: total, partitions: config.topics.partitions },
-      produce: { seconds: +produceS.toFixed(2), eventsPerSec: Math.round(total / produceS) },
-      rawKafkajsConsumer: { seconds: +rawS.toFixed(2), eventsPerSec: Math.round(total / rawS), counted: rawCount },
-      ledgerProcessor: {
-        seconds: +ledgerS.toFixed(2),
-        eventsPerSec: Math.round(total / ledgerS),
-        ledgerRows: rows,
-        ledgerRowsMatch: rows === total,
-      },
-      ledgerVsRaw: +(rawS / ledgerS).toFixed(3),
+printReport(
+  {
+    benchmark: 'ledger-throughput',
+    machine: machine(),
+    data: { log: opts.log, repeat: opts.repeat, events: total, partitions: config.topics.partitions },
+    produce: { seconds: +produceS.toFixed(2), eventsPerSec: Math.round(total / produceS) },
+    rawKafkajsConsumer: { seconds: +rawS.toFixed(2), eventsPerSec: Math.round(total / rawS), counted: rawCount },
+    ledgerProcessor: {
+      seconds: +ledgerS.toFixed(2),
+      eventsPerSec: Math.round(total / ledgerS),
+      ledgerRows: rows,
+      ledgerRowsMatch: rows === total,
     },
-    null,
-    2,
-  ),
+    ledgerVsRaw: +(rawS / ledgerS).toFixed(3),
+  },
+  opts.out,
 );

@@ -15,6 +15,7 @@ import { createLogger } from '../platform/logger.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
 import { EventProducer } from '../streams/event-producer.ts';
 import { createKafka } from '../streams/kafka.ts';
+import { waitUntil } from '../test/support/wait.ts';
 
 export interface ProducerCounters {
   /** Events the schedule offered (rate × time). */
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
       stopping = true;
       clearInterval(tick);
       void (async () => {
-        while (sending) await new Promise((r) => setTimeout(r, 20));
+        await waitUntil(() => !sending, { timeoutMs: Infinity, intervalMs: 20 });
         await producer.disconnect();
         process.exit(0);
       })();

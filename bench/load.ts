@@ -8,22 +8,23 @@
 // under open-loop HTTP load, without and with the in-flight limit (HTTP_MAX_IN_FLIGHT). Prints JSON; removes
 // everything it created (topics, tables, groups, schemas, tenant keys, child processes by PID).
 //   npm run bench:load -- [--stages 2000,5000,10000,20000,40000] [--stage-seconds 15] [--clients 8] [--no-backpressure]
+//     [--out file]
 import { setMaxListeners } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Admin } from 'kafkajs';
-import { isolatedEnv, loadConfig, type Config } from '../config/config.ts';
+import { loadConfig, type Config } from '../config/config.ts';
+import { isolatedEnv } from '../test/support/isolated-env.ts';
 import { seededRandom } from '../core/math/seeded-random.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { deprovision, provision } from '../apps/provision.ts';
 import { createClickHouse } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
-import { TENANTS_KEY } from '../state/features.ts';
 import { SchemaRegistryClient } from '../schemas/registry.ts';
-import { createApiKey, REGISTERED_TENANTS_KEY, revokeApiKey } from '../state/api-keys.ts';
+import { createApiKey, revokeApiKey, unregisterTenant } from '../state/api-keys.ts';
 import { ItemProducer } from '../streams/item-producer.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { partitionLags } from '../streams/offsets.ts';
@@ -32,21 +33,19 @@ import type { ProducerCommand, ProducerCounters, ProducerMessage } from './load-
 import {
   forkService,
   lagKeepsGrowing,
-  metricBy,
-  metricSum,
   mib,
   procSample,
   saturationPoint,
-  scrape,
   slope,
   startService,
   waitReady,
-  type PromSample,
   type Service,
 } from '../test/support/processes.ts';
-import { machine, quantile } from '../test/support/bench-report.ts';
+import { metricBy, metricSum, scrape, type PromSample } from '../test/support/prometheus.ts';
+import { machine, printReport, quantile } from '../test/support/bench-report.ts';
+import { sleep, waitUntil } from '../test/support/wait.ts';
 import { syntheticCatalogue } from '../test/support/synthetic-catalogue.ts';
-import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
+import { deleteTenantKeys, forgetTenant } from '../state/tenants.ts';
 
 /** What `npm run process -- --only <names>` accepts: the event processors (one consumer group each) and the catalogue. */
 const PROCESSOR_NAMES = ['ledger-writer', 'features', 'scaler', 'als-fold-in', 'ranker-trainer', 'catalog'] as const;
@@ -99,6 +98,7 @@ const opts = new Command('bench:load')
     num,
   )
   .option('--keep-logs', "keep the child processes' logs (their directory is printed)")
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
   .opts<{
     stages: string;
@@ -121,6 +121,7 @@ const opts = new Command('bench:load')
     bpReaderSeconds: number;
     maxInFlight?: number;
     keepLogs?: boolean;
+    out?: string;
   }>();
 
 const rates = opts.stages.split(',').map((s) => num(s.trim()));
@@ -134,7 +135,6 @@ const layout: ProcessorName[][] = opts.processes.split(';').map((g) =>
 );
 const eventProcessors = layout.flat().filter((n) => n !== 'catalog');
 const progress = (m: string) => process.stderr.write(`bench:load: ${new Date().toISOString().slice(11, 19)} ${m}\n`);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const round = (x: number, d = 1) => +x.toFixed(d);
 const benchStart = performance.now();
 const elapsedS = () => round((performance.now() - benchStart) / 1000);
@@ -197,8 +197,8 @@ async function cleanup(): Promise<Record<string, unknown>> {
   await attempt('isolatedNames', async () => Object.assign(report, await deprovision(config, logger)));
   await attempt('tenantKeys', async () => {
     if (apiKey) await revokeApiKey(redis, apiKey);
-    await redis.srem(REGISTERED_TENANTS_KEY, tenant);
-    await redis.srem(TENANTS_KEY, tenant);
+    await unregisterTenant(redis, tenant);
+    await forgetTenant(redis, tenant);
     await deleteTenantKeys(redis, tenant);
   });
   await admin.disconnect().catch(() => {});
@@ -402,8 +402,10 @@ try {
   await itemProducer.send(batch);
   await itemProducer.disconnect();
   if (layout.flat().includes('catalog')) {
-    const deadline = Date.now() + 120_000;
-    while ((await groupLag(groupId('catalog'), config.topics.items)) > 0 && Date.now() < deadline) await sleep(500);
+    await waitUntil(async () => (await groupLag(groupId('catalog'), config.topics.items)) <= 0, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+    });
   }
 
   // ---------------------------------------------------------------------------------------------- 2. stages
@@ -420,7 +422,7 @@ try {
     while (!clientsStop) {
       const user = `u${Math.floor(random() ** 2 * opts.users)}`;
       const t = performance.now();
-      let status = 0;
+      let status: number;
       try {
         const res = await fetch(`${readerUrl}/v1/feeds/${user}?k=${opts.k}`, {
           headers: { authorization: `Bearer ${apiKey}` },
@@ -890,5 +892,5 @@ if (failure) {
   process.stderr.write(`cleanup: ${JSON.stringify(cleanupReport)}\n`);
   process.exit(1);
 }
-console.log(JSON.stringify({ ...output, cleanup: cleanupReport, logs: opts.keepLogs ? logDir : 'removed' }, null, 2));
+printReport({ ...output, cleanup: cleanupReport, logs: opts.keepLogs ? logDir : 'removed' }, opts.out);
 process.exit(0);

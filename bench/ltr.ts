@@ -1,22 +1,25 @@
 // The learned ranker's bench: the LambdaMART funnel (ALS + EASE + item-kNN retrieval, ranker trained on inner splits
 // of the history) against ALS and EASE alone on ml-latest-small, both splits, with training time and data size; plus
-// the ranker's raw training speed on its own data. Prints JSON.   npm run bench:ltr -- [--data dir]
+// the ranker's raw training speed on its own data. Prints JSON.   npm run bench:ltr -- [--data dir] [--out file]
 import { Command } from 'commander';
 import { DEFAULT_ALS_PARAMS } from '../core/models/als.ts';
 import { DEFAULT_EASE_PARAMS } from '../core/models/ease.ts';
 import { DEFAULT_ITEM_KNN_PARAMS } from '../core/models/item-knn.ts';
 import { genreJaccardDistance } from '../core/eval/genre-distance.ts';
-import { LTR_INNER_ROUNDS, LTR_PARAMS, LTR_POOL, runProtocol, type ProtocolConfig } from '../core/eval/protocol.ts';
+import { LTR_INNER_ROUNDS, LTR_PARAMS, LTR_POOL } from '../core/eval/ltr-ranker.ts';
+import { runProtocol } from '../core/eval/protocol.ts';
+import type { ProtocolConfig } from '../core/eval/protocol-config.ts';
 import { LTR_FEATURES } from '../core/eval/ltr-features.ts';
 import { DEFAULT_RATING_VALUES } from '../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit } from '../core/eval/splits.ts';
 import { loadMovieLens } from '../datasets/movielens.ts';
-import { machine } from '../test/support/bench-report.ts';
+import { machine, printReport } from '../test/support/bench-report.ts';
 
 const opts = new Command('bench:ltr')
   .option('--data <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
-  .opts<{ data: string }>();
+  .opts<{ data: string; out?: string }>();
 const progress = (m: string) => process.stderr.write(`bench:ltr: ${m}\n`);
 const dataset = loadMovieLens(opts.data);
 const config: ProtocolConfig = {
@@ -56,21 +59,18 @@ const splits = [temporalSplit(dataset.log), leaveLastNSplit(dataset.log, 10)].ma
     funnelRecommendSeconds: +ltr.recommendSeconds.toFixed(1),
   };
 });
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'ltr',
-      machine: machine(),
-      ranker: {
-        params: LTR_PARAMS,
-        candidatesPerSource: LTR_POOL,
-        innerRounds: LTR_INNER_ROUNDS,
-        features: LTR_FEATURES,
-        note: 'funnelTrainSeconds covers fitting the three sources once per inner round and once on the full history, the candidates, and the ranker',
-      },
-      splits,
+printReport(
+  {
+    benchmark: 'ltr',
+    machine: machine(),
+    ranker: {
+      params: LTR_PARAMS,
+      candidatesPerSource: LTR_POOL,
+      innerRounds: LTR_INNER_ROUNDS,
+      features: LTR_FEATURES,
+      note: 'funnelTrainSeconds covers fitting the three sources once per inner round and once on the full history, the candidates, and the ranker',
     },
-    null,
-    2,
-  ),
+    splits,
+  },
+  opts.out,
 );

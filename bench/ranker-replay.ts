@@ -4,12 +4,14 @@
 // Kafka. The ranker trainer joins them in the attribution window and writes labelled impressions to ClickHouse; the
 // tree ranker (LambdaMART) is trained from there (NDCG@10 on the newest recommendations, training time); then an A/B
 // experiment splits users between no learned ranker, the online FTRL model and the tree ranker, and the experiment
-// report reads the outcome from the ledger. Prints JSON.   npm run bench:ranker -- [--rounds 4] [--ab-rounds 3]
+// report reads the outcome from the ledger. Prints JSON.
+//   npm run bench:ranker -- [--rounds 4] [--ab-rounds 3] [--out file]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { isolatedEnv, loadConfig } from '../config/config.ts';
+import { loadConfig } from '../config/config.ts';
+import { isolatedEnv } from '../test/support/isolated-env.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { experimentReport } from '../core/experiments/report.ts';
 import { experimentSchema } from '../core/experiments/assignment.ts';
@@ -24,7 +26,7 @@ import { createLogger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
 import { createRedis } from '../platform/redis.ts';
 import { AlsModelStore } from '../state/als-models.ts';
-import { readUserOutcomes } from '../processors/ledger-writer.ts';
+import { readUserOutcomes } from '../state/ledger.ts';
 import { RankerExampleLog } from '../state/ranker-examples.ts';
 import { RankerStore } from '../state/ranker-models.ts';
 import { startProcessors } from '../apps/processors.ts';
@@ -35,16 +37,18 @@ import { EventProducer } from '../streams/event-producer.ts';
 import { ItemProducer } from '../streams/item-producer.ts';
 import { createKafka } from '../streams/kafka.ts';
 import { waitForCaughtUp } from '../streams/offsets.ts';
-import { machine } from '../test/support/bench-report.ts';
-import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
+import { machine, printReport } from '../test/support/bench-report.ts';
+import { sleep } from '../test/support/wait.ts';
+import { deleteTenantKeys } from '../state/tenants.ts';
 
 const opts = new Command('bench:ranker')
   .option('--data <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
   .option('--rounds <n>', 'feed rounds before the tree ranker is trained', (v) => Number(v), 4)
   .option('--ab-rounds <n>', 'feed rounds of the A/B experiment', (v) => Number(v), 3)
   .option('--k <n>', 'feed length', (v) => Number(v), 10)
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
-  .opts<{ data: string; rounds: number; abRounds: number; k: number }>();
+  .opts<{ data: string; rounds: number; abRounds: number; k: number; out?: string }>();
 const progress = (m: string) => process.stderr.write(`bench:ranker: ${m}\n`);
 
 const WINDOW_S = 600;
@@ -256,7 +260,7 @@ const phaseA: { impressions: number; clicks: number; ranker: string | null }[] =
 for (let r = 0; r < opts.rounds; r++) {
   const serving = await rankers.current(tenant);
   phaseA.push({ ...(await round(`round ${r + 1}`)), ranker: serving?.version ?? null });
-  await new Promise((res) => setTimeout(res, 5_500)); // a publish interval: the trainer's next batch publishes FTRL
+  await sleep(5_500); // a publish interval: the trainer's next batch publishes FTRL
 }
 // close the last round's windows, then train the tree ranker from the labelled impressions in ClickHouse
 await producer.send([ev({ type: 'click', userId: 'tick', itemId: 'tick', timestamp: clock, recommendationId: null })]);
@@ -279,7 +283,7 @@ const experiment = experimentSchema.parse({
   ],
 });
 await saveExperiment(redis, tenant, experiment);
-await new Promise((res) => setTimeout(res, 5_500)); // readers pick experiments up within 5 s
+await sleep(5_500); // readers pick experiments up within 5 s
 const abStart = clock;
 for (let r = 0; r < opts.abRounds; r++) await round(`A/B round ${r + 1}`);
 const outcomes = await readUserOutcomes(clickhouse, config.clickhouse.database, config.ledger.table, {
@@ -301,50 +305,47 @@ const compared = (c: (typeof report)[number]['vsControl']) =>
       }
     : null;
 
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'ranker-replay',
-      machine: machine(),
-      dataset: opts.data,
-      protocol: `history: first 70 % of each user's ratings as clicks; feeds of ${opts.k}; a shown item is clicked when the user rated it >= 4 later (conversion for 5), once; attribution window ${WINDOW_S} s`,
-      users: likes.size,
-      als: { users: als.nUsers, items: als.nItems, trainSeconds: +als.trainSeconds.toFixed(1) },
-      collection: phaseA.map((p, i) => ({
-        round: i + 1,
-        ranker: p.ranker,
-        impressions: p.impressions,
-        clicks: p.clicks,
-        ctrPct: pct(p.clicks / p.impressions),
-      })),
-      treeRanker: {
-        version: tree.version,
-        labelledImpressions: tree.examples,
-        queries: tree.queries,
-        documents: tree.documents,
-        trainQueries: tree.trainQueries,
-        holdoutQueries: tree.holdoutQueries,
-        holdoutNdcgAt10: Object.fromEntries(Object.entries(tree.holdoutNdcg).map(([k, v]) => [k, +v.toFixed(4)])),
-        trainSeconds: +tree.trainSeconds.toFixed(2),
-        readSeconds: +tree.readSeconds.toFixed(2),
-        params: config.ranker.lambdamart,
-      },
-      abTest: report.map((v) => ({
-        variant: v.variant,
-        users: v.users,
-        impressions: v.impressions,
-        clicks: v.clicks,
-        ctrPct: pct(v.ctr.value),
-        ctrSePct: pct(v.ctr.se),
-        conversionRatePct: pct(v.conversionRate.value),
-        vsNone: compared(v.vsControl),
-        vsFtrl: compared(againstFtrl.get(v.variant) ?? null),
-      })),
-      totals,
+printReport(
+  {
+    benchmark: 'ranker-replay',
+    machine: machine(),
+    dataset: opts.data,
+    protocol: `history: first 70 % of each user's ratings as clicks; feeds of ${opts.k}; a shown item is clicked when the user rated it >= 4 later (conversion for 5), once; attribution window ${WINDOW_S} s`,
+    users: likes.size,
+    als: { users: als.nUsers, items: als.nItems, trainSeconds: +als.trainSeconds.toFixed(1) },
+    collection: phaseA.map((p, i) => ({
+      round: i + 1,
+      ranker: p.ranker,
+      impressions: p.impressions,
+      clicks: p.clicks,
+      ctrPct: pct(p.clicks / p.impressions),
+    })),
+    treeRanker: {
+      version: tree.version,
+      labelledImpressions: tree.examples,
+      queries: tree.queries,
+      documents: tree.documents,
+      trainQueries: tree.trainQueries,
+      holdoutQueries: tree.holdoutQueries,
+      holdoutNdcgAt10: Object.fromEntries(Object.entries(tree.holdoutNdcg).map(([k, v]) => [k, +v.toFixed(4)])),
+      trainSeconds: +tree.trainSeconds.toFixed(2),
+      readSeconds: +tree.readSeconds.toFixed(2),
+      params: config.ranker.lambdamart,
     },
-    null,
-    2,
-  ),
+    abTest: report.map((v) => ({
+      variant: v.variant,
+      users: v.users,
+      impressions: v.impressions,
+      clicks: v.clicks,
+      ctrPct: pct(v.ctr.value),
+      ctrSePct: pct(v.ctr.se),
+      conversionRatePct: pct(v.conversionRate.value),
+      vsNone: compared(v.vsControl),
+      vsFtrl: compared(againstFtrl.get(v.variant) ?? null),
+    })),
+    totals,
+  },
+  opts.out,
 );
 
 await producer.disconnect();

@@ -3,7 +3,7 @@
 //    model trained on MovieLens latest-small and users carrying their real rating histories;
 //  - Redis memory per user and per item of the real-time features, for N users (default 100k) with a synthetic
 //    power-law event stream, measured as the used_memory delta and by MEMORY USAGE of sampled keys.
-//   npm run bench:realtime -- [--users 100000] [--events-per-user 10] [--fold-in-events 2000]
+//   npm run bench:realtime -- [--users 100000] [--events-per-user 10] [--fold-in-events 2000] [--out file]
 import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,20 +11,34 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import type { InteractionEvent } from '../core/events.ts';
 import { DEFAULT_ALS_PARAMS, trainAls } from '../core/models/als.ts';
-import { csrFromTriples } from '../core/math/sparse.ts';
-import { DEFAULT_RATING_VALUES, ratingValue } from '../core/eval/rating-values.ts';
 import { decayParams } from '../core/features/popularity.ts';
 import { loadMovieLens } from '../datasets/movielens.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
 import { createRedis, type Redis } from '../platform/redis.ts';
 import { AlsFoldInProcessor } from '../processors/als-fold-in.ts';
-import { AlsModelStore, alsHistoryKey } from '../state/als-models.ts';
+import { AlsModelStore } from '../state/als-models.ts';
+import {
+  alsEventMarkerKey,
+  alsHistoryKey,
+  alsItemHistoryKey,
+  featureEventMarkerKey,
+  itemCountersKey,
+  popularityKey,
+  recentKey,
+  seenKey,
+  sessionItemsKey,
+  sessionKey,
+  trendingKey,
+  userCountersKey,
+} from '../state/keys.ts';
 import { FeaturesProcessor } from '../processors/features.ts';
 import type { ConsumedRecord } from '../streams/consumer-runner.ts';
 import { seededRandom } from '../core/math/seeded-random.ts';
-import { machine, quantile } from '../test/support/bench-report.ts';
-import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
+import { machine, printReport, quantile } from '../test/support/bench-report.ts';
+import { consumedRecord } from '../test/support/consumed-records.ts';
+import { ratingMatrix } from '../test/support/rating-matrix.ts';
+import { deleteTenantKeys, forgetTenant } from '../state/tenants.ts';
 
 const opts = new Command('bench:realtime')
   .option('--users <n>', 'users for the memory figure', (v) => Number(v), 100_000)
@@ -32,29 +46,27 @@ const opts = new Command('bench:realtime')
   .option('--items <n>', 'catalogue size for the memory figure', (v) => Number(v), 20_000)
   .option('--fold-in-events <n>', 'events timed one at a time through the fold-in processor', (v) => Number(v), 2000)
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
-  .opts<{ users: number; eventsPerUser: number; items: number; foldInEvents: number; movielens: string }>();
+  .opts<{
+    users: number;
+    eventsPerUser: number;
+    items: number;
+    foldInEvents: number;
+    movielens: string;
+    out?: string;
+  }>();
 
 const config = loadConfig({ ...process.env, RANKSTREAM_LOG_LEVEL: 'warn' });
 await ensureServices({ log: (l: string) => console.error(`infra: ${l}`) });
 const redis = createRedis(config);
 const run = Date.now().toString(36);
 
-const record = (value: InteractionEvent, offset: number): ConsumedRecord<InteractionEvent> => ({
-  value,
-  topic: 'bench',
-  partition: 0,
-  offset: String(offset),
-  timestamp: '0',
-  key: null,
-  raw: null,
-  schemaId: null,
-});
 const usedMemory = async (r: Redis) => Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
 
 async function deleteTenant(tenant: string): Promise<void> {
   await deleteTenantKeys(redis, tenant);
-  await redis.srem('rs:tenants', tenant);
+  await forgetTenant(redis, tenant);
 }
 
 async function sampledUsage(pattern: (i: number) => string[], sample: number[]): Promise<number> {
@@ -66,8 +78,7 @@ async function sampledUsage(pattern: (i: number) => string[], sample: number[]):
 // ---- 1. fold-in latency on a MovieLens model
 console.error('training ALS on ml-latest-small ...');
 const ml = loadMovieLens(opts.movielens);
-const values = Float64Array.from(ml.log.rating, (r) => ratingValue(r, DEFAULT_RATING_VALUES));
-const R = csrFromTriples(ml.log.nUsers, ml.log.nItems, ml.log.user, ml.log.item, values);
+const R = ratingMatrix(ml.log);
 const trainStart = performance.now();
 const model = trainAls(R, DEFAULT_ALS_PARAMS);
 const trainSeconds = (performance.now() - trainStart) / 1000;
@@ -116,7 +127,7 @@ for (let i = 0; i < opts.foldInEvents; i++) {
     recommendationId: null,
   };
   const t = performance.now();
-  await foldIn.process([record(e, i)]);
+  await foldIn.process([consumedRecord(e, i)]);
   latencies.push(performance.now() - t);
 }
 const computeUs = foldIn.solveSeconds.map((s) => s * 1e6);
@@ -156,7 +167,7 @@ for (let n = 0; n < total; n++) {
       : r < 0.95
         ? { ...base, type: 'click', recommendationId: null }
         : { ...base, type: 'conversion', value: 1, recommendationId: null };
-  batch.push(record(e, n));
+  batch.push(consumedRecord(e, n));
   if (batch.length === 5000) {
     await features.process(batch);
     await historyOnly.process(batch);
@@ -171,69 +182,69 @@ if (batch.length > 0) {
 const applySeconds = (performance.now() - memStart) / 1000;
 const after = await usedMemory(redis);
 const sampleUsers = Array.from({ length: 500 }, (_, i) => Math.floor((i * opts.users) / 500));
-const p = `rs:{${memTenant}}:`;
 const perUserKeys = await sampledUsage(
   (i) => [
-    `${p}seen:u${i}`,
-    `${p}recent:u${i}`,
-    `${p}sess:u${i}`,
-    `${p}sessitems:u${i}`,
-    `${p}cnt:u:u${i}`,
-    `${p}als:hist:u${i}`,
+    seenKey(memTenant, `u${i}`),
+    recentKey(memTenant, `u${i}`),
+    sessionKey(memTenant, `u${i}`),
+    sessionItemsKey(memTenant, `u${i}`),
+    userCountersKey(memTenant, `u${i}`),
+    alsHistoryKey(memTenant, `u${i}`),
   ],
   sampleUsers,
 );
 const sampleItems = Array.from({ length: 500 }, (_, i) => Math.floor((i * opts.items) / 500));
-const perItemCounters = await sampledUsage((i) => [`${p}cnt:i:i${i}`], sampleItems);
-const perItemHistory = await sampledUsage((i) => [`${p}als:ihist:i${i}`], sampleItems);
-const markerBytes = await sampledUsage((i) => [`${p}ev:features:m-${i}`, `${p}ev:als:m-${i}`], sampleUsers);
+const perItemCounters = await sampledUsage((i) => [itemCountersKey(memTenant, `i${i}`)], sampleItems);
+const perItemHistory = await sampledUsage((i) => [alsItemHistoryKey(memTenant, `i${i}`)], sampleItems);
+const markerBytes = await sampledUsage(
+  (i) => [featureEventMarkerKey(memTenant, `m-${i}`), alsEventMarkerKey(memTenant, `m-${i}`)],
+  sampleUsers,
+);
 const sortedSets =
-  Number((await redis.memory('USAGE', `${p}pop`)) ?? 0) + Number((await redis.memory('USAGE', `${p}trend`)) ?? 0);
-const distinctItems = await redis.zcard(`${p}pop`);
+  Number((await redis.memory('USAGE', popularityKey(memTenant))) ?? 0) +
+  Number((await redis.memory('USAGE', trendingKey(memTenant))) ?? 0);
+const distinctItems = await redis.zcard(popularityKey(memTenant));
 await deleteTenant(memTenant);
 
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'realtime',
-      machine: machine(),
-      foldIn: {
-        model: {
-          data: 'ml-latest-small',
-          users: ml.log.nUsers,
-          items: ml.log.nItems,
-          factors: DEFAULT_ALS_PARAMS.factors,
-          trainSeconds: +trainSeconds.toFixed(2),
-        },
-        events: opts.foldInEvents,
-        historySize: { p50: quantile(historySizes, 0.5), p99: quantile(historySizes, 0.99) },
-        perEventMs: {
-          p50: +quantile(latencies, 0.5).toFixed(3),
-          p99: +quantile(latencies, 0.99).toFixed(3),
-          mean: +(latencies.reduce((a, b) => a + b, 0) / latencies.length).toFixed(3),
-        },
-        passesPerEventUs: { p50: +quantile(computeUs, 0.5).toFixed(1), p99: +quantile(computeUs, 0.99).toFixed(1) },
+printReport(
+  {
+    benchmark: 'realtime',
+    machine: machine(),
+    foldIn: {
+      model: {
+        data: 'ml-latest-small',
+        users: ml.log.nUsers,
+        items: ml.log.nItems,
+        factors: DEFAULT_ALS_PARAMS.factors,
+        trainSeconds: +trainSeconds.toFixed(2),
       },
-      memory: {
-        users: opts.users,
-        eventsPerUser: opts.eventsPerUser,
-        events: total,
-        distinctItems,
-        applySeconds: +applySeconds.toFixed(1),
-        eventsPerSec: Math.round(total / applySeconds),
-        usedMemoryDeltaMiB: +((after - before) / 2 ** 20).toFixed(1),
-        usedMemoryDeltaPer100kUsersMiB: +((((after - before) / opts.users) * 100_000) / 2 ** 20).toFixed(1),
-        perUserBytes: { userKeys: Math.round(perUserKeys), dedupeMarkersPerEvent: Math.round(markerBytes / 2) },
-        perItemBytes: {
-          counters: Math.round(perItemCounters),
-          alsHistory: Math.round(perItemHistory),
-          popularityAndTrendingEntries: Math.round(sortedSets / Math.max(1, distinctItems)),
-        },
-        note: 'used_memory delta includes per-event de-duplication markers (TTL DEDUPE_TTL_S) and all item keys; perUserBytes.userKeys is the steady-state cost of a user once markers expire',
+      events: opts.foldInEvents,
+      historySize: { p50: quantile(historySizes, 0.5), p99: quantile(historySizes, 0.99) },
+      perEventMs: {
+        p50: +quantile(latencies, 0.5).toFixed(3),
+        p99: +quantile(latencies, 0.99).toFixed(3),
+        mean: +(latencies.reduce((a, b) => a + b, 0) / latencies.length).toFixed(3),
       },
+      passesPerEventUs: { p50: +quantile(computeUs, 0.5).toFixed(1), p99: +quantile(computeUs, 0.99).toFixed(1) },
     },
-    null,
-    2,
-  ),
+    memory: {
+      users: opts.users,
+      eventsPerUser: opts.eventsPerUser,
+      events: total,
+      distinctItems,
+      applySeconds: +applySeconds.toFixed(1),
+      eventsPerSec: Math.round(total / applySeconds),
+      usedMemoryDeltaMiB: +((after - before) / 2 ** 20).toFixed(1),
+      usedMemoryDeltaPer100kUsersMiB: +((((after - before) / opts.users) * 100_000) / 2 ** 20).toFixed(1),
+      perUserBytes: { userKeys: Math.round(perUserKeys), dedupeMarkersPerEvent: Math.round(markerBytes / 2) },
+      perItemBytes: {
+        counters: Math.round(perItemCounters),
+        alsHistory: Math.round(perItemHistory),
+        popularityAndTrendingEntries: Math.round(sortedSets / Math.max(1, distinctItems)),
+      },
+      note: 'used_memory delta includes per-event de-duplication markers (TTL DEDUPE_TTL_S) and all item keys; perUserBytes.userKeys is the steady-state cost of a user once markers expire',
+    },
+  },
+  opts.out,
 );
 redis.disconnect();

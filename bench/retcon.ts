@@ -7,6 +7,7 @@
 // Ledger and catalogue are written directly (this measures retcon, not ingestion: see bench:ledger for that). After the
 // 1M build it loads the index and measures ANN query latency with user vectors. Prints JSON.
 //   npm run bench:retcon -- [--items 1000000] [--warm 50000] [--users 50000] [--interactions 500000] [--skip-generated]
+//     [--out file]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,17 +21,20 @@ import { ensureServices } from '../infra/local/services.ts';
 import { trainTenantAls } from '../jobs/als-training.ts';
 import { retconTenant, type RetconDeps } from '../jobs/retcon.ts';
 import { ArtifactStore } from '../platform/artifact-store.ts';
-import { createClickHouse, ensureDatabase, sqlIdentifier } from '../platform/clickhouse.ts';
+import { createClickHouse, ensureDatabase } from '../platform/clickhouse.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
 import { AlsModelStore } from '../state/als-models.ts';
 import { applyCatalogItems } from '../state/catalog.ts';
-import { LedgerWriter, toLedgerRow } from '../processors/ledger-writer.ts';
+import { LedgerWriter } from '../processors/ledger-writer.ts';
+import { insertLedgerRows, toLedgerRow, type LedgerRow } from '../state/ledger.ts';
+import { dropTable } from '../state/tables.ts';
+import { deleteTenantKeys } from '../state/tenants.ts';
 import { LoadedIndex } from '../state/index-snapshots.ts';
 import { syntheticCatalogue } from '../test/support/synthetic-catalogue.ts';
 import { syntheticLog } from '../test/support/synthetic-interactions.ts';
-import { machine, quantile } from '../test/support/bench-report.ts';
-import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
+import { machine, printReport, quantile } from '../test/support/bench-report.ts';
+import { consumedRecord } from '../test/support/consumed-records.ts';
 
 const opts = new Command('bench:retcon')
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
@@ -39,6 +43,7 @@ const opts = new Command('bench:retcon')
   .option('--users <n>', 'generated users', (v) => Number(v), 50_000)
   .option('--interactions <n>', 'generated interactions', (v) => Number(v), 500_000)
   .option('--skip-generated', 'only ml-latest-small', false)
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
   .opts<{
     movielens: string;
@@ -47,6 +52,7 @@ const opts = new Command('bench:retcon')
     users: number;
     interactions: number;
     skipGenerated: boolean;
+    out?: string;
   }>();
 const progress = (m: string) => process.stderr.write(`bench:retcon: ${m}\n`);
 
@@ -70,33 +76,15 @@ const ledger = new LedgerWriter(clickhouse, config.clickhouse.database, config.l
 await ledger.ensureTable();
 
 async function writeLedger(events: Iterable<InteractionEvent>): Promise<number> {
-  let batch: ReturnType<typeof toLedgerRow>[] = [];
+  let batch: LedgerRow[] = [];
   let n = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    await clickhouse.insert({
-      table: `${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}`,
-      values: batch,
-      format: 'JSONEachRow',
-    });
+    await insertLedgerRows(clickhouse, config.clickhouse.database, config.ledger.table, batch);
     batch = [];
   };
   for (const e of events) {
-    batch.push(
-      toLedgerRow(
-        {
-          value: e,
-          topic: 'bench',
-          partition: 0,
-          offset: String(n++),
-          timestamp: '0',
-          key: null,
-          raw: null,
-          schemaId: null,
-        },
-        Date.now(),
-      ),
-    );
+    batch.push(toLedgerRow(consumedRecord(e, n++), Date.now()));
     if (batch.length === 50_000) await flush();
   }
   await flush();
@@ -231,9 +219,7 @@ if (!opts.skipGenerated) {
 }
 
 progress('cleaning up');
-await clickhouse.command({
-  query: `DROP TABLE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}.${sqlIdentifier(config.ledger.table)}`,
-});
+await dropTable(clickhouse, config.clickhouse.database, config.ledger.table);
 for (const tenant of [mlTenant, `bench-retcon-gen-${run}`]) {
   await deleteTenantKeys(redis, tenant);
 }
@@ -241,21 +227,18 @@ redis.disconnect();
 await clickhouse.close();
 rmSync(artifactsDir, { recursive: true, force: true });
 
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'retcon',
-      machine: machine(),
-      mlLatestSmall: {
-        ledgerEvents: mlEventCount,
-        catalogue: mlCatalogCount,
-        alsTrainSeconds: +mlCase.alsTrainSeconds.toFixed(1),
-        retcon: mlCase.result,
-        retconRssMiB: mlCase.rssMiB,
-      },
-      generated,
+printReport(
+  {
+    benchmark: 'retcon',
+    machine: machine(),
+    mlLatestSmall: {
+      ledgerEvents: mlEventCount,
+      catalogue: mlCatalogCount,
+      alsTrainSeconds: +mlCase.alsTrainSeconds.toFixed(1),
+      retcon: mlCase.result,
+      retconRssMiB: mlCase.rssMiB,
     },
-    null,
-    2,
-  ),
+    generated,
+  },
+  opts.out,
 );

@@ -1,17 +1,16 @@
 // Serving latency of full feed requests over HTTP (API key -> tenant, features, ALS vector, HNSW retrieval, filters),
 // in steady state and while the reader hot-swaps to a new index version built meanwhile in a child process. Data:
 // MovieLens latest-small ratings as click events through the real features processor, an ALS model trained on them.
-// Prints JSON.   npm run bench:swap -- [--seconds 10] [--clients 4]
+// Prints JSON.   npm run bench:swap -- [--seconds 10] [--clients 4] [--out file]
 import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { isolatedEnv, loadConfig } from '../config/config.ts';
+import { loadConfig } from '../config/config.ts';
+import { isolatedEnv } from '../test/support/isolated-env.ts';
 import type { InteractionEvent } from '../core/events.ts';
-import { DEFAULT_RATING_VALUES, ratingValue } from '../core/eval/rating-values.ts';
 import { DEFAULT_ALS_PARAMS, trainAls } from '../core/models/als.ts';
 import { decayParams } from '../core/features/popularity.ts';
-import { csrFromTriples } from '../core/math/sparse.ts';
 import { loadMovieLens } from '../datasets/movielens.ts';
 import { ensureServices } from '../infra/local/services.ts';
 import { buildSnapshotInChild } from '../jobs/index-build-process.ts';
@@ -22,21 +21,25 @@ import { createRedis } from '../platform/redis.ts';
 import { AlsModelStore } from '../state/als-models.ts';
 import { FeaturesProcessor } from '../processors/features.ts';
 import { createApiKey } from '../state/api-keys.ts';
-import { announceIndex } from '../serving/index-manager.ts';
+import { announceIndex } from '../state/index-pointers.ts';
 import { DEFAULT_INDEX_PARAMS } from '../state/index-snapshots.ts';
 import { startReader } from '../apps/reader.ts';
 import type { ConsumedRecord } from '../streams/consumer-runner.ts';
 import { deprovision } from '../apps/provision.ts';
 import { createKafka, ensureTopics } from '../streams/kafka.ts';
-import { machine, quantile } from '../test/support/bench-report.ts';
-import { deleteTenantKeys } from '../test/support/tenant-keys.ts';
+import { machine, printReport, quantile } from '../test/support/bench-report.ts';
+import { consumedRecord } from '../test/support/consumed-records.ts';
+import { ratingMatrix } from '../test/support/rating-matrix.ts';
+import { sleep, waitUntil } from '../test/support/wait.ts';
+import { deleteTenantKeys } from '../state/tenants.ts';
 
 const opts = new Command('bench:swap')
   .option('--movielens <dir>', 'ml-latest-small directory', '../shared/datasets/ml-latest-small')
   .option('--seconds <n>', 'steady-state measuring time', (v) => Number(v), 10)
   .option('--clients <n>', 'concurrent HTTP clients', (v) => Number(v), 4)
+  .option('--out <file>', 'also write the JSON report to this file')
   .parse()
-  .opts<{ movielens: string; seconds: number; clients: number }>();
+  .opts<{ movielens: string; seconds: number; clients: number; out?: string }>();
 const progress = (m: string) => process.stderr.write(`bench:swap: ${m}\n`);
 
 const run = Date.now().toString(36);
@@ -74,16 +77,7 @@ for (let r = 0; r < ml.log.user.length; r++) {
     context: {},
     recommendationId: null,
   };
-  batch.push({
-    value: e,
-    topic: 'bench',
-    partition: 0,
-    offset: String(r),
-    timestamp: '0',
-    key: null,
-    raw: null,
-    schemaId: null,
-  });
+  batch.push(consumedRecord(e, r));
   if (batch.length === 5000) {
     await features.process(batch);
     batch = [];
@@ -91,13 +85,7 @@ for (let r = 0; r < ml.log.user.length; r++) {
 }
 await features.process(batch);
 progress('training ALS');
-const R = csrFromTriples(
-  ml.log.nUsers,
-  ml.log.nItems,
-  ml.log.user,
-  ml.log.item,
-  Float64Array.from(ml.log.rating, (x) => ratingValue(x, DEFAULT_RATING_VALUES)),
-);
+const R = ratingMatrix(ml.log);
 const model = trainAls(R, DEFAULT_ALS_PARAMS);
 const models = new AlsModelStore(redis, new ArtifactStore(artifactsDir));
 const published = await models.publish(tenant, model, userIds, itemIds, {
@@ -129,8 +117,10 @@ await ensureTopics(
 const reader = await startReader(config, logger, createMetrics(false), { groupId: `bench-swap-${run}`, port: 0 });
 const key = await createApiKey(redis, tenant);
 await announceIndex(redis, { partition: tenant, version: v1.version });
-for (let i = 0; i < 100 && reader.indexes.get(tenant)?.manifest.version !== v1.version; i++)
-  await new Promise((r) => setTimeout(r, 100));
+await waitUntil(() => reader.indexes.get(tenant)?.manifest.version === v1.version, {
+  timeoutMs: 10_000,
+  intervalMs: 100,
+});
 
 // 2. load: clients loop over random users, recording latency, status and the index version served
 interface Sample {
@@ -160,14 +150,17 @@ async function client(seed: number): Promise<void> {
 const clients = Array.from({ length: opts.clients }, (_, i) => client(i + 1));
 progress(`steady state for ${opts.seconds} s`);
 const steadyStart = performance.now();
-await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+await sleep(opts.seconds * 1000);
 const steadyEnd = performance.now();
 progress('building a new index version in a child process, then swapping');
 const v2 = await buildSnapshotInChild(artifactsDir, indexInput(2));
 await announceIndex(redis, { partition: tenant, version: v2.version });
-while (reader.indexes.get(tenant)?.manifest.version !== v2.version) await new Promise((r) => setTimeout(r, 20));
+await waitUntil(() => reader.indexes.get(tenant)?.manifest.version === v2.version, {
+  timeoutMs: Infinity,
+  intervalMs: 20,
+});
 const swappedAt = performance.now();
-await new Promise((r) => setTimeout(r, 2000));
+await sleep(2000);
 stop = true;
 await Promise.all(clients);
 await reader.stop();
@@ -191,22 +184,19 @@ const during = window(steadyEnd, swappedAt + 2000);
 await deleteTenantKeys(redis, tenant);
 redis.disconnect();
 
-console.log(
-  JSON.stringify(
-    {
-      benchmark: 'serving-swap',
-      machine: machine(),
-      data: { users: ml.log.nUsers, items: ml.log.nItems, factors: model.factors, k: 20, clients: opts.clients },
-      steady: stats(window(steadyStart, steadyEnd)),
-      duringBuildAndSwap: {
-        ...stats(during),
-        seconds: +((swappedAt + 2000 - steadyEnd) / 1000).toFixed(1),
-        versionsServed: [...new Set(during.map((x) => x.version))],
-      },
-      versions: { before: v1.version, after: v2.version },
-      allFailed: samples.filter((x) => x.status !== 200).length,
+printReport(
+  {
+    benchmark: 'serving-swap',
+    machine: machine(),
+    data: { users: ml.log.nUsers, items: ml.log.nItems, factors: model.factors, k: 20, clients: opts.clients },
+    steady: stats(window(steadyStart, steadyEnd)),
+    duringBuildAndSwap: {
+      ...stats(during),
+      seconds: +((swappedAt + 2000 - steadyEnd) / 1000).toFixed(1),
+      versionsServed: [...new Set(during.map((x) => x.version))],
     },
-    null,
-    2,
-  ),
+    versions: { before: v1.version, after: v2.version },
+    allFailed: samples.filter((x) => x.status !== 200).length,
+  },
+  opts.out,
 );

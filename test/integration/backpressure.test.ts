@@ -7,15 +7,16 @@ import { loadConfig } from '../../config/config.ts';
 import type { InteractionEvent } from '../../core/events.ts';
 import { decayParams } from '../../core/features/popularity.ts';
 import { startLatencyProxy, type LatencyProxy } from '../support/latency-proxy.ts';
-import { deleteTenantKeys } from '../support/tenant-keys.ts';
+import { deleteTenantKeys, forgetTenant } from '../../state/tenants.ts';
 import { provision } from '../../apps/provision.ts';
 import { createMetrics, type Metrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
-import { TENANTS_KEY } from '../../state/features.ts';
 import { FeaturesProcessor } from '../../processors/features.ts';
 import { startReader, type RunningReader } from '../../apps/reader.ts';
 import type { ConsumedRecord } from '../../streams/consumer-runner.ts';
 import { isolatedConfig, logger } from '../support/harness.ts';
+import { metricSum, parsePrometheus, registrySum } from '../support/prometheus.ts';
+import { sleep, waitUntil } from '../support/wait.ts';
 
 const LIMIT = 8;
 const direct = loadConfig();
@@ -25,11 +26,6 @@ let reader: RunningReader;
 let metrics: Metrics;
 let config: ReturnType<typeof isolatedConfig>;
 let tenant: string;
-
-async function gauge(name: string): Promise<number> {
-  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values as { value: number }[] | undefined)?.reduce((s, v) => s + v.value, 0) ?? 0;
-}
 
 beforeAll(async () => {
   const target = new URL(direct.redisUrl);
@@ -67,15 +63,17 @@ beforeAll(async () => {
   await features.process(records);
   metrics = createMetrics(false);
   reader = await startReader(config, logger, metrics, { groupId: `test-${config.suffix}-reader`, port: 0 });
-  for (let i = 0; i < 300 && (await reader.readiness.report()).status !== 'ready'; i++)
-    await new Promise((r) => setTimeout(r, 100));
+  await waitUntil(async () => (await reader.readiness.report()).status === 'ready', {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
 });
 
 afterAll(async () => {
   await reader?.stop();
   await proxy?.close();
   if (redis) {
-    await redis.srem(TENANTS_KEY, tenant);
+    await forgetTenant(redis, tenant);
     await deleteTenantKeys(redis, tenant);
     redis.disconnect();
   }
@@ -96,8 +94,8 @@ describe('reader load shedding with a slow Redis', () => {
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        maxInFlight = Math.max(maxInFlight, await gauge('rankstream_http_in_flight'));
-        await new Promise((r) => setTimeout(r, 10));
+        maxInFlight = Math.max(maxInFlight, await registrySum(metrics, 'rankstream_http_in_flight'));
+        await sleep(10);
       }
     })();
     // three waves of 40 concurrent requests: far more than the limit at any moment
@@ -134,17 +132,16 @@ describe('reader load shedding with a slow Redis', () => {
     expect(maxInFlight).toBeLessThanOrEqual(LIMIT);
     expect(probeStatus).toBe(200);
     const text = await metrics.registry.metrics();
-    const counted = [...text.matchAll(/^rankstream_http_shed_total\{[^}]*\} (\d+)$/gm)].reduce(
-      (s, m) => s + Number(m[1]),
-      0,
-    );
+    const counted = metricSum(parsePrometheus(text), 'rankstream_http_shed_total');
     expect(counted).toBe(shed);
   });
 
   it('lets go once Redis is fast again: nothing left in flight, feeds served', async () => {
-    for (let i = 0; i < 100 && (await gauge('rankstream_http_in_flight')) > 0; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    expect(await gauge('rankstream_http_in_flight')).toBe(0);
+    await waitUntil(async () => (await registrySum(metrics, 'rankstream_http_in_flight')) <= 0, {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+    });
+    expect(await registrySum(metrics, 'rankstream_http_in_flight')).toBe(0);
     const results = await Promise.all(Array.from({ length: LIMIT }, (_, i) => feed(`u${i}`).then((r) => r.status)));
     expect(results.every((s) => s === 200)).toBe(true);
   });

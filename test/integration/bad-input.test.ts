@@ -16,8 +16,8 @@ import { createClickHouse, sqlString, type ClickHouseClient } from '../../platfo
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
 import { readCatalogItems } from '../../state/catalog.ts';
-import { seenKey } from '../../state/features.ts';
-import { countLedgerRows } from '../../processors/ledger-writer.ts';
+import { seenKey } from '../../state/keys.ts';
+import { countLedgerRows } from '../../state/ledger.ts';
 import { startProcessors, type RunningProcessors } from '../../apps/processors.ts';
 import { encodeEvent, type EventSchemaIds } from '../../schemas/event-codec.ts';
 import { decodeFeed, type FeedRecord } from '../../schemas/feed-codec.ts';
@@ -29,7 +29,8 @@ import { eventKey } from '../../streams/event-producer.ts';
 import { createKafka, createProducer } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { FUZZ_SEED, nastyStrings } from '../fuzz-inputs.ts';
-import { eventually, isolatedConfig, logger, readTopic } from '../support/harness.ts';
+import { isolatedConfig, logger, readTopic } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 
 const MAX_RECORD_BYTES = 512 * 1024;
 const config = isolatedConfig('badinput', {
@@ -664,17 +665,15 @@ describe('bad input on the feed-requests topic', () => {
       { req: request({ seedItems: Array(21).fill('s') }), field: 'seedItems' },
     ];
     const unknownTenant = request({ tenant: UNREGISTERED });
-    const hostile = idStrings
-      .slice(0, 30)
-      .map((s) =>
-        request({
-          userId: s,
-          exclude: [s],
-          seedItems: [s],
-          where: JSON.stringify({ title: [s] }),
-          rules: JSON.stringify({ pin: [s], exclude: [{ attribute: 'tags', values: [s] }] }),
-        }),
-      );
+    const hostile = idStrings.slice(0, 30).map((s) =>
+      request({
+        userId: s,
+        exclude: [s],
+        seedItems: [s],
+        where: JSON.stringify({ title: [s] }),
+        rules: JSON.stringify({ pin: [s], exclude: [{ attribute: 'tags', values: [s] }] }),
+      }),
+    );
     const decodable = [...invalid.map((x) => x.req), unknownTenant, ...hostile];
     const messages = [
       ...undecodable.map(({ key, value }) => ({ key, value })),

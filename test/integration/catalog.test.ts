@@ -9,9 +9,9 @@ import { provision } from '../../apps/provision.ts';
 import { createClickHouse, sqlString, type ClickHouseClient } from '../../platform/clickhouse.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { createRedis, type Redis } from '../../platform/redis.ts';
-import { alsCurrentKey, ITEM_UPDATES_CHANNEL } from '../../state/als-models.ts';
-import { countCatalogRows, type ItemDeletionAnnouncement } from '../../processors/catalog.ts';
-import { newItemCount, readCatalogItems, readFreshItems } from '../../state/catalog.ts';
+import { alsCurrentKey, ITEM_UPDATES_CHANNEL } from '../../state/keys.ts';
+import { newItemCount, readCatalogItems, readFreshItems, type ItemDeletionAnnouncement } from '../../state/catalog.ts';
+import { countCatalogRows } from '../../state/catalog-table.ts';
 import { startProcessors, type RunningProcessors } from '../../apps/processors.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
 import { parseDeadLetter } from '../../streams/dead-letter.ts';
@@ -19,7 +19,8 @@ import { registerEventSchemas } from '../../schemas/event-codec.ts';
 import { InvalidItemError, ItemProducer } from '../../streams/item-producer.ts';
 import { createKafka, createProducer } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger, readTopic } from '../support/harness.ts';
+import { isolatedConfig, logger, readTopic } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 
 const TRIGGER = 5;
 const config = isolatedConfig('catalog', {

@@ -18,7 +18,8 @@ import { createApiKey } from '../../state/api-keys.ts';
 import { ItemProducer } from '../../streams/item-producer.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { FUZZ_SEED } from '../fuzz-inputs.ts';
-import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
+import { isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 
 // 5,000 in the integration suite (~20 s here); `npm run test:cross-tenant` runs 100,000 (about 6 minutes on 2 cores)
 const REQUESTS = Number(process.env.CROSS_TENANT_REQUESTS ?? 5_000);

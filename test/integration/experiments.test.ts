@@ -6,9 +6,10 @@ import { experimentReport } from '../../core/experiments/report.ts';
 import { assignVariant, experimentSchema, type Experiment } from '../../core/experiments/assignment.ts';
 import type { InteractionEvent } from '../../core/events.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
-import { readUserOutcomes } from '../../processors/ledger-writer.ts';
+import { readUserOutcomes } from '../../state/ledger.ts';
 import { saveExperiment } from '../../state/experiments.ts';
-import { eventually, isolatedConfig, startStack, type Stack } from '../support/harness.ts';
+import { isolatedConfig, startStack, type Stack } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 
 const config = isolatedConfig('experiments');
 const tenant = `ex-${config.suffix}`.replace(/_/g, '-');

@@ -18,8 +18,8 @@ import {
   popularityMetaKey,
   tenantCountersKey,
   userCountersKey,
-} from '../../state/features.ts';
-import { countLedgerRows } from '../../processors/ledger-writer.ts';
+} from '../../state/keys.ts';
+import { countLedgerRows } from '../../state/ledger.ts';
 import { startProcessors, type RunningProcessors } from '../../apps/processors.ts';
 import { decodeEvent } from '../../schemas/event-codec.ts';
 import { SchemaRegistryClient } from '../../schemas/registry.ts';
@@ -29,7 +29,8 @@ import { runConsumer, type BatchProcessor } from '../../streams/consumer-runner.
 import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka, ensureTopics } from '../../streams/kafka.ts';
 import { consumerLag, waitForCaughtUp } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger } from '../support/harness.ts';
+import { isolatedConfig, logger } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 
 const t0 = Date.UTC(2026, 5, 1, 12);

@@ -3,7 +3,7 @@
 // partitions instead; this checks they cover every partition once and deduplicate exactly like one FINAL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDatabase, createClickHouse, finalReadScopes, type ClickHouseClient } from '../../platform/clickhouse.ts';
-import { countLedgerRows, ledgerTableDdl, readUserOutcomes } from '../../processors/ledger-writer.ts';
+import { countLedgerRows, ledgerTableDdl, readUserOutcomes } from '../../state/ledger.ts';
 import { readInteractions } from '../../jobs/als-training.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 import { isolatedConfig } from '../support/harness.ts';

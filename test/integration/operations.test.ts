@@ -16,7 +16,9 @@ import { runConsumer, type BatchProcessor } from '../../streams/consumer-runner.
 import { createKafka, createProducer } from '../../streams/kafka.ts';
 import { startLagMonitor } from '../../streams/lag-monitor.ts';
 import { fetchPartitionLags } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger } from '../support/harness.ts';
+import { isolatedConfig, logger } from '../support/harness.ts';
+import { fetchMetrics, metricSamples } from '../support/prometheus.ts';
+import { eventually, sleep } from '../support/wait.ts';
 
 const config = isolatedConfig('ops', { CONSUMER_LAG_INTERVAL_S: '0.3' });
 let kafka: Kafka;
@@ -40,11 +42,7 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
 
 /** Sum of rankstream_consumer_lag over the group's partitions, from the /metrics text; null before any series. */
 async function scrapedLag(baseUrl: string, group: string): Promise<number | null> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const values = text
-    .split('\n')
-    .filter((l) => l.startsWith('rankstream_consumer_lag{') && l.includes(`group="${group}"`))
-    .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+  const values = metricSamples(await fetchMetrics(baseUrl), 'rankstream_consumer_lag', { group }).map((s) => s.value);
   return values.length === 0 ? null : values.reduce((a, b) => a + b, 0);
 }
 
@@ -88,7 +86,7 @@ describe('processor readiness and consumer lag', () => {
     const gate = new Gate();
     gate.close();
     let entered = () => {};
-    let inFlight = new Promise<void>((r) => (entered = r));
+    let inFlight: Promise<void>;
     let processed = 0;
     const processor: BatchProcessor<string> = {
       name: 'gated',
@@ -155,7 +153,7 @@ describe('processor readiness and consumer lag', () => {
       await producer.disconnect();
       await inFlight;
       const stopped = running.stop();
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       gate.open();
       await stopped;
       expect(processed).toBe(30);

@@ -10,9 +10,11 @@ import { experimentSchema } from '../../core/experiments/assignment.ts';
 import { trainTreeRankerJob } from '../../jobs/tree-ranker.ts';
 import { saveExperiment } from '../../state/experiments.ts';
 import { RankerExampleLog } from '../../state/ranker-examples.ts';
-import { RankerStore, rankerCurrentKey } from '../../state/ranker-models.ts';
+import { rankerCurrentKey } from '../../state/keys.ts';
+import { RankerStore } from '../../state/ranker-models.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
+import { isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
+import { eventually, sleep } from '../support/wait.ts';
 
 const config = isolatedConfig('ranker', {
   RANKER_ATTRIBUTION_WINDOW_S: '60',
@@ -122,7 +124,7 @@ describe('learned ranker', () => {
     await stack.producer.send([ev({ type: 'click', userId: 'tick', itemId: 'i1', recommendationId: null })]);
     await stack.caughtUp();
     await trainerCaughtUp();
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     await stack.producer.send([ev({ type: 'click', userId: 'tick', itemId: 'i3', recommendationId: null })]);
     await trainerCaughtUp();
     await eventually(

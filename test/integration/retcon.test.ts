@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InteractionEvent } from '../../core/events.ts';
 import type { ClickHouseClient } from '../../platform/clickhouse.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { AlsModelStore } from '../../state/als-models.ts';
-import { announceIndex, indexCurrentKey } from '../../serving/index-manager.ts';
+import type { AlsModelStore } from '../../state/als-models.ts';
+import { announceIndex } from '../../state/index-pointers.ts';
+import { indexCurrentKey } from '../../state/keys.ts';
 import { partitionDir } from '../../state/index-snapshots.ts';
 import type { RunningReader } from '../../apps/reader.ts';
 import type { EventProducer } from '../../streams/event-producer.ts';
@@ -30,7 +31,8 @@ import { ItemProducer } from '../../streams/item-producer.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
 import { readTaobaoCatalog } from '../../datasets/taobao-catalog.ts';
 import { readTaobaoLog } from '../../datasets/taobao.ts';
-import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
+import { isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 
 const artifactsDir = mkdtempSync(join(tmpdir(), 'rankstream-retcon-'));
 // Small planted data: few factors and light regularisation, not the MovieLens-tuned defaults.

@@ -16,7 +16,8 @@ import { ItemProducer } from '../../streams/item-producer.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import { startReader } from '../../apps/reader.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
+import { isolatedConfig, logger, startStack, type Stack } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 
 const base = isolatedConfig('retrieval');
 const name = (p: string) => `${p}-${base.suffix}`.replace(/_/g, '-');

@@ -7,7 +7,8 @@ import { runConsumer, type BatchProcessor, type ConsumedRecord } from '../../str
 import { DecodeError } from '../../schemas/record-errors.ts';
 import { createKafka, ensureTopics, createProducer } from '../../streams/kafka.ts';
 import { consumerLag } from '../../streams/offsets.ts';
-import { eventually, isolatedConfig, logger, readTopic } from '../support/harness.ts';
+import { isolatedConfig, logger, readTopic } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 
 const config = isolatedConfig('runner');
 let kafka: Kafka;

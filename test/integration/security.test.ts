@@ -21,10 +21,11 @@ import {
   revokeApiKey,
   revokeApiKeyById,
 } from '../../state/api-keys.ts';
-import { rateLimitKey } from '../../state/rate-limits.ts';
+import { rateLimitKey } from '../../state/keys.ts';
 import { startReader, type RunningReader } from '../../apps/reader.ts';
 import { createKafka } from '../../streams/kafka.ts';
 import { isolatedConfig, sendEventsAndWait } from '../support/harness.ts';
+import { sleep } from '../support/wait.ts';
 
 const run = promisify(execFile);
 const base = isolatedConfig('security');
@@ -288,7 +289,7 @@ describe('rate limit per API key', () => {
       Math.ceil((RATE.burst / RATE.perS) * 1000) + 1000,
     );
     // after Retry-After the key is served again
-    await new Promise((r) => setTimeout(r, 1000 * Number(refused.at(-1)!.headers.get('retry-after'))));
+    await sleep(1000 * Number(refused.at(-1)!.headers.get('retry-after')));
     expect((await call(r2, '/v1/feeds/u2?k=2', { key: limited })).status).toBe(200);
   });
 });
@@ -306,7 +307,7 @@ describe('no secrets in logs', () => {
     for (let i = 0; i < RATE.burst + 3; i++) await call(r, '/v1/feeds/u1', { key: victim });
     await revokeApiKey(redis, victim);
     await call(r, '/v1/feeds/u1', { key: victim });
-    await new Promise((res) => setTimeout(res, 200));
+    await sleep(200);
     expect(logs.length).toBeGreaterThan(1000); // the capture works: startup, consumers, kafkajs…
     for (const s of secrets) {
       expect(logs.includes(s.slice(4)), `key ${apiKeyId(hashApiKey(s))} in the logs`).toBe(false);

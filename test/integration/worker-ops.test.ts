@@ -5,10 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { metricSum, parsePrometheus, startService, waitReady, type Service } from '../support/processes.ts';
+import { fetchMetrics, metricSum } from '../support/prometheus.ts';
+import { startService, waitReady, type Service } from '../support/processes.ts';
 import { ALS_QUEUE } from '../../jobs/als-training.ts';
 import { RETCON_QUEUE, enqueueRetcon, retconQueue } from '../../jobs/retcon.ts';
-import { eventually, isolatedConfig } from '../support/harness.ts';
+import { isolatedConfig } from '../support/harness.ts';
+import { eventually } from '../support/wait.ts';
 
 const config = isolatedConfig('workers');
 const logDir = mkdtempSync(join(tmpdir(), 'rs-worker-ops-'));
@@ -34,8 +36,6 @@ async function startWorker(cli: 'als' | 'retcon'): Promise<{ service: Service; u
   return { service, url: await waitReady(service, 60_000) };
 }
 
-const scrape = async (url: string) => parsePrometheus(await (await fetch(`${url}/metrics`)).text());
-
 describe('worker processes', () => {
   it('retcon worker: probes, queue depth and failed jobs on /metrics, clean exit on SIGTERM', async () => {
     const { service, url } = await startWorker('retcon');
@@ -47,7 +47,7 @@ describe('worker processes', () => {
       await enqueueRetcon(queue, { tenant: `no-model-${config.suffix}`.replace(/_/g, '-') });
       const metrics = await eventually(
         'both attempts failed and counted',
-        () => scrape(url),
+        () => fetchMetrics(url),
         (m) =>
           metricSum(m, 'rankstream_jobs_total', { queue: RETCON_QUEUE, outcome: 'failed' }) === 2 &&
           metricSum(m, 'rankstream_queue_jobs', { queue: RETCON_QUEUE, state: 'failed' }) === 1,
@@ -80,7 +80,7 @@ describe('worker processes', () => {
     };
     expect(report.status).toBe('ready');
     expect(Object.keys(report.checks).sort()).toEqual(['redis', 'shutdown', 'worker']);
-    const metrics = await scrape(url);
+    const metrics = await fetchMetrics(url);
     expect(
       metrics.some(
         (m) =>

@@ -24,6 +24,7 @@ import {
   type ServiceName,
   type ServiceUrls,
 } from '../../infra/local/services.ts';
+import { waitUntil } from '../support/wait.ts';
 
 export type ServicesMode = 'existing' | 'containers' | 'local';
 
@@ -117,11 +118,8 @@ async function startKafka(): Promise<{ container: StartedTestContainer; brokers:
     ].join('\n');
     await container.copyContentToContainer([{ content: script, target: KAFKA_STARTER, mode: 0o755 }]);
     await container.copyContentToContainer([{ content: '', target: KAFKA_STARTER_READY, mode: 0o644 }]);
-    const deadline = Date.now() + 120_000;
-    while (!(await probeKafka([brokers]))) {
-      if (Date.now() > deadline) throw new Error(`Kafka container not ready at ${brokers} after 120s`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    if (!(await waitUntil(() => probeKafka([brokers]), { timeoutMs: 120_000, intervalMs: 500 })))
+      throw new Error(`Kafka container not ready at ${brokers} after 120s`);
     return { container, brokers };
   } catch (err) {
     await container.stop().catch(() => undefined);

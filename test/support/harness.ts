@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { InteractionEvent } from '../../core/events.ts';
-import { isolatedEnv, loadConfig, type Config } from '../../config/config.ts';
+import { loadConfig, type Config } from '../../config/config.ts';
+import { isolatedEnv } from './isolated-env.ts';
 import { ArtifactStore } from '../../platform/artifact-store.ts';
 import { deprovision, provision } from '../../apps/provision.ts';
 import { createClickHouse, type ClickHouseClient } from '../../platform/clickhouse.ts';
@@ -17,6 +18,7 @@ import { startReader, type RunningReader } from '../../apps/reader.ts';
 import { EventProducer } from '../../streams/event-producer.ts';
 import { createKafka } from '../../streams/kafka.ts';
 import { waitForCaughtUp } from '../../streams/offsets.ts';
+import { eventually } from './wait.ts';
 
 export const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'error', 'test');
 
@@ -56,25 +58,6 @@ export function isolatedConfig(
   const config = loadConfig(env);
   isolatedConfigs.push(config);
   return { ...config, suffix, env };
-}
-
-export async function eventually<T>(
-  what: string,
-  fn: () => Promise<T>,
-  done: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await fn();
-    if (done(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}; last value: ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
-      );
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Reads every message currently on a topic (from the beginning) until `count` arrived or the timeout passes. */

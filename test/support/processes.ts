@@ -1,13 +1,14 @@
 // bench:load's plumbing: child processes it starts and stops by PID (processors, reader, producer), their resident
-// memory and CPU from /proc, Prometheus scrapes of their /metrics, and the pure analysis of the stages (lag growth,
-// saturation). Linux only (/proc).
+// memory and CPU from /proc, and the pure analysis of the stages (lag growth, saturation). Scrapes of their /metrics
+// are in prometheus.ts. Linux only (/proc).
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from './wait.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // ------------------------------------------------------------------------------------------------ /proc
 
@@ -37,54 +38,6 @@ export function procSample(pid: number): ProcSample | null {
 }
 
 export const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
-
-// ------------------------------------------------------------------------------------------------ Prometheus text
-
-export interface PromSample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text exposition format (the subset prom-client writes: no timestamps, no exemplars). */
-export function parsePrometheus(text: string): PromSample[] {
-  const out: PromSample[] = [];
-  for (const line of text.split('\n')) {
-    if (line.length === 0 || line.startsWith('#')) continue;
-    const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
-      labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
-    out.push({ name: m[1]!, labels, value });
-  }
-  return out;
-}
-
-/** Sum of a metric's samples whose labels include `where`. */
-export function metricSum(samples: readonly PromSample[], name: string, where: Record<string, string> = {}): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
-}
-
-/** Sums of a metric per value of one label. */
-export function metricBy(samples: readonly PromSample[], name: string, label: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const s of samples)
-    if (s.name === name && s.labels[label] !== undefined) out[s.labels[label]] = (out[s.labels[label]] ?? 0) + s.value;
-  return out;
-}
-
-export async function scrape(baseUrl: string, timeoutMs = 5000): Promise<PromSample[] | null> {
-  try {
-    const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
-    return res.ok ? parsePrometheus(await res.text()) : null;
-  } catch {
-    return null;
-  }
-}
 
 // ------------------------------------------------------------------------------------------------ child processes
 
@@ -210,17 +163,21 @@ export async function waitReady(service: Service, timeoutMs: number): Promise<st
     ),
   ]);
   let last = '';
-  while (Date.now() < deadline) {
-    if (!service.isRunning()) throw new Error(`${service.name} exited while starting; see ${service.logPath}`);
-    try {
-      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) });
-      if (res.status === 200) return base;
-      last = await res.text();
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  const ready = await waitUntil(
+    async () => {
+      if (!service.isRunning()) throw new Error(`${service.name} exited while starting; see ${service.logPath}`);
+      try {
+        const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) });
+        if (res.status === 200) return true;
+        last = await res.text();
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+      return false;
+    },
+    { timeoutMs: deadline - Date.now(), intervalMs: 300 },
+  );
+  if (ready) return base;
   throw new Error(`${service.name} not ready after ${timeoutMs} ms: ${last.slice(0, 300)}`);
 }
 

@@ -1,7 +1,8 @@
 // The catalogue processor's pure parts: table rows, the effects a batch's Redis outcomes call for, and the DDL.
 import { describe, expect, it } from 'vitest';
 import type { CatalogItem } from '../../core/catalog.ts';
-import { catalogTableDdl, planCatalogEffects, toCatalogRow } from '../../processors/catalog.ts';
+import { planCatalogEffects } from '../../processors/catalog.ts';
+import { catalogTableDdl, toCatalogRow } from '../../state/catalog-table.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
 const item = (itemId: string, updatedAt: number, extra: Partial<CatalogItem> = {}): CatalogItem => ({

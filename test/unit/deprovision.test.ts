@@ -1,6 +1,7 @@
 // deprovision() removes a run's topics, subjects, groups and tables; it must never touch a deployment's names.
 import { describe, expect, it } from 'vitest';
-import { isolatedEnv, loadConfig } from '../../config/config.ts';
+import { loadConfig } from '../../config/config.ts';
+import { isolatedEnv } from '../support/isolated-env.ts';
 import { deprovision } from '../../apps/provision.ts';
 import { createLogger } from '../../platform/logger.ts';
 

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../core/math/seeded-random.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { Redis } from '../../platform/redis.ts';
-import { IndexManager, indexCurrentKey } from '../../serving/index-manager.ts';
+import { IndexManager } from '../../serving/index-manager.ts';
+import { indexCurrentKey } from '../../state/keys.ts';
 import { DEFAULT_INDEX_PARAMS, buildSnapshot } from '../../state/index-snapshots.ts';
 
 const logger = createLogger('silent', 'test');

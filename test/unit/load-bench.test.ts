@@ -1,14 +1,7 @@
 // bench:load's pure parts: Prometheus text parsing, /proc sampling, lag-growth and saturation verdicts, slopes.
 import { describe, expect, it } from 'vitest';
-import {
-  lagKeepsGrowing,
-  metricBy,
-  metricSum,
-  parsePrometheus,
-  procSample,
-  saturationPoint,
-  slope,
-} from '../support/processes.ts';
+import { lagKeepsGrowing, procSample, saturationPoint, slope } from '../support/processes.ts';
+import { metricBy, metricSum, parsePrometheus } from '../support/prometheus.ts';
 import { eventStream } from '../../bench/load-producer.ts';
 import { validateEvent } from '../../core/events.ts';
 

@@ -4,10 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { Readiness } from '../../platform/health.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { createMetrics, type Metrics } from '../../platform/metrics.ts';
+import { createMetrics } from '../../platform/metrics.ts';
 import type { FeatureService } from '../../serving/feature-service.ts';
 import type { FeedService } from '../../serving/feed-service.ts';
 import { buildHttpServer } from '../../serving/http.ts';
+import { registrySum } from '../support/prometheus.ts';
+import { waitUntil } from '../support/wait.ts';
 
 function stubbed(maxInFlight: number | undefined) {
   const pending: (() => void)[] = [];
@@ -40,13 +42,8 @@ function stubbed(maxInFlight: number | undefined) {
   return { app, metrics, release, started: () => started, waiting: () => pending.length };
 }
 
-async function gauge(metrics: Metrics, name: string): Promise<number> {
-  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values as { value: number }[] | undefined)?.reduce((s, v) => s + v.value, 0) ?? 0;
-}
-
 async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  await waitUntil(cond, { timeoutMs: 1000, intervalMs: 5 });
   expect(cond()).toBe(true);
 }
 
@@ -57,7 +54,7 @@ describe('HTTP load shedding (HTTP_MAX_IN_FLIGHT)', () => {
       s.app.inject({ method: 'GET', url: `/v1/feeds/u${i}?tenant=acme` }),
     );
     await until(() => s.waiting() === 3);
-    expect(await gauge(s.metrics, 'rankstream_http_in_flight')).toBe(3);
+    expect(await registrySum(s.metrics, 'rankstream_http_in_flight')).toBe(3);
 
     const shed = await Promise.all(
       Array.from({ length: 5 }, () => s.app.inject({ method: 'GET', url: '/v1/feeds/u9?tenant=acme' })),
@@ -82,7 +79,7 @@ describe('HTTP load shedding (HTTP_MAX_IN_FLIGHT)', () => {
     s.release();
     for (const r of await Promise.all(held)) expect(r.statusCode).toBe(200);
     await until(() => s.waiting() === 0);
-    expect(await gauge(s.metrics, 'rankstream_http_in_flight')).toBe(0);
+    expect(await registrySum(s.metrics, 'rankstream_http_in_flight')).toBe(0);
     // slots are free again
     const again = s.app.inject({ method: 'GET', url: '/v1/feeds/u1?tenant=acme' });
     await until(() => s.waiting() === 1);
@@ -106,7 +103,7 @@ describe('HTTP load shedding (HTTP_MAX_IN_FLIGHT)', () => {
           })
         ).statusCode,
       ).toBe(400);
-    expect(await gauge(s.metrics, 'rankstream_http_in_flight')).toBe(0);
+    expect(await registrySum(s.metrics, 'rankstream_http_in_flight')).toBe(0);
     const ok = s.app.inject({ method: 'GET', url: '/v1/feeds/u?tenant=acme' });
     await until(() => s.waiting() === 1);
     s.release();
@@ -121,7 +118,7 @@ describe('HTTP load shedding (HTTP_MAX_IN_FLIGHT)', () => {
         s.app.inject({ method: 'GET', url: `/v1/feeds/u${i}?tenant=acme` }),
       );
       await until(() => s.waiting() === 50);
-      expect(await gauge(s.metrics, 'rankstream_http_in_flight')).toBe(50);
+      expect(await registrySum(s.metrics, 'rankstream_http_in_flight')).toBe(50);
       s.release();
       for (const r of await Promise.all(held)) expect(r.statusCode).toBe(200);
       await s.app.close();

@@ -10,6 +10,7 @@ import { createMetrics, FEED_SECONDS_BUCKETS } from '../../platform/metrics.ts';
 import { registerHealthRoutes } from '../../platform/ops-server.ts';
 import { registerServingMetrics, type IndexView } from '../../serving/serving-metrics.ts';
 import { partitionLags } from '../../streams/offsets.ts';
+import { sleep } from '../support/wait.ts';
 
 const logger = createLogger('silent', 'test');
 
@@ -211,7 +212,7 @@ describe('serving metrics', () => {
     expect(text).toContain('rankstream_model_version_info{tenant="shop",model="ftrl",version="ftrl-3"} 1');
     expect(text).toContain('rankstream_ranker_serving_info{tenant="shop",ranker="lambdamart"} 1');
     fail = true;
-    await new Promise((r) => setTimeout(r, 1100)); // the versions are read at most once a second
+    await sleep(1100); // the versions are read at most once a second
     indexes.swaps = 3;
     const again = await metrics.registry.metrics();
     expect(again).toContain('rankstream_index_swaps_total{outcome="swapped"} 3');

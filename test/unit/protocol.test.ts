@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InteractionLog } from '../../core/eval/interaction-log.ts';
-import { MODEL_NAMES, runProtocol, type ProtocolConfig } from '../../core/eval/protocol.ts';
+import { runProtocol } from '../../core/eval/protocol.ts';
+import { MODEL_NAMES, type ProtocolConfig } from '../../core/eval/protocol-config.ts';
 import { DEFAULT_RATING_VALUES } from '../../core/eval/rating-values.ts';
 import { leaveLastNSplit, temporalSplit } from '../../core/eval/splits.ts';
 import { seededRandom } from '../../core/math/seeded-random.ts';

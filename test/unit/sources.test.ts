@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toLedgerRow } from '../../processors/ledger-writer.ts';
+import { toLedgerRow } from '../../state/ledger.ts';
 import { sqlString } from '../../platform/clickhouse.ts';
 import { parseTaobaoLine } from '../../datasets/taobao.ts';
 
