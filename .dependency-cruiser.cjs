@@ -71,7 +71,7 @@ const ioPackages = [
   '@kafkajs/confluent-schema-registry',
   'testcontainers',
 ];
-const escape = (s) => s.replace(/[/.@-]/g, (c) => `\\${c}`);
+const escapeRegex = (s) => s.replace(/[/.@-]/g, (c) => `\\${c}`);
 
 module.exports = {
   forbidden: [
@@ -82,7 +82,7 @@ module.exports = {
       severity: 'error',
       from: { path: '^core/' },
       to: {
-        path: `^((node:)?(${ioBuiltins.map(escape).join('|')})|node_modules/(${ioPackages.map(escape).join('|')})/.*)$`,
+        path: `^((node:)?(${ioBuiltins.map(escapeRegex).join('|')})|node_modules/(${ioPackages.map(escapeRegex).join('|')})/.*)$`,
       },
     },
     {
